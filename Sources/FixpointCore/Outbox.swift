@@ -1,0 +1,108 @@
+import Foundation
+public import FixpointProtocol
+public import GRDB
+import SwiftProtobuf
+public import GRPCCore
+
+/// Builds events and writes them to the outbox, inside the caller's transaction, so an event
+/// exists if and only if the state change that caused it was committed.
+public struct Outbox: Sendable {
+  public let source: ServiceName
+
+  public init(source: ServiceName) { self.source = source }
+
+  /// A new event envelope with a fresh id, this service as source, the current time and the
+  /// current request id.
+  public func makeEvent(
+    type: String, subject: String, severity: Fixpoint_V1_Severity,
+    fill: (inout Fixpoint_V1_Event) -> Void = { _ in }
+  ) -> Fixpoint_V1_Event {
+    var event = Fixpoint_V1_Event()
+    event.id = RandomID.make(prefix: "evt")
+    event.type = type
+    event.source = self.source.rawValue
+    event.time = .init(date: Date())
+    event.subject = subject
+    event.severity = severity
+    event.requestID = RequestContext.current?.requestID ?? ""
+    fill(&event)
+    return event
+  }
+
+  /// Queues `event` for every downstream service of this one. Call inside a write transaction.
+  public func enqueue(_ event: Fixpoint_V1_Event, in db: Database) throws {
+    let payload = try event.serializedData()
+    let now = Date().timeIntervalSince1970
+    for destination in self.source.downstream {
+      try db.execute(
+        sql: """
+          INSERT INTO outbox (event_id, destination, event_type, payload, created_at)
+          VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id, destination) DO NOTHING
+          """,
+        arguments: [event.id, destination.rawValue, event.type, payload, now])
+    }
+  }
+
+  /// Events not yet delivered, per destination.
+  public static func backlog(in db: Database) throws -> [String: Int] {
+    let rows = try Row.fetchAll(
+      db, sql: "SELECT destination, COUNT(*) AS n FROM outbox WHERE delivered_at IS NULL GROUP BY destination")
+    return Dictionary(uniqueKeysWithValues: rows.map { ($0["destination"] as String, $0["n"] as Int) })
+  }
+}
+
+/// The receiving side: records every event id it has applied, so a repeat has no second effect.
+public enum Inbox {
+  /// Records `event` as received. Returns false (and records nothing) when it was received before.
+  /// Call in the same transaction as the event's effect.
+  public static func accept(_ event: Fixpoint_V1_Event, in db: Database) throws -> Bool {
+    try db.execute(
+      sql: "INSERT INTO inbox (event_id, event_type, source, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+      arguments: [event.id, event.type, event.source, Date().timeIntervalSince1970])
+    return db.changesCount == 1
+  }
+}
+
+/// What a service does with an event it receives: the effect, applied inside the transaction that
+/// records the event in the inbox. Events a service does not care about are simply recorded.
+public typealias EventEffect = @Sendable (Fixpoint_V1_Event, Database) throws -> Void
+
+/// Serves `fixpoint.v1.EventSink` for a service: validates each event, applies new ones exactly
+/// once (inbox + effect in one transaction) and acknowledges repeats as duplicates.
+public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
+  let store: Store
+  let effect: EventEffect
+
+  public init(store: Store, effect: @escaping EventEffect) {
+    self.store = store
+    self.effect = effect
+  }
+
+  public func deliverEvents(
+    request: Fixpoint_V1_DeliverEventsRequest, context: ServerContext
+  ) async throws -> Fixpoint_V1_DeliverEventsResponse {
+    guard request.events.count <= 1000 else {
+      throw RPCError(code: .invalidArgument, message: "events: at most 1000 per call")
+    }
+    for (index, event) in request.events.enumerated() {
+      if event.id.isEmpty || event.id.count > 128 {
+        throw RPCError(code: .invalidArgument, message: "events[\(index)].id: required, at most 128 characters")
+      }
+      if event.type.isEmpty || event.source.isEmpty {
+        throw RPCError(code: .invalidArgument, message: "events[\(index)]: type and source are required")
+      }
+    }
+    return try await self.store.pool.write { db in
+      var response = Fixpoint_V1_DeliverEventsResponse()
+      for event in request.events {
+        if try Inbox.accept(event, in: db) {
+          try self.effect(event, db)
+          response.acceptedIds.append(event.id)
+        } else {
+          response.duplicateIds.append(event.id)
+        }
+      }
+      return response
+    }
+  }
+}

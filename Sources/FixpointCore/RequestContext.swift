@@ -1,0 +1,36 @@
+import Foundation
+
+/// Who is calling and under which request id, for the RPC being served. Set by the server
+/// interceptors as a task local; read by handlers (`RequestContext.current`) and the logger.
+public struct RequestContext: Sendable {
+  /// The id that ties together logs across services (`x-request-id` metadata; generated if absent).
+  public var requestID: String
+  /// The authenticated caller; nil only for open RPCs (health).
+  public var principal: Principal?
+
+  public init(requestID: String, principal: Principal?) {
+    self.requestID = requestID
+    self.principal = principal
+  }
+
+  @TaskLocal public static var current: RequestContext?
+
+  /// The metadata key that carries the request id.
+  public static let metadataKey = "x-request-id"
+
+  /// A new random request id.
+  public static func newRequestID() -> String { "req_" + RandomID.make(16) }
+}
+
+/// Random identifiers such as `act_3f9c…`.
+public enum RandomID {
+  /// `count` random lowercase hex characters.
+  public static func make(_ count: Int = 20) -> String {
+    var generator = SystemRandomNumberGenerator()
+    let hex = Array("0123456789abcdef")
+    return String((0..<count).map { _ in hex[Int(generator.next() % 16)] })
+  }
+
+  /// An id with a type prefix, e.g. `RandomID.make(prefix: "evt")` → `evt_…`.
+  public static func make(prefix: String) -> String { prefix + "_" + self.make(20) }
+}

@@ -1,0 +1,177 @@
+public import Configuration
+import Foundation
+public import GRDB
+public import FixpointProtocol
+public import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+public import Logging
+import Prometheus
+public import ServiceLifecycle
+
+/// What a service library hands to the runner: its store, RPC services, role table, what it does
+/// with incoming events, and any background work (schedulers). Built by each service's one
+/// assembly function, used by the executable, the tests and `fixpoint up` alike.
+public struct ServiceComponents: Sendable {
+  public var store: Store
+  public var services: [any RegistrableRPCService & Sendable]
+  public var roleTable: RoleTable
+  /// Applied, exactly once per event id, to each event delivered to this service.
+  public var eventEffect: EventEffect?
+  public var background: [any Service]
+
+  public init(
+    store: Store, services: [any RegistrableRPCService & Sendable], roleTable: RoleTable,
+    eventEffect: EventEffect? = nil, background: [any Service] = []
+  ) {
+    self.store = store
+    self.services = services
+    self.roleTable = roleTable
+    self.eventEffect = eventEffect
+    self.background = background
+  }
+}
+
+/// The things an assembly function may use.
+public struct ServiceEnvironment: Sendable {
+  public var reader: ConfigReader
+  public var settings: ServiceSettings
+  public var logger: Logger
+}
+
+/// Runs one Fixpoint service: configuration, logging, metrics, auth, store, gRPC server, outbox
+/// relay and background work in one ServiceGroup; stops cleanly on SIGTERM and SIGINT.
+public enum ServiceRunner {
+  /// The entry point every service executable calls from `main`.
+  public static func main(
+    service: ServiceName, summary: String, settings extra: [SettingDoc],
+    build: @escaping @Sendable (ServiceEnvironment) async throws -> ServiceComponents
+  ) async {
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if arguments.contains("--help") || arguments.contains("-h") {
+      print(SettingsLoader.help(program: service.executable, summary: summary,
+                                settings: ServiceSettings.documentation(for: service) + extra))
+      return
+    }
+    if arguments.contains("--version") {
+      print("\(service.executable) \(FixpointVersion.current)")
+      return
+    }
+    do {
+      try await self.run(service: service, arguments: arguments, build: build)
+    } catch {
+      FileHandle.standardError.write(Data("\(service.executable): \(error)\n".utf8))
+      exit(1)
+    }
+  }
+
+  static func run(
+    service: ServiceName, arguments: [String],
+    build: @Sendable (ServiceEnvironment) async throws -> ServiceComponents
+  ) async throws {
+    let reader = try await SettingsLoader.reader(arguments: arguments)
+    let settings = try ServiceSettings(reader: reader, service: service)
+    JSONLogHandler.bootstrap(service: service.executable, level: settings.logLevel)
+    let logger = Logger(label: service.executable)
+    let registry = MetricsEndpoint.bootstrap()
+    try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+
+    guard let publicKey = try? String(contentsOfFile: settings.publicKeyPath, encoding: .utf8) else {
+      throw SettingsError.invalid(
+        key: "auth.public.key", reason: "cannot read \(settings.publicKeyPath); run `fixpoint init` first")
+    }
+    let authority = try await TokenAuthority(publicKeyPEM: publicKey)
+    let serviceToken = (try? String(contentsOfFile: settings.serviceTokenPath, encoding: .utf8))?
+      .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    if serviceToken.isEmpty && !service.downstream.isEmpty {
+      throw SettingsError.invalid(
+        key: "auth.service.token", reason: "cannot read \(settings.serviceTokenPath); events could not be delivered")
+    }
+
+    let components = try await build(ServiceEnvironment(reader: reader, settings: settings, logger: logger))
+    var rpcServices = components.services
+    if let effect = components.eventEffect {
+      rpcServices.append(EventSinkService(store: components.store, effect: effect))
+    }
+    let health = HealthService(services: rpcServices.flatMap(Self.serviceNames))
+    rpcServices.append(health)
+
+    let server = GRPCServer(
+      transport: HTTP2ServerTransport.Posix(
+        address: .ipv4(host: settings.grpcHost, port: settings.grpcPort),
+        transportSecurity: try Self.serverSecurity(settings.tls),
+        config: .defaults { $0.rpc.maxRequestPayloadSize = 16 << 20 }),
+      services: rpcServices,
+      interceptors: [MetricsInterceptor(), AuthInterceptor(authority: authority, table: components.roleTable)])
+
+    var services: [any Service] = [
+      GRPCServerService(server: server, health: health, settings: settings, logger: logger)
+    ]
+    services.append(OutboxRelay(store: components.store, settings: settings, token: serviceToken, logger: logger))
+    if settings.metricsPort != 0 {
+      services.append(MetricsEndpoint(host: settings.grpcHost, port: settings.metricsPort, registry: registry))
+    }
+    services += components.background
+    let group = ServiceGroup(
+      configuration: .init(
+        services: services.map { .init(service: $0) },
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
+    logger.info("starting", metadata: ["version": "\(FixpointVersion.current)", "store": "\(settings.databasePath)"])
+    try await group.run()
+    logger.info("stopped")
+  }
+
+  private static func serviceNames(_ service: any RegistrableRPCService) -> [String] {
+    var router = RPCRouter<HTTP2ServerTransport.Posix>()
+    service.registerMethods(with: &router)
+    return Array(Set(router.methods.map { $0.service.fullyQualifiedService }))
+  }
+
+  static func serverSecurity(_ tls: TLSSettings?) throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+    guard let tls else { return .plaintext }
+    let chain: [TLSConfig.CertificateSource] = [.file(path: tls.certificate, format: .pem)]
+    let key: TLSConfig.PrivateKeySource = .file(path: tls.privateKey, format: .pem)
+    guard tls.mutual else { return .tls(certificateChain: chain, privateKey: key) }
+    return .mTLS(certificateChain: chain, privateKey: key) { config in
+      if !tls.trustRoots.isEmpty { config.trustRoots = .certificates([.file(path: tls.trustRoots, format: .pem)]) }
+    }
+  }
+}
+
+/// The gRPC server as a lifecycle service: serves until graceful shutdown, then stops accepting
+/// RPCs, lets in-flight ones finish within `shutdown.grace.seconds`, and is forced down after that.
+struct GRPCServerService: Service {
+  let server: GRPCServer<HTTP2ServerTransport.Posix>
+  let health: HealthService
+  let settings: ServiceSettings
+  let logger: Logger
+
+  func run() async throws {
+    let server = self.server
+    let health = self.health
+    let grace = self.settings.shutdownGraceSeconds
+    let logger = self.logger
+    try await withGracefulShutdownHandler {
+      try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.serve() }
+        if let address = try? await server.listeningAddress {
+          logger.info("listening", metadata: ["grpc.address": "\(address)", "metrics.port": "\(self.settings.metricsPort)"])
+        }
+      }
+    } onGracefulShutdown: {
+      logger.info("shutting down")
+      health.markNotServing()
+      server.beginGracefulShutdown()
+      // Streams such as health Watch never finish on their own; bound the wait.
+      DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(grace)) {
+        logger.warning("shutdown grace period over; stopping with RPCs still open")
+        exit(0)
+      }
+    }
+  }
+}
+
+/// The version every executable reports.
+public enum FixpointVersion {
+  public static let current = "0.1.0"
+}

@@ -1,0 +1,75 @@
+import Foundation
+public import GRDB
+
+/// A service's own SQLite store: one file, WAL, versioned migrations run at start.
+///
+/// Every store has the runtime's tables (`outbox`, `inbox`); a service adds its own migrations,
+/// named `"<service>.<n>-<what>"`, which run once each, in order, inside a transaction.
+public struct Store: Sendable {
+  public let pool: DatabasePool
+  public let path: String
+
+  /// Opens (creating if needed) the file at `path` and runs every pending migration.
+  public init(path: String, migrations: [Migration]) throws {
+    let directory = (path as NSString).deletingLastPathComponent
+    if !directory.isEmpty {
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+    var config = Configuration()
+    config.busyMode = .timeout(10)
+    config.prepareDatabase { db in
+      try db.execute(sql: "PRAGMA synchronous = NORMAL")
+      try db.execute(sql: "PRAGMA foreign_keys = ON")
+    }
+    self.pool = try DatabasePool(path: path, configuration: config)
+    self.path = path
+    var migrator = DatabaseMigrator()
+    for migration in Self.runtimeMigrations + migrations {
+      migrator.registerMigration(migration.name, migrate: migration.apply)
+    }
+    try migrator.migrate(self.pool)
+  }
+
+  /// The names of the migrations applied to this file, in order.
+  public func appliedMigrations() throws -> [String] {
+    try self.pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
+  }
+
+  /// One schema step.
+  public struct Migration: Sendable {
+    public var name: String
+    public var apply: @Sendable (Database) throws -> Void
+    public init(_ name: String, apply: @escaping @Sendable (Database) throws -> Void) {
+      self.name = name
+      self.apply = apply
+    }
+  }
+
+  /// The runtime's own tables, present in every store.
+  static let runtimeMigrations: [Migration] = [
+    Migration("runtime.1-outbox-inbox") { db in
+      try db.execute(sql: """
+        CREATE TABLE outbox (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          event_id TEXT NOT NULL,
+          destination TEXT NOT NULL,
+          event_type TEXT NOT NULL,
+          payload BLOB NOT NULL,
+          created_at REAL NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          next_attempt_at REAL NOT NULL DEFAULT 0,
+          last_error TEXT,
+          delivered_at REAL,
+          UNIQUE (event_id, destination)
+        );
+        CREATE INDEX outbox_pending ON outbox (destination, delivered_at, seq);
+        CREATE TABLE inbox (
+          event_id TEXT PRIMARY KEY,
+          event_type TEXT NOT NULL,
+          source TEXT NOT NULL,
+          received_at REAL NOT NULL
+        );
+        """)
+    }
+  ]
+}
