@@ -77,9 +77,7 @@ struct AlertStore: Sendable {
     try Validate.text(request.title, field: "title", max: 200)
     try Validate.text(request.body, field: "body", max: 10_000, required: false)
     try Validate.text(request.subject, field: "subject", max: 256, required: false)
-    guard request.severity != .unspecified, Fixpoint_V1_Severity(rawValue: request.severity.rawValue) != nil,
-      case .some = Optional(request.severity), request.severity.rawValue <= 5
-    else { throw ServiceError.invalidArgument(field: "severity", reason: "required: info, low, medium, high or critical") }
+    guard (1...5).contains(request.severity.rawValue) else { throw ServiceError.invalidArgument(field: "severity", reason: "required: info, low, medium, high or critical") }
     let record = AlertRecord(
       id: RandomID.make(prefix: "alr"), title: request.title, body: request.body, severity: request.severity.rawValue,
       status: Fixpoint_V1_Alert.Status.open.rawValue, event_id: nil, event_type: "", subject: request.subject,
@@ -107,8 +105,9 @@ struct AlertStore: Sendable {
     }
     let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     _ = arguments.append(contentsOf: [page.size, page.offset])
+    let bound = arguments
     let rows = try await self.store.pool.read { db in
-      try AlertRecord.fetchAll(db, sql: "SELECT * FROM alert \(whereClause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: arguments)
+      try AlertRecord.fetchAll(db, sql: "SELECT * FROM alert \(whereClause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: bound)
     }
     return (rows, page)
   }
@@ -175,12 +174,12 @@ extension AlertRecord {
       a.eventType = self.event_type
       a.subject = self.subject
       a.source = self.source
-      a.createdAt = .init(timeIntervalSince1970: self.created_at)
+      a.createdAt = .init(date: Date(timeIntervalSince1970: self.created_at))
       if let by = self.acknowledged_by, let at = self.acknowledged_at {
-        a.acknowledged = .with { $0.subject = by; $0.time = .init(timeIntervalSince1970: at) }
+        a.acknowledged = .with { $0.subject = by; $0.time = .init(date: Date(timeIntervalSince1970: at)) }
       }
       if let by = self.resolved_by, let at = self.resolved_at {
-        a.resolved = .with { $0.subject = by; $0.time = .init(timeIntervalSince1970: at) }
+        a.resolved = .with { $0.subject = by; $0.time = .init(date: Date(timeIntervalSince1970: at)) }
       }
     }
   }

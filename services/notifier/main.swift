@@ -1,1 +1,6 @@
-print("x")
+import FixpointCore
+import Notifier
+
+await ServiceRunner.main(
+  service: .notifier, summary: "alerts and their delivery to Slack, email and signed webhooks",
+  settings: NotifierApp.settings, build: NotifierApp.build)

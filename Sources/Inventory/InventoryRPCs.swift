@@ -1,0 +1,143 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import GRPCCore
+
+/// `fixpoint.v1.InventoryService`. Reading providers and resources works against the store;
+/// connecting, syncing, baselines, snapshots and changes answer UNIMPLEMENTED until built.
+struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
+  let store: Store
+
+  func listProviders(request: Fixpoint_V1_ListProvidersRequest, context: ServerContext) async throws -> Fixpoint_V1_ListProvidersResponse {
+    let page = try Page(size: request.pageSize, token: request.pageToken)
+    let filter = request.includeDisconnected ? "" : "WHERE status != \(Fixpoint_V1_Provider.Status.disconnected.rawValue)"
+    let rows = try await self.store.pool.read { db in
+      try ProviderRecord.fetchAll(
+        db, sql: "SELECT \(ProviderRecord.publicColumns) FROM provider \(filter) ORDER BY created_at, id LIMIT ? OFFSET ?",
+        arguments: [page.size, page.offset])
+    }
+    return .with {
+      $0.providers = rows.map(\.proto)
+      $0.nextPageToken = page.nextToken(returned: rows.count)
+    }
+  }
+
+  func getProvider(request: Fixpoint_V1_GetProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_Provider {
+    try Validate.id(request.providerID, field: "provider_id", prefix: "prv")
+    let row = try await self.store.pool.read { db in
+      try ProviderRecord.fetchOne(db, sql: "SELECT \(ProviderRecord.publicColumns) FROM provider WHERE id = ?", arguments: [request.providerID])
+    }
+    guard let row else { throw ServiceError.notFound(kind: "provider", id: request.providerID) }
+    return row.proto
+  }
+
+  func listResources(request: Fixpoint_V1_ListResourcesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListResourcesResponse {
+    let page = try Page(size: request.pageSize, token: request.pageToken)
+    var conditions: [String] = []
+    var arguments: [any DatabaseValueConvertible] = []
+    if !request.providerID.isEmpty {
+      try Validate.id(request.providerID, field: "provider_id", prefix: "prv")
+      conditions.append("provider_id = ?")
+      arguments.append(request.providerID)
+    }
+    if !request.type.isEmpty {
+      guard request.type.count <= 64, request.type.allSatisfy({ $0.isLowercase || $0 == "_" || $0.isNumber }) else {
+        throw ServiceError.invalidArgument(field: "type", reason: "expected a resource type such as s3_bucket")
+      }
+      conditions.append("type = ?")
+      arguments.append(request.type)
+    }
+    if !request.region.isEmpty {
+      try Validate.text(request.region, field: "region", max: 32)
+      conditions.append("region = ?")
+      arguments.append(request.region)
+    }
+    for (i, tag) in request.tags.enumerated() {
+      let parts = tag.split(separator: "=", maxSplits: 1)
+      guard parts.count == 2, !parts[0].isEmpty else {
+        throw ServiceError.invalidArgument(field: "tags[\(i)]", reason: "expected key=value")
+      }
+      conditions.append("json_extract(tags, ?) = ?")
+      arguments.append("$.\"\(parts[0].replacingOccurrences(of: "\"", with: ""))\"")
+      arguments.append(String(parts[1]))
+    }
+    if request.status != .unspecified {
+      conditions.append("status = ?")
+      arguments.append(request.status.rawValue)
+    }
+    let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+    let bound = StatementArguments(arguments + [page.size, page.offset]) ?? []
+    let countArguments = StatementArguments(arguments) ?? []
+    let (rows, total) = try await self.store.pool.read { db in
+      (try ResourceRecord.fetchAll(db, sql: "SELECT * FROM resource \(whereClause) ORDER BY type, external_id LIMIT ? OFFSET ?", arguments: bound),
+       try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource \(whereClause)", arguments: countArguments) ?? 0)
+    }
+    return try .with {
+      $0.resources = try rows.map { try $0.proto() }
+      $0.nextPageToken = page.nextToken(returned: rows.count)
+      $0.totalSize = Int64(total)
+    }
+  }
+
+  func getResource(request: Fixpoint_V1_GetResourceRequest, context: ServerContext) async throws -> Fixpoint_V1_Resource {
+    try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
+    let row = try await self.store.pool.read { db in
+      try ResourceRecord.fetchOne(db, sql: "SELECT * FROM resource WHERE id = ?", arguments: [request.resourceID])
+    }
+    guard let row else { throw ServiceError.notFound(kind: "resource", id: request.resourceID) }
+    return try row.proto()
+  }
+
+  private static func later(_ method: String) -> ServiceError {
+    .unimplemented("\(method): connecting AWS accounts, discovery, baselines, snapshots and changes are not built yet")
+  }
+
+  func connectProvider(request: Fixpoint_V1_ConnectProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_Provider {
+    throw Self.later("ConnectProvider")
+  }
+
+  func disconnectProvider(request: Fixpoint_V1_DisconnectProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_Provider {
+    throw Self.later("DisconnectProvider")
+  }
+
+  func syncProvider(request: Fixpoint_V1_SyncProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_SyncJob {
+    throw Self.later("SyncProvider")
+  }
+
+  func getSyncJob(request: Fixpoint_V1_GetSyncJobRequest, context: ServerContext) async throws -> Fixpoint_V1_SyncJob {
+    throw Self.later("GetSyncJob")
+  }
+
+  func refreshResource(request: Fixpoint_V1_RefreshResourceRequest, context: ServerContext) async throws -> Fixpoint_V1_Resource {
+    throw Self.later("RefreshResource")
+  }
+
+  func captureBaseline(request: Fixpoint_V1_CaptureBaselineRequest, context: ServerContext) async throws -> Fixpoint_V1_Baseline {
+    throw Self.later("CaptureBaseline")
+  }
+
+  func listBaselines(request: Fixpoint_V1_ListBaselinesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListBaselinesResponse {
+    throw Self.later("ListBaselines")
+  }
+
+  func getBaseline(request: Fixpoint_V1_GetBaselineRequest, context: ServerContext) async throws -> Fixpoint_V1_Baseline {
+    throw Self.later("GetBaseline")
+  }
+
+  func captureSnapshot(request: Fixpoint_V1_CaptureSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_Snapshot {
+    throw Self.later("CaptureSnapshot")
+  }
+
+  func getSnapshot(request: Fixpoint_V1_GetSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_Snapshot {
+    throw Self.later("GetSnapshot")
+  }
+
+  func applyChange(request: Fixpoint_V1_ApplyChangeRequest, context: ServerContext) async throws -> Fixpoint_V1_ApplyChangeResponse {
+    throw Self.later("ApplyChange")
+  }
+
+  func restoreSnapshot(request: Fixpoint_V1_RestoreSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_ApplyChangeResponse {
+    throw Self.later("RestoreSnapshot")
+  }
+}

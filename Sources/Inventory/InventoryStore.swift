@@ -1,0 +1,109 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+
+/// inventory's schema: providers (credentials sealed) and resources.
+enum InventoryStore {
+  static let migrations: [Store.Migration] = [
+    Store.Migration("inventory.1-providers-resources") { db in
+      try db.execute(sql: """
+        CREATE TABLE provider (
+          id TEXT PRIMARY KEY,
+          kind INTEGER NOT NULL,
+          display_name TEXT NOT NULL UNIQUE,
+          account_id TEXT NOT NULL,
+          regions TEXT NOT NULL,
+          status INTEGER NOT NULL,
+          role_arn TEXT NOT NULL DEFAULT '',
+          access_key_hint TEXT NOT NULL DEFAULT '',
+          endpoint TEXT NOT NULL DEFAULT '',
+          sealed_credentials BLOB,
+          created_at REAL NOT NULL,
+          last_synced_at REAL
+        );
+        CREATE TABLE resource (
+          id TEXT PRIMARY KEY,
+          external_id TEXT NOT NULL,
+          provider_id TEXT NOT NULL REFERENCES provider(id),
+          type TEXT NOT NULL,
+          region TEXT NOT NULL,
+          name TEXT NOT NULL DEFAULT '',
+          status INTEGER NOT NULL,
+          tags TEXT NOT NULL DEFAULT '{}',
+          configuration TEXT NOT NULL DEFAULT '{}',
+          content_hash TEXT NOT NULL,
+          first_seen_at REAL NOT NULL,
+          last_seen_at REAL NOT NULL,
+          UNIQUE (provider_id, external_id)
+        );
+        CREATE INDEX resource_type ON resource (provider_id, type, region);
+        """)
+    }
+  ]
+}
+
+struct ProviderRecord: Codable, FetchableRecord, Sendable {
+  var id: String
+  var kind: Int
+  var display_name: String
+  var account_id: String
+  var regions: String
+  var status: Int
+  var role_arn: String
+  var access_key_hint: String
+  var endpoint: String
+  var created_at: Double
+  var last_synced_at: Double?
+
+  /// The columns that may leave the store: never `sealed_credentials`.
+  static let publicColumns = "id, kind, display_name, account_id, regions, status, role_arn, access_key_hint, endpoint, created_at, last_synced_at"
+
+  var proto: Fixpoint_V1_Provider {
+    .with {
+      $0.id = self.id
+      $0.kind = Fixpoint_V1_ProviderKind(rawValue: self.kind) ?? .unspecified
+      $0.displayName = self.display_name
+      $0.accountID = self.account_id
+      $0.regions = self.regions.split(separator: ",").map(String.init)
+      $0.status = Fixpoint_V1_Provider.Status(rawValue: self.status) ?? .unspecified
+      $0.roleArn = self.role_arn
+      $0.accessKeyHint = self.access_key_hint
+      $0.endpoint = self.endpoint
+      $0.createdAt = .init(date: Date(timeIntervalSince1970: self.created_at))
+      if let at = self.last_synced_at { $0.lastSyncedAt = .init(date: Date(timeIntervalSince1970: at)) }
+    }
+  }
+}
+
+struct ResourceRecord: Codable, FetchableRecord, Sendable {
+  var id: String
+  var external_id: String
+  var provider_id: String
+  var type: String
+  var region: String
+  var name: String
+  var status: Int
+  var tags: String
+  var configuration: String
+  var content_hash: String
+  var first_seen_at: Double
+  var last_seen_at: Double
+
+  func proto() throws -> Fixpoint_V1_Resource {
+    var r = Fixpoint_V1_Resource()
+    r.id = self.id
+    r.externalID = self.external_id
+    r.providerID = self.provider_id
+    r.type = self.type
+    r.region = self.region
+    r.name = self.name
+    r.status = Fixpoint_V1_Resource.Status(rawValue: self.status) ?? .unspecified
+    r.tags = (try? JSONDecoder().decode([String: String].self, from: Data(self.tags.utf8))) ?? [:]
+    r.configuration = try .init(jsonString: self.configuration)
+    r.contentHash = self.content_hash
+    r.firstSeenAt = .init(date: Date(timeIntervalSince1970: self.first_seen_at))
+    r.lastSeenAt = .init(date: Date(timeIntervalSince1970: self.last_seen_at))
+    return r
+  }
+}

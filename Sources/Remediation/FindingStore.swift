@@ -1,0 +1,204 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+
+/// One finding, as stored.
+struct FindingRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
+  static let databaseTableName = "finding"
+  var id: String
+  var source: String
+  var control_id: String
+  var finding_type: String
+  var resource_id: String
+  var external_id: String
+  var resource_type: String
+  var provider_id: String
+  var region: String
+  var severity: Int
+  var title: String
+  var description: String
+  var status: Int
+  var created_at: Double
+  var source_ref: String
+  var request_id: String?
+  /// resource key + control, set while the finding is open: one open finding per (resource, control).
+  var open_key: String?
+}
+
+/// Findings: submitted by operators and tools, or raised from drift and compliance events.
+struct FindingStore: Sendable {
+  let store: Store
+  let outbox: Outbox
+
+  static let migrations: [Store.Migration] = [
+    Store.Migration("dispatcher.1-findings") { db in
+      try db.execute(sql: """
+        CREATE TABLE finding (
+          id TEXT PRIMARY KEY,
+          source TEXT NOT NULL,
+          control_id TEXT NOT NULL,
+          finding_type TEXT NOT NULL,
+          resource_id TEXT NOT NULL,
+          external_id TEXT NOT NULL,
+          resource_type TEXT NOT NULL,
+          provider_id TEXT NOT NULL,
+          region TEXT NOT NULL,
+          severity INTEGER NOT NULL,
+          title TEXT NOT NULL,
+          description TEXT NOT NULL,
+          status INTEGER NOT NULL,
+          created_at REAL NOT NULL,
+          source_ref TEXT NOT NULL,
+          request_id TEXT UNIQUE,
+          open_key TEXT UNIQUE
+        );
+        CREATE INDEX finding_created ON finding (created_at);
+        """)
+    }
+  ]
+
+  /// Validates and records a finding, emitting `finding.submitted`. A repeat of the same
+  /// `request_id`, or a second open finding for the same resource and control, returns the
+  /// finding already recorded and emits nothing.
+  func submit(_ request: Fixpoint_V1_SubmitFindingRequest) async throws -> FindingRecord {
+    try Validate.text(request.requestID, field: "request_id", max: 128, required: false)
+    let record = try Self.validated(request.finding, requestID: request.requestID)
+    return try await self.store.pool.write { db in
+      if let requestID = record.request_id,
+        let existing = try FindingRecord.filter(Column("request_id") == requestID).fetchOne(db)
+      {
+        return existing
+      }
+      if let key = record.open_key, let existing = try FindingRecord.filter(Column("open_key") == key).fetchOne(db) {
+        return existing
+      }
+      try self.insert(record, in: db)
+      return record
+    }
+  }
+
+  /// Records a finding raised by another service's event (drift.detected, compliance.violation).
+  /// Runs inside the inbox transaction, so once per event.
+  func record(from event: Fixpoint_V1_Event, in db: Database) throws {
+    var finding = Fixpoint_V1_Finding()
+    switch event.payload {
+    case .complianceViolation(let v):
+      finding.source = "compliance"
+      finding.controlID = v.controlID
+      finding.resource = v.resource
+      finding.sourceRef = v.resultID
+      finding.title = "Control \(v.controlID) fails"
+    case .driftDetected(let d):
+      finding.source = "drift"
+      finding.findingType = "drift/\(d.kind)"
+      finding.resource = d.resource
+      finding.sourceRef = d.driftID
+      finding.title = "Configuration drift in \(d.paths.joined(separator: ", "))"
+    default:
+      return
+    }
+    finding.severity = event.severity
+    guard let record = try? Self.validated(finding, requestID: "") else { return }
+    if let key = record.open_key, try FindingRecord.filter(Column("open_key") == key).fetchCount(db) > 0 { return }
+    try self.insert(record, in: db)
+  }
+
+  private func insert(_ record: FindingRecord, in db: Database) throws {
+    try record.insert(db)
+    let event = self.outbox.makeEvent(
+      type: "finding.submitted", subject: record.id,
+      severity: Fixpoint_V1_Severity(rawValue: record.severity) ?? .unspecified
+    ) { event in
+      event.findingSubmitted = .with {
+        $0.findingID = record.id
+        $0.controlID = record.control_id
+        $0.findingType = record.finding_type
+        $0.resource = record.resourceRef
+        $0.title = record.title
+      }
+    }
+    try self.outbox.enqueue(event, in: db)
+  }
+
+  func list(_ request: Fixpoint_V1_ListFindingsRequest) async throws -> ([FindingRecord], Page) {
+    let page = try Page(size: request.pageSize, token: request.pageToken)
+    var query = FindingRecord.all()
+    if request.status != .unspecified { query = query.filter(Column("status") == request.status.rawValue) }
+    if !request.controlID.isEmpty {
+      try Validate.text(request.controlID, field: "control_id", max: 64)
+      query = query.filter(Column("control_id") == request.controlID)
+    }
+    if !request.resourceID.isEmpty {
+      try Validate.text(request.resourceID, field: "resource_id", max: 256)
+      query = query.filter(Column("resource_id") == request.resourceID)
+    }
+    if request.minSeverity != .unspecified { query = query.filter(Column("severity") >= request.minSeverity.rawValue) }
+    let final = query.order(Column("created_at").desc, Column("id")).limit(page.size, offset: page.offset)
+    return (try await self.store.pool.read { db in try final.fetchAll(db) }, page)
+  }
+
+  static func validated(_ f: Fixpoint_V1_Finding, requestID: String) throws -> FindingRecord {
+    guard !f.controlID.isEmpty || !f.findingType.isEmpty else {
+      throw ServiceError.invalidArgument(field: "finding.control_id", reason: "a control id or a finding type is required")
+    }
+    try Validate.text(f.controlID, field: "finding.control_id", max: 64, required: false)
+    try Validate.text(f.findingType, field: "finding.finding_type", max: 256, required: false)
+    try Validate.text(f.source, field: "finding.source", max: 64, required: false)
+    try Validate.text(f.title, field: "finding.title", max: 512, required: false)
+    try Validate.text(f.description_p, field: "finding.description", max: 10_000, required: false)
+    try Validate.text(f.sourceRef, field: "finding.source_ref", max: 512, required: false)
+    let r = f.resource
+    guard !r.resourceID.isEmpty || !r.externalID.isEmpty else {
+      throw ServiceError.invalidArgument(field: "finding.resource", reason: "a resource_id or an external_id is required")
+    }
+    try Validate.text(r.resourceID, field: "finding.resource.resource_id", max: 256, required: false)
+    try Validate.text(r.externalID, field: "finding.resource.external_id", max: 2048, required: false)
+    if !r.externalID.isEmpty && r.externalID.hasPrefix("arn:") && r.externalID.split(separator: ":", omittingEmptySubsequences: false).count < 6 {
+      throw ServiceError.invalidArgument(field: "finding.resource.external_id", reason: "malformed ARN")
+    }
+    try Validate.text(r.type, field: "finding.resource.type", max: 64, required: false)
+    try Validate.text(r.region, field: "finding.resource.region", max: 64, required: false)
+    guard (0...5).contains(f.severity.rawValue) else {
+      throw ServiceError.invalidArgument(field: "finding.severity", reason: "unknown severity")
+    }
+    let resourceKey = r.resourceID.isEmpty ? r.externalID : r.resourceID
+    return FindingRecord(
+      id: RandomID.make(prefix: "fnd"), source: f.source.isEmpty ? "manual" : f.source, control_id: f.controlID,
+      finding_type: f.findingType, resource_id: r.resourceID, external_id: r.externalID, resource_type: r.type,
+      provider_id: r.providerID, region: r.region, severity: f.severity == .unspecified ? 3 : f.severity.rawValue,
+      title: f.title, description: f.description_p, status: Fixpoint_V1_Finding.Status.open.rawValue,
+      created_at: Date().timeIntervalSince1970, source_ref: f.sourceRef,
+      request_id: requestID.isEmpty ? nil : requestID,
+      open_key: "\(resourceKey)|\(f.controlID.isEmpty ? f.findingType : f.controlID)")
+  }
+}
+
+extension FindingRecord {
+  var resourceRef: Fixpoint_V1_ResourceRef {
+    .with {
+      $0.resourceID = self.resource_id
+      $0.externalID = self.external_id
+      $0.type = self.resource_type
+      $0.providerID = self.provider_id
+      $0.region = self.region
+    }
+  }
+
+  /// The wire form.
+  var proto: Fixpoint_V1_Finding {
+    .with {
+      $0.id = self.id
+      $0.source = self.source
+      $0.controlID = self.control_id
+      $0.findingType = self.finding_type
+      $0.resource = self.resourceRef
+      $0.severity = Fixpoint_V1_Severity(rawValue: self.severity) ?? .unspecified
+      $0.title = self.title
+      $0.description_p = self.description
+      $0.status = Fixpoint_V1_Finding.Status(rawValue: self.status) ?? .unspecified
+      $0.createdAt = .init(date: Date(timeIntervalSince1970: self.created_at))
+      $0.sourceRef = self.source_ref
+    }
+  }
+}
