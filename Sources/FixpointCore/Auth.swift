@@ -179,7 +179,7 @@ public struct AuthInterceptor: ServerInterceptor {
       .flatMap { $0.count <= 128 ? $0 : nil } ?? RequestContext.newRequestID()
     if self.table.isOpen(context.descriptor) {
       return try await RequestContext.$current.withValue(.init(requestID: requestID, principal: nil)) {
-        try await next(request, context)
+        Self.stamped(try await next(request, context))
       }
     }
     let principal: Principal
@@ -197,7 +197,17 @@ public struct AuthInterceptor: ServerInterceptor {
           + (admitted.isEmpty ? "" : "; needs one of \(admitted.map(\.rawValue).sorted().joined(separator: ", "))"))
     }
     return try await RequestContext.$current.withValue(.init(requestID: requestID, principal: principal)) {
-      try await next(request, context)
+      Self.stamped(try await next(request, context))
     }
+  }
+
+  /// Adds the server's version to the response metadata (`fixpoint-version`), for `fixpoint status`.
+  private static func stamped<Output>(_ response: StreamingServerResponse<Output>) -> StreamingServerResponse<Output> {
+    var response = response
+    if case .success(var contents) = response.accepted {
+      contents.metadata.addString(FixpointVersion.current, forKey: "fixpoint-version")
+      response.accepted = .success(contents)
+    }
+    return response
   }
 }

@@ -1,0 +1,71 @@
+import ArgumentParser
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRPCCore
+
+/// Where the CLI finds each service.
+struct ServiceAddressOptions: ParsableArguments {
+  @Option(help: "inventory address (env FIXPOINT_INVENTORY_ADDR).") var inventoryAddr: String?
+  @Option(help: "drift address (env FIXPOINT_DRIFT_ADDR).") var driftAddr: String?
+  @Option(help: "compliance address (env FIXPOINT_COMPLIANCE_ADDR).") var complianceAddr: String?
+  @Option(help: "remediation-dispatcher address (env FIXPOINT_DISPATCHER_ADDR).") var dispatcherAddr: String?
+  @Option(help: "notifier address (env FIXPOINT_NOTIFIER_ADDR).") var notifierAddr: String?
+
+  func address(of service: ServiceName) throws -> PeerAddress {
+    let flag: String? = switch service {
+    case .inventory: self.inventoryAddr
+    case .drift: self.driftAddr
+    case .compliance: self.complianceAddr
+    case .dispatcher: self.dispatcherAddr
+    case .notifier: self.notifierAddr
+    }
+    let env = ProcessInfo.processInfo.environment["FIXPOINT_\(service.key.uppercased())_ADDR"]
+    let text = flag ?? env ?? "127.0.0.1:\(service.defaultGRPCPort)"
+    guard let address = PeerAddress(text) else { throw ValidationError("\(service.key) address '\(text)' is not host:port") }
+    return address
+  }
+}
+
+/// `fixpoint status`: health, version and address of all five services.
+struct Status: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show whether each service answers its health check, with its version and address.")
+
+  @OptionGroup var addresses: ServiceAddressOptions
+  @Option(help: "table or json.") var output: OutputFormat = .table
+
+  func run() async throws {
+    var rows: [[String: String]] = []
+    var allServing = true
+    for service in ServiceName.allCases {
+      let address = try self.addresses.address(of: service)
+      var row = ["service": service.rawValue, "address": address.description, "status": "", "version": ""]
+      do {
+        let (status, version) = try await Self.check(address)
+        row["status"] = status
+        row["version"] = version
+        if status != "serving" { allServing = false }
+      } catch let error as RPCError {
+        row["status"] = "unreachable: \(error.code)"
+        allServing = false
+      }
+      rows.append(row)
+    }
+    try printListing(rows, columns: ["service", "status", "version", "address"], format: self.output)
+    if !allServing { throw ExitCode(3) }
+  }
+
+  /// The health status and reported version of the service at `address`.
+  static func check(_ address: PeerAddress) async throws -> (String, String) {
+    try await ClientFactory.withClient(address: address, tls: nil, token: "") { client in
+      var options = CallOptions.defaults
+      options.timeout = .seconds(3)
+      return try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init(), options: options) { response in
+        let message = try response.message
+        let version = response.metadata[stringValues: "fixpoint-version"].first(where: { _ in true }) ?? ""
+        return (message.status == .serving ? "serving" : "\(message.status)".lowercased(), version)
+      }
+    }
+  }
+}
