@@ -112,7 +112,7 @@ let package = Package(
     ),
     .testTarget(
       name: "FixpointCoreTests",
-      dependencies: ["FixpointCore", "FixpointProtocol", "Remediation", "Notifier"] + grpc + [
+      dependencies: ["FixpointCore", "FixpointProtocol", "Inventory", "Drift", "Compliance", "Remediation", "Notifier"] + grpc + [
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Configuration", package: "swift-configuration"),
       ],

@@ -1,0 +1,121 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import GRPCCore
+import Testing
+
+@Suite("Store, outbox and inbox")
+struct StoreAndEventsTests {
+  static func tempPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("fp-store-\(UUID())/test.sqlite").path
+  }
+
+  static let v1 = Store.Migration("test.1-things") { db in
+    try db.execute(sql: "CREATE TABLE thing (id TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+  }
+  static let v2 = Store.Migration("test.2-thing-label") { db in
+    try db.execute(sql: "ALTER TABLE thing ADD COLUMN label TEXT NOT NULL DEFAULT ''")
+  }
+
+  @Test("migrations create an empty file in WAL mode and upgrade an existing one, keeping its rows")
+  func migrations() throws {
+    let path = Self.tempPath()
+    do {
+      let store = try Store(path: path, migrations: [Self.v1])
+      #expect(try store.appliedMigrations() == ["runtime.1-outbox-inbox", "test.1-things"])
+      try store.pool.write { try $0.execute(sql: "INSERT INTO thing (id, n) VALUES ('a', 1)") }
+      #expect(try store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+    }
+    let upgraded = try Store(path: path, migrations: [Self.v1, Self.v2])
+    #expect(try upgraded.appliedMigrations() == ["runtime.1-outbox-inbox", "test.1-things", "test.2-thing-label"])
+    let row = try upgraded.pool.read { try Row.fetchOne($0, sql: "SELECT n, label FROM thing WHERE id = 'a'") }
+    #expect(row?["n"] == 1)
+    #expect(row?["label"] == "")
+    // Opening again applies nothing twice.
+    #expect(try Store(path: path, migrations: [Self.v1, Self.v2]).appliedMigrations().count == 3)
+  }
+
+  @Test("an event is queued for every downstream service in the caller's transaction, or not at all")
+  func outboxIsTransactional() throws {
+    let store = try Store(path: Self.tempPath(), migrations: [Self.v1])
+    let outbox = Outbox(source: .inventory)
+    let event = outbox.makeEvent(type: "resource.changed", subject: "res_1", severity: .info)
+    try store.pool.write { db in
+      try db.execute(sql: "INSERT INTO thing (id, n) VALUES ('a', 1)")
+      try outbox.enqueue(event, in: db)
+    }
+    struct Boom: Error {}
+    #expect(throws: Boom.self) {
+      try store.pool.write { db in
+        try outbox.enqueue(outbox.makeEvent(type: "resource.changed", subject: "res_2", severity: .info), in: db)
+        throw Boom()
+      }
+    }
+    let rows = try store.pool.read { try Row.fetchAll($0, sql: "SELECT event_id, destination FROM outbox ORDER BY destination") }
+    #expect(rows.map { $0["destination"] as String } == ["compliance", "drift", "notifier"])
+    #expect(Set(rows.map { $0["event_id"] as String }) == [event.id])
+    #expect(try store.pool.read { try Outbox.backlog(in: $0) } == ["compliance": 1, "drift": 1, "notifier": 1])
+  }
+
+  @Test("a repeated event is acknowledged as a duplicate and has no second effect")
+  func inboxDeduplicates() async throws {
+    let store = try Store(path: Self.tempPath(), migrations: [Self.v1])
+    let sink = EventSinkService(store: store) { event, db in
+      try db.execute(sql: "INSERT INTO thing (id, n) VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET n = n + 1", arguments: [event.subject])
+    }
+    let event = Outbox(source: .dispatcher).makeEvent(type: "finding.submitted", subject: "fnd_1", severity: .high)
+    let first = try await Self.deliver(sink, [event])
+    let second = try await Self.deliver(sink, [event, event])
+    #expect(first.acceptedIds == [event.id])
+    #expect(second.acceptedIds.isEmpty)
+    #expect(second.duplicateIds == [event.id, event.id])
+    #expect(try await store.pool.read { try Int.fetchOne($0, sql: "SELECT n FROM thing WHERE id = 'fnd_1'") } == 1)
+    #expect(try await store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM inbox") } == 1)
+  }
+
+  @Test("an effect that fails records nothing, so the event can be delivered again")
+  func failedEffectIsNotRecorded() async throws {
+    let store = try Store(path: Self.tempPath(), migrations: [Self.v1])
+    struct Boom: Error {}
+    let failing = EventSinkService(store: store) { _, _ in throw Boom() }
+    let event = Outbox(source: .dispatcher).makeEvent(type: "finding.submitted", subject: "fnd_2", severity: .high)
+    await #expect(throws: Boom.self) { _ = try await Self.deliver(failing, [event]) }
+    #expect(try await store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM inbox") } == 0)
+  }
+
+  @Test("events without an id are refused before anything is recorded")
+  func invalidEvents() async throws {
+    let store = try Store(path: Self.tempPath(), migrations: [Self.v1])
+    let sink = EventSinkService(store: store) { _, _ in }
+    var event = Fixpoint_V1_Event()
+    event.type = "x"
+    event.source = "y"
+    await #expect(throws: RPCError.self) { _ = try await Self.deliver(sink, [event]) }
+  }
+
+  static func deliver(_ sink: EventSinkService, _ events: [Fixpoint_V1_Event]) async throws -> Fixpoint_V1_DeliverEventsResponse {
+    try await withServerContextRPCCancellationHandle { handle in
+      let context = ServerContext(
+        descriptor: Fixpoint_V1_EventSink.Method.DeliverEvents.descriptor, remotePeer: "t", localPeer: "t", cancellation: handle)
+      return try await sink.deliverEvents(request: .with { $0.events = events }, context: context)
+    }
+  }
+}
+
+@Suite("Paging and validation")
+struct PagingTests {
+  @Test("page tokens round-trip and foreign tokens are refused")
+  func paging() throws {
+    let page = try Page(size: 10, token: "")
+    let next = try Page(size: 10, token: page.nextToken(returned: 10))
+    #expect(next.offset == 10)
+    #expect(page.nextToken(returned: 3) == "")
+    #expect(try Page(size: 0, token: "").size == Page.defaultSize)
+    #expect(try Page(size: 5000, token: "").size == Page.maxSize)
+    #expect(throws: ServiceError.invalidArgument(field: "page_token", reason: "not a token this service issued")) {
+      try Page(size: 10, token: "garbage!")
+    }
+    #expect(throws: ServiceError.self) { try Page(size: -1, token: "") }
+  }
+}
