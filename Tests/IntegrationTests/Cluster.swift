@@ -1,0 +1,139 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import Synchronization
+import Testing
+
+/// The real suite for a test: the five executables as separate processes on loopback ports, each
+/// with its own SQLite file in a temporary data directory created by `fixpoint init`.
+final class Cluster: Sendable {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let binDir = ProcessInfo.processInfo.environment["FIXPOINT_BIN_DIR"] ?? root.appendingPathComponent(".build/debug").path
+  private static let nextSlot = Mutex(0)
+
+  let dataDir: String
+  let basePort: Int
+  let adminToken: String
+  private let processes = Mutex<[ServiceName: Process]>([:])
+
+  /// Ports: base + 0…4 gRPC, base + 5…9 metrics; distinct per cluster and per test process, below 32768.
+  init() async throws {
+    let slot = Self.nextSlot.withLock { n in n += 1; return n }
+    self.basePort = 20_000 + Int(getpid() % 250) * 50 + (slot % 5) * 10
+    self.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("fixpoint-it-\(UUID().uuidString.prefix(8))").path
+    let (status, output) = try Self.run(Self.binDir + "/fixpoint", ["init", "--data-dir", self.dataDir])
+    guard status == 0 else { throw ClusterError("fixpoint init failed: \(output)") }
+    self.adminToken = try String(contentsOfFile: KeyFiles(dataDirectory: self.dataDir).adminToken, encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    for service in ServiceName.allCases { try self.start(service) }
+    for service in ServiceName.allCases { try await self.waitUntilServing(service) }
+  }
+
+  deinit {
+    for (_, p) in self.processes.withLock({ $0 }) where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    try? FileManager.default.removeItem(atPath: self.dataDir)
+  }
+
+  func grpcPort(_ s: ServiceName) -> Int { self.basePort + ServiceName.allCases.firstIndex(of: s)! }
+  func metricsPort(_ s: ServiceName) -> Int { self.basePort + 5 + ServiceName.allCases.firstIndex(of: s)! }
+  func address(_ s: ServiceName) -> PeerAddress { PeerAddress("127.0.0.1:\(self.grpcPort(s))")! }
+  func databasePath(_ s: ServiceName) -> String { "\(self.dataDir)/\(s.rawValue).sqlite" }
+
+  /// Starts (or restarts) one service.
+  func start(_ service: ServiceName) throws {
+    var args = ["--data-dir", self.dataDir, "--grpc-port", "\(self.grpcPort(service))",
+                "--metrics-port", "\(self.metricsPort(service))", "--relay-interval-ms", "50",
+                "--relay-backoff-max-ms", "500", "--log-level", "debug"]
+    for peer in ServiceName.allCases where peer != service { args += ["--\(peer.key)-addr", self.address(peer).description] }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "\(Self.binDir)/\(service.executable)")
+    process.arguments = args
+    let log = FileHandle(forWritingAtPath: self.logPath(service)) ?? {
+      FileManager.default.createFile(atPath: self.logPath(service), contents: nil)
+      return FileHandle(forWritingAtPath: self.logPath(service))!
+    }()
+    log.seekToEndOfFile()
+    process.standardOutput = log
+    process.standardError = log
+    try process.run()
+    self.processes.withLock { $0[service] = process }
+  }
+
+  func logPath(_ service: ServiceName) -> String { "\(self.dataDir)/\(service.rawValue).log" }
+
+  /// Sends `signal` and returns how long the process took to exit (nil if it did not within `timeout`).
+  func stop(_ service: ServiceName, signal: Int32, timeout: TimeInterval = 10) -> (Duration, Int32)? {
+    guard let p = self.processes.withLock({ $0[service] }) else { return nil }
+    let start = ContinuousClock.now
+    kill(p.processIdentifier, signal)
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    return p.isRunning ? nil : (ContinuousClock.now - start, p.terminationStatus)
+  }
+
+  func waitUntilServing(_ service: ServiceName, timeout: TimeInterval = 30) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+      if let status = try? await self.withClient(service, token: "", { client in
+        try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init()).status
+      }), status == .serving { return }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    let log = (try? String(contentsOfFile: self.logPath(service), encoding: .utf8)) ?? ""
+    throw ClusterError("\(service.rawValue) did not become healthy: \(log.suffix(2000))")
+  }
+
+  func withClient<R: Sendable>(
+    _ service: ServiceName, token: String? = nil,
+    _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
+  ) async throws -> R {
+    try await ClientFactory.withClient(address: self.address(service), tls: nil, token: token ?? self.adminToken, body)
+  }
+
+  /// A token for `role`, signed with this cluster's key.
+  func token(role: Role, subject: String = "tester") async throws -> String {
+    let (status, output) = try Self.run(Self.binDir + "/fixpoint", ["token", "issue", "--data-dir", self.dataDir, "--subject", subject, "--role", role.rawValue, "--ttl", "10m"])
+    guard status == 0 else { throw ClusterError(output) }
+    return output.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
+  /// Reads a service's SQLite file directly (read-only), as an operator with sqlite3 would.
+  func query<T>(_ service: ServiceName, _ body: (Database) throws -> T) throws -> T {
+    var config = Configuration()
+    config.readonly = true
+    return try DatabaseQueue(path: self.databasePath(service), configuration: config).read(body)
+  }
+
+  /// Polls `condition` until it holds or `timeout` passes.
+  static func eventually(timeout: TimeInterval = 15, _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+      if (try? condition()) == true { return true }
+      try await Task.sleep(for: .milliseconds(100))
+    }
+    return try condition()
+  }
+
+  /// Runs a command to completion; returns its status and combined output.
+  static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+}
+
+struct ClusterError: Error, CustomStringConvertible {
+  var description: String
+  init(_ d: String) { self.description = d }
+}
