@@ -106,6 +106,13 @@ public enum ServiceRunner {
     var services: [any Service] = [
       GRPCServerService(server: server, health: health, settings: settings, logger: logger)
     ]
+    if settings.healthPort != 0 {
+      let healthOnly = GRPCServer(
+        transport: HTTP2ServerTransport.Posix(
+          address: .ipv4(host: settings.grpcHost, port: settings.healthPort), transportSecurity: .plaintext),
+        services: [health])
+      services.append(GRPCServerService(server: healthOnly, health: health, settings: settings, logger: logger))
+    }
     services.append(OutboxRelay(store: components.store, settings: settings, token: serviceToken, logger: logger))
     if settings.metricsPort != 0 {
       services.append(MetricsEndpoint(host: settings.grpcHost, port: settings.metricsPort, registry: registry))

@@ -65,6 +65,9 @@ public struct ServiceSettings: Sendable {
   public var grpcPort: Int
   /// 0 disables the metrics endpoint.
   public var metricsPort: Int
+  /// A plaintext port serving only `grpc.health.v1.Health` (for probes when the main port needs
+  /// mutual TLS); 0 disables it.
+  public var healthPort: Int
   public var databasePath: String
   public var publicKeyPath: String
   public var serviceTokenPath: String
@@ -84,6 +87,7 @@ public struct ServiceSettings: Sendable {
       SettingDoc("data.dir", "path", "./fixpoint-data", "data directory: store and keys"),
       SettingDoc("grpc.host", "string", "127.0.0.1", "address the gRPC server binds"),
       SettingDoc("grpc.port", "int", "\(service.defaultGRPCPort)", "gRPC port"),
+      SettingDoc("health.port", "int", "0", "extra plaintext port serving only gRPC health (for kubelet probes under mTLS); 0 disables"),
       SettingDoc("metrics.port", "int", "\(service.defaultMetricsPort)", "Prometheus /metrics port; 0 disables"),
       SettingDoc("db.path", "path", "DATA_DIR/\(service.rawValue).sqlite", "SQLite store"),
       SettingDoc("auth.public.key", "path", "DATA_DIR/keys/signing.pub.pem", "Ed25519 public key that verifies tokens"),
@@ -113,6 +117,7 @@ public struct ServiceSettings: Sendable {
     self.grpcHost = reader.string(forKey: "grpc.host", default: "127.0.0.1")
     self.grpcPort = try Self.port(reader, "grpc.port", default: service.defaultGRPCPort)
     self.metricsPort = try Self.port(reader, "metrics.port", default: service.defaultMetricsPort)
+    self.healthPort = try Self.port(reader, "health.port", default: 0)
     self.databasePath = reader.string(forKey: "db.path", default: "\(dataDir)/\(service.rawValue).sqlite")
     self.publicKeyPath = reader.string(forKey: "auth.public.key", default: KeyFiles(dataDirectory: dataDir).publicKey)
     self.serviceTokenPath = reader.string(forKey: "auth.service.token", default: KeyFiles(dataDirectory: dataDir).serviceToken)
