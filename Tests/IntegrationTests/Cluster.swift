@@ -17,17 +17,20 @@ final class Cluster: Sendable {
   let dataDir: String
   let basePort: Int
   let adminToken: String
+  /// When set, every service serves and calls with mutual TLS, and so do the test's clients.
+  let tls: TLSSettings?
   private let processes = Mutex<[ServiceName: Process]>([:])
 
   /// Ports: base + 0…4 gRPC, base + 5…9 metrics; distinct per cluster and per test process, below 32768.
-  init() async throws {
+  init(mutualTLS: Bool = false) async throws {
     let slot = Self.nextSlot.withLock { n in n += 1; return n }
-    self.basePort = 20_000 + Int(getpid() % 250) * 50 + (slot % 5) * 10
+    self.basePort = 20_000 + Int(getpid() % 100) * 100 + (slot % 10) * 10
     self.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("fixpoint-it-\(UUID().uuidString.prefix(8))").path
     let (status, output) = try Self.run(Self.binDir + "/fixpoint", ["init", "--data-dir", self.dataDir])
     guard status == 0 else { throw ClusterError("fixpoint init failed: \(output)") }
     self.adminToken = try String(contentsOfFile: KeyFiles(dataDirectory: self.dataDir).adminToken, encoding: .utf8)
       .trimmingCharacters(in: .whitespacesAndNewlines)
+    self.tls = mutualTLS ? try Self.makeCertificates(in: self.dataDir + "/tls") : nil
     for service in ServiceName.allCases { try self.start(service) }
     for service in ServiceName.allCases { try await self.waitUntilServing(service) }
   }
@@ -39,6 +42,8 @@ final class Cluster: Sendable {
 
   func grpcPort(_ s: ServiceName) -> Int { self.basePort + ServiceName.allCases.firstIndex(of: s)! }
   func metricsPort(_ s: ServiceName) -> Int { self.basePort + 5 + ServiceName.allCases.firstIndex(of: s)! }
+  /// The plaintext health-only port used in TLS clusters.
+  func healthPort(_ s: ServiceName) -> Int { self.basePort + 1000 + ServiceName.allCases.firstIndex(of: s)! }
   func address(_ s: ServiceName) -> PeerAddress { PeerAddress("127.0.0.1:\(self.grpcPort(s))")! }
   func databasePath(_ s: ServiceName) -> String { "\(self.dataDir)/\(s.rawValue).sqlite" }
 
@@ -48,6 +53,10 @@ final class Cluster: Sendable {
                 "--metrics-port", "\(self.metricsPort(service))", "--relay-interval-ms", "50",
                 "--relay-backoff-max-ms", "500", "--log-level", "debug"]
     for peer in ServiceName.allCases where peer != service { args += ["--\(peer.key)-addr", self.address(peer).description] }
+    if let tls = self.tls {
+      args += ["--tls-enabled", "true", "--tls-mutual", "true", "--tls-cert", tls.certificate, "--tls-key", tls.privateKey,
+               "--tls-ca", tls.trustRoots, "--health-port", "\(self.healthPort(service))"]
+    }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "\(Self.binDir)/\(service.executable)")
     process.arguments = args
@@ -77,7 +86,8 @@ final class Cluster: Sendable {
   func waitUntilServing(_ service: ServiceName, timeout: TimeInterval = 30) async throws {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-      if let status = try? await self.withClient(service, token: "", { client in
+      let probe = self.tls == nil ? self.address(service) : PeerAddress("127.0.0.1:\(self.healthPort(service))")!
+      if let status = try? await ClientFactory.withClient(address: probe, tls: nil, token: "", { client in
         try await Grpc_Health_V1_Health.Client(wrapping: client).check(.init()).status
       }), status == .serving { return }
       try await Task.sleep(for: .milliseconds(100))
@@ -90,7 +100,7 @@ final class Cluster: Sendable {
     _ service: ServiceName, token: String? = nil,
     _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> R
   ) async throws -> R {
-    try await ClientFactory.withClient(address: self.address(service), tls: nil, token: token ?? self.adminToken, body)
+    try await ClientFactory.withClient(address: self.address(service), tls: self.tls, token: token ?? self.adminToken, body)
   }
 
   /// A token for `role`, signed with this cluster's key.
@@ -115,6 +125,23 @@ final class Cluster: Sendable {
       try await Task.sleep(for: .milliseconds(100))
     }
     return try condition()
+  }
+
+  /// A CA, and one certificate signed by it for both server and client use (SAN 127.0.0.1, localhost).
+  static func makeCertificates(in dir: String) throws -> TLSSettings {
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let script = """
+      set -e
+      cd '\(dir)'
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -keyout ca.key -out ca.pem \\
+        -subj /CN=fixpoint-test-ca -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout node.key -out node.csr -subj /CN=localhost 2>/dev/null
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nkeyUsage=critical,digitalSignature\\nextendedKeyUsage=serverAuth,clientAuth\\n' > node.ext
+      openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out node.pem -extfile node.ext 2>/dev/null
+      """
+    let (status, output) = try self.run("/bin/bash", ["-c", script])
+    guard status == 0 else { throw ClusterError("openssl failed: \(output)") }
+    return TLSSettings(certificate: dir + "/node.pem", privateKey: dir + "/node.key", trustRoots: dir + "/ca.pem", mutual: true)
   }
 
   /// Runs a command to completion; returns its status and combined output.
