@@ -1,4 +1,5 @@
 import Foundation
+public import Logging
 public import GRPCCore
 import Metrics
 import NIOCore
@@ -93,6 +94,9 @@ public struct MetricsInterceptor: ServerInterceptor {
     } catch let error as RPCError {
       record("\(error.code)")
       throw error
+    } catch let error as any Error & RPCErrorConvertible {
+      record("\(error.rpcErrorCode)")
+      throw error
     } catch {
       record("unknown")
       throw error
@@ -104,5 +108,43 @@ extension Metrics.Timer {
   fileprivate func recordInterval(since start: ContinuousClock.Instant) {
     let elapsed = ContinuousClock.now - start
     self.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+  }
+}
+
+/// Logs every RPC that passed authentication, at debug level, with its method, outcome, caller and
+/// duration. Runs inside the request context, so the line carries the request id.
+public struct RequestLogInterceptor: ServerInterceptor {
+  let logger: Logger
+
+  public init(logger: Logger) { self.logger = logger }
+
+  public func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    let start = ContinuousClock.now
+    var code = "ok"
+    defer {
+      let elapsed = ContinuousClock.now - start
+      self.logger.debug(
+        "rpc handled",
+        metadata: [
+          "rpc.method": "\(context.descriptor.fullyQualifiedMethod)", "rpc.code": "\(code)",
+          "caller": "\(RequestContext.current?.principal?.subject ?? "-")",
+          "duration.ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+        ])
+    }
+    do {
+      let response = try await next(request, context)
+      if case .failure(let error) = response.accepted { code = "\(error.code)" }
+      return response
+    } catch let error as RPCError {
+      code = "\(error.code)"
+      throw error
+    } catch let error as any Error & RPCErrorConvertible {
+      code = "\(error.rpcErrorCode)"
+      throw error
+    }
   }
 }

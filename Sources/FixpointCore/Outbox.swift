@@ -2,6 +2,7 @@ import Foundation
 public import FixpointProtocol
 public import GRDB
 import SwiftProtobuf
+public import Logging
 public import GRPCCore
 
 /// Builds events and writes them to the outbox, inside the caller's transaction, so an event
@@ -72,9 +73,11 @@ public typealias EventEffect = @Sendable (Fixpoint_V1_Event, Database) throws ->
 public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
   let store: Store
   let effect: EventEffect
+  let logger: Logger
 
-  public init(store: Store, effect: @escaping EventEffect) {
+  public init(store: Store, logger: Logger = Logger(label: "events"), effect: @escaping EventEffect) {
     self.store = store
+    self.logger = logger
     self.effect = effect
   }
 
@@ -92,7 +95,7 @@ public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
         throw RPCError(code: .invalidArgument, message: "events[\(index)]: type and source are required")
       }
     }
-    return try await self.store.pool.write { db in
+    let response = try await self.store.pool.write { db in
       var response = Fixpoint_V1_DeliverEventsResponse()
       for event in request.events {
         if try Inbox.accept(event, in: db) {
@@ -104,5 +107,16 @@ public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
       }
       return response
     }
+    let accepted = Set(response.acceptedIds)
+    for event in request.events where accepted.contains(event.id) {
+      // origin.request_id ties this line to the logs of the call that caused the event.
+      self.logger.info(
+        "event applied",
+        metadata: [
+          "event.id": "\(event.id)", "event.type": "\(event.type)", "event.source": "\(event.source)",
+          "origin.request_id": "\(event.requestID)",
+        ])
+    }
+    return response
   }
 }

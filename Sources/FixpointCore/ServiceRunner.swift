@@ -90,7 +90,7 @@ public enum ServiceRunner {
     let components = try await build(ServiceEnvironment(reader: reader, settings: settings, logger: logger))
     var rpcServices = components.services
     if let effect = components.eventEffect {
-      rpcServices.append(EventSinkService(store: components.store, effect: effect))
+      rpcServices.append(EventSinkService(store: components.store, logger: logger, effect: effect))
     }
     let health = HealthService(services: rpcServices.flatMap(Self.serviceNames))
     rpcServices.append(health)
@@ -101,7 +101,10 @@ public enum ServiceRunner {
         transportSecurity: try Self.serverSecurity(settings.tls),
         config: .defaults { $0.rpc.maxRequestPayloadSize = 16 << 20 }),
       services: rpcServices,
-      interceptors: [MetricsInterceptor(), AuthInterceptor(authority: authority, table: components.roleTable)])
+      interceptors: [
+        MetricsInterceptor(), AuthInterceptor(authority: authority, table: components.roleTable),
+        RequestLogInterceptor(logger: logger),
+      ])
 
     var services: [any Service] = [
       GRPCServerService(server: server, health: health, settings: settings, logger: logger)

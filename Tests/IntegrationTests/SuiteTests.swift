@@ -76,9 +76,20 @@ struct SuiteTests {
         }).id
       }
     }
-    let first = try await submit(0)
+    let first = try await cluster.withClient(.dispatcher) {
+      try await Fixpoint_V1_RemediationService.Client(wrapping: $0).submitFinding(
+        .with { $0.finding = .with { $0.controlID = "S3.1"; $0.severity = .high; $0.resource = .with { $0.externalID = "arn:aws:s3:::bucket-0" } } },
+        metadata: [RequestContext.metadataKey: "req_tracethis0001"]).id
+    }
     #expect(try await Cluster.eventually {
       try cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM alert WHERE event_type = 'finding.submitted' AND subject = ?", arguments: [first]) } == 1
+    })
+
+    // The request id travels with the event: both services log it.
+    #expect(try await Cluster.eventually {
+      let dispatcherLog = try String(contentsOfFile: cluster.logPath(.dispatcher), encoding: .utf8)
+      let notifierLog = try String(contentsOfFile: cluster.logPath(.notifier), encoding: .utf8)
+      return dispatcherLog.contains(#""request_id":"req_tracethis0001""#) && notifierLog.contains(#""origin.request_id":"req_tracethis0001""#)
     })
 
     // The receiver dies hard; events pile up in the dispatcher's outbox.
