@@ -52,7 +52,7 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
     guard (60...604_800).contains(request.intervalSeconds) else {
       throw ServiceError.invalidArgument(field: "interval_seconds", reason: "must be between 60 and 604800")
     }
-    return try await self.store.pool.write { db in
+    return try await RequestLog.once(self.store, method: "UpdateSchedule", request: request, requestID: request.requestID) { db in
       guard var row = try ScheduleRecord.fetchOne(db, key: request.name) else {
         throw ServiceError.notFound(kind: "schedule", id: request.name)
       }

@@ -70,6 +70,18 @@ public struct Store: Sendable {
           received_at REAL NOT NULL
         );
         """)
-    }
+    },
+    Migration("runtime.2-request-log") { db in
+      try db.execute(sql: """
+        CREATE TABLE request_log (
+          method TEXT NOT NULL,
+          request_id TEXT NOT NULL,
+          request_hash BLOB NOT NULL,
+          response BLOB NOT NULL,
+          created_at REAL NOT NULL,
+          PRIMARY KEY (method, request_id)
+        );
+        """)
+    },
   ]
 }

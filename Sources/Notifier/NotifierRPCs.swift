@@ -24,15 +24,17 @@ struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
   }
 
   func createAlert(request: Fixpoint_V1_CreateAlertRequest, context: ServerContext) async throws -> Fixpoint_V1_Alert {
-    try await self.alerts.create(request, by: try currentPrincipal()).proto
+    try await self.alerts.create(request, by: try currentPrincipal())
   }
 
   func acknowledgeAlert(request: Fixpoint_V1_AcknowledgeAlertRequest, context: ServerContext) async throws -> Fixpoint_V1_Alert {
-    try await self.alerts.transition(request.alertID, to: .acknowledged, comment: request.comment, by: try currentPrincipal()).proto
+    try await self.alerts.transition(
+      request.alertID, to: .acknowledged, comment: request.comment, request: request, requestID: request.requestID, by: try currentPrincipal())
   }
 
   func resolveAlert(request: Fixpoint_V1_ResolveAlertRequest, context: ServerContext) async throws -> Fixpoint_V1_Alert {
-    try await self.alerts.transition(request.alertID, to: .resolved, comment: request.comment, by: try currentPrincipal()).proto
+    try await self.alerts.transition(
+      request.alertID, to: .resolved, comment: request.comment, request: request, requestID: request.requestID, by: try currentPrincipal())
   }
 
   func createChannel(request: Fixpoint_V1_CreateChannelRequest, context: ServerContext) async throws -> Fixpoint_V1_Channel {

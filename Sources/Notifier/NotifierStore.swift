@@ -2,6 +2,7 @@ import FixpointCore
 import FixpointProtocol
 import Foundation
 import GRDB
+import SwiftProtobuf
 
 /// The notifier's schema.
 enum NotifierStore {
@@ -73,7 +74,8 @@ struct AlertStore: Sendable {
     }
   }
 
-  func create(_ request: Fixpoint_V1_CreateAlertRequest, by principal: Principal) async throws -> AlertRecord {
+  /// Creates an alert by hand. A retry with the same `request_id` returns the first answer.
+  func create(_ request: Fixpoint_V1_CreateAlertRequest, by principal: Principal) async throws -> Fixpoint_V1_Alert {
     try Validate.text(request.title, field: "title", max: 200)
     try Validate.text(request.body, field: "body", max: 10_000, required: false)
     try Validate.text(request.subject, field: "subject", max: 256, required: false)
@@ -82,8 +84,10 @@ struct AlertStore: Sendable {
       id: RandomID.make(prefix: "alr"), title: request.title, body: request.body, severity: request.severity.rawValue,
       status: Fixpoint_V1_Alert.Status.open.rawValue, event_id: nil, event_type: "", subject: request.subject,
       source: "manual", created_at: Date().timeIntervalSince1970, created_by: principal.subject)
-    try await self.store.pool.write { db in try record.insert(db) }
-    return record
+    return try await RequestLog.once(self.store, method: "CreateAlert", request: request, requestID: request.requestID) { db in
+      try record.insert(db)
+      return record.proto
+    }
   }
 
   func list(_ request: Fixpoint_V1_ListAlertsRequest) async throws -> ([AlertRecord], Page) {
@@ -121,10 +125,15 @@ struct AlertStore: Sendable {
   }
 
   /// Moves an alert to acknowledged or resolved. Resolved is final; acknowledging twice is refused.
-  func transition(_ id: String, to status: Fixpoint_V1_Alert.Status, comment: String, by principal: Principal) async throws -> AlertRecord {
+  /// A retry with the same `request_id` returns the first answer instead of failing on the new state.
+  func transition(
+    _ id: String, to status: Fixpoint_V1_Alert.Status, comment: String, request: some SwiftProtobuf.Message, requestID: String,
+    by principal: Principal
+  ) async throws -> Fixpoint_V1_Alert {
     try Validate.id(id, field: "alert_id", prefix: "alr")
     try Validate.text(comment, field: "comment", max: 2000, required: false)
-    return try await self.store.pool.write { db in
+    let method = status == .acknowledged ? "AcknowledgeAlert" : "ResolveAlert"
+    return try await RequestLog.once(self.store, method: method, request: request, requestID: requestID) { db in
       guard var record = try AlertRecord.fetchOne(db, key: id) else { throw ServiceError.notFound(kind: "alert", id: id) }
       let current = Fixpoint_V1_Alert.Status(rawValue: record.status) ?? .unspecified
       let allowed: Bool = switch (current, status) {
@@ -145,7 +154,7 @@ struct AlertStore: Sendable {
       }
       if !comment.isEmpty { record.comment = comment }
       try record.update(db)
-      return record
+      return record.proto
     }
   }
 }

@@ -21,7 +21,6 @@ struct FindingRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
   var status: Int
   var created_at: Double
   var source_ref: String
-  var request_id: String?
   /// resource key + control, set while the finding is open: one open finding per (resource, control).
   var open_key: String?
 }
@@ -50,7 +49,6 @@ struct FindingStore: Sendable {
           status INTEGER NOT NULL,
           created_at REAL NOT NULL,
           source_ref TEXT NOT NULL,
-          request_id TEXT UNIQUE,
           open_key TEXT UNIQUE
         );
         CREATE INDEX finding_created ON finding (created_at);
@@ -59,22 +57,16 @@ struct FindingStore: Sendable {
   ]
 
   /// Validates and records a finding, emitting `finding.submitted`. A repeat of the same
-  /// `request_id`, or a second open finding for the same resource and control, returns the
+  /// `request_id` returns the first answer; a second open finding for the same resource and control, returns the
   /// finding already recorded and emits nothing.
-  func submit(_ request: Fixpoint_V1_SubmitFindingRequest) async throws -> FindingRecord {
-    try Validate.text(request.requestID, field: "request_id", max: 128, required: false)
-    let record = try Self.validated(request.finding, requestID: request.requestID)
-    return try await self.store.pool.write { db in
-      if let requestID = record.request_id,
-        let existing = try FindingRecord.filter(Column("request_id") == requestID).fetchOne(db)
-      {
-        return existing
-      }
+  func submit(_ request: Fixpoint_V1_SubmitFindingRequest) async throws -> Fixpoint_V1_Finding {
+    let record = try Self.validated(request.finding)
+    return try await RequestLog.once(self.store, method: "SubmitFinding", request: request, requestID: request.requestID) { db in
       if let key = record.open_key, let existing = try FindingRecord.filter(Column("open_key") == key).fetchOne(db) {
-        return existing
+        return existing.proto
       }
       try self.insert(record, in: db)
-      return record
+      return record.proto
     }
   }
 
@@ -99,7 +91,7 @@ struct FindingStore: Sendable {
       return
     }
     finding.severity = event.severity
-    guard let record = try? Self.validated(finding, requestID: "") else { return }
+    guard let record = try? Self.validated(finding) else { return }
     if let key = record.open_key, try FindingRecord.filter(Column("open_key") == key).fetchCount(db) > 0 { return }
     try self.insert(record, in: db)
   }
@@ -138,7 +130,7 @@ struct FindingStore: Sendable {
     return (try await self.store.pool.read { db in try final.fetchAll(db) }, page)
   }
 
-  static func validated(_ f: Fixpoint_V1_Finding, requestID: String) throws -> FindingRecord {
+  static func validated(_ f: Fixpoint_V1_Finding) throws -> FindingRecord {
     guard !f.controlID.isEmpty || !f.findingType.isEmpty else {
       throw ServiceError.invalidArgument(field: "finding.control_id", reason: "a control id or a finding type is required")
     }
@@ -169,7 +161,6 @@ struct FindingStore: Sendable {
       provider_id: r.providerID, region: r.region, severity: f.severity == .unspecified ? 3 : f.severity.rawValue,
       title: f.title, description: f.description_p, status: Fixpoint_V1_Finding.Status.open.rawValue,
       created_at: Date().timeIntervalSince1970, source_ref: f.sourceRef,
-      request_id: requestID.isEmpty ? nil : requestID,
       open_key: "\(resourceKey)|\(f.controlID.isEmpty ? f.findingType : f.controlID)")
   }
 }

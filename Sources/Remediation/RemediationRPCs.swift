@@ -13,7 +13,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func submitFinding(request: Fixpoint_V1_SubmitFindingRequest, context: ServerContext) async throws -> Fixpoint_V1_Finding {
-    try await self.findings.submit(request).proto
+    try await self.findings.submit(request)
   }
 
   func listFindings(request: Fixpoint_V1_ListFindingsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListFindingsResponse {

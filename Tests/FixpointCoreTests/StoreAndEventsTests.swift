@@ -23,17 +23,17 @@ struct StoreAndEventsTests {
     let path = Self.tempPath()
     do {
       let store = try Store(path: path, migrations: [Self.v1])
-      #expect(try store.appliedMigrations() == ["runtime.1-outbox-inbox", "test.1-things"])
+      #expect(try store.appliedMigrations() == ["runtime.1-outbox-inbox", "runtime.2-request-log", "test.1-things"])
       try store.pool.write { try $0.execute(sql: "INSERT INTO thing (id, n) VALUES ('a', 1)") }
       #expect(try store.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
     }
     let upgraded = try Store(path: path, migrations: [Self.v1, Self.v2])
-    #expect(try upgraded.appliedMigrations() == ["runtime.1-outbox-inbox", "test.1-things", "test.2-thing-label"])
+    #expect(try upgraded.appliedMigrations() == ["runtime.1-outbox-inbox", "runtime.2-request-log", "test.1-things", "test.2-thing-label"])
     let row = try upgraded.pool.read { try Row.fetchOne($0, sql: "SELECT n, label FROM thing WHERE id = 'a'") }
     #expect(row?["n"] == 1)
     #expect(row?["label"] == "")
     // Opening again applies nothing twice.
-    #expect(try Store(path: path, migrations: [Self.v1, Self.v2]).appliedMigrations().count == 3)
+    #expect(try Store(path: path, migrations: [Self.v1, Self.v2]).appliedMigrations().count == 4)
   }
 
   @Test("an event is queued for every downstream service in the caller's transaction, or not at all")
@@ -92,6 +92,32 @@ struct StoreAndEventsTests {
     event.type = "x"
     event.source = "y"
     await #expect(throws: RPCError.self) { _ = try await Self.deliver(sink, [event]) }
+  }
+
+  @Test("a retried mutation with the same request id has one effect and the first answer; a different request is refused")
+  func requestLog() async throws {
+    let store = try Store(path: Self.tempPath(), migrations: [Self.v1])
+    let first = Fixpoint_V1_CreateAlertRequest.with { $0.title = "one"; $0.requestID = "req-1" }
+    @Sendable func create(_ request: Fixpoint_V1_CreateAlertRequest) async throws -> Fixpoint_V1_Alert {
+      try await RequestLog.once(store, method: "CreateAlert", request: request, requestID: request.requestID) { db in
+        let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM thing")! + 1
+        try db.execute(sql: "INSERT INTO thing (id, n) VALUES (?, ?)", arguments: ["t\(n)", n])
+        return .with { $0.id = "t\(n)"; $0.title = request.title }
+      }
+    }
+    let a = try await create(first)
+    let retried = try await create(first)
+    #expect(retried == a)
+    #expect(try await store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM thing") } == 1)
+    var other = first
+    other.title = "two"
+    await #expect(throws: ServiceError.invalidArgument(field: "request_id", reason: "was already used for a different CreateAlert request")) {
+      _ = try await create(other)
+    }
+    // Without a request id every call acts.
+    _ = try await create(.with { $0.title = "x" })
+    _ = try await create(.with { $0.title = "x" })
+    #expect(try await store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM thing") } == 3)
   }
 
   static func deliver(_ sink: EventSinkService, _ events: [Fixpoint_V1_Event]) async throws -> Fixpoint_V1_DeliverEventsResponse {

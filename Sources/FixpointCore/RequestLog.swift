@@ -1,0 +1,42 @@
+internal import Crypto
+import Foundation
+public import GRDB
+public import SwiftProtobuf
+
+/// Makes mutations safe to retry (AIP-155): the answer to a mutation carrying a `request_id` is
+/// stored in the same transaction as its effect, and a repeat of the same method and request id
+/// gets that answer back without doing anything again. Reusing a request id for a different
+/// request is refused rather than silently answered with the first one's result.
+public enum RequestLog {
+  /// Runs `body` in a write transaction unless `requestID` was seen before for `method`, in which
+  /// case the stored response is returned. An empty `requestID` disables the check.
+  public static func once<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message & Sendable>(
+    _ store: Store, method: String, request: Request, requestID: String,
+    _ body: @escaping @Sendable (Database) throws -> Response
+  ) async throws -> Response {
+    guard !requestID.isEmpty else { return try await store.pool.write(body) }
+    try Validate.text(requestID, field: "request_id", max: 128)
+    var options = BinaryEncodingOptions()
+    options.useDeterministicOrdering = true
+    let fingerprint = Data(SHA256.hash(data: try request.serializedBytes(options: options) as [UInt8]))
+    return try await store.pool.write { db in
+      if let row = try Row.fetchOne(
+        db, sql: "SELECT request_hash, response FROM request_log WHERE method = ? AND request_id = ?",
+        arguments: [method, requestID])
+      {
+        guard row["request_hash"] as Data == fingerprint else {
+          throw ServiceError.invalidArgument(
+            field: "request_id", reason: "was already used for a different \(method) request")
+        }
+        return try Response(serializedBytes: row["response"] as Data)
+      }
+      let response = try body(db)
+      try db.execute(
+        sql: """
+          INSERT INTO request_log (method, request_id, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)
+          """,
+        arguments: [method, requestID, fingerprint, try response.serializedData(), Date().timeIntervalSince1970])
+      return response
+    }
+  }
+}
