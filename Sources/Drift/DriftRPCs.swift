@@ -35,7 +35,7 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
   func getDrift(request: Fixpoint_V1_GetDriftRequest, context: ServerContext) async throws -> Fixpoint_V1_Drift {
     try Validate.id(request.driftID, field: "drift_id", prefix: "dft")
     let row = try await self.store.pool.read { db in
-      try DriftRecord.fetchOne(db, sql: "SELECT * FROM drift WHERE id = ?", arguments: [request.driftID])
+      try DriftRecord.fetchOne(db, cachedSQL: "SELECT * FROM drift WHERE id = ?", arguments: [request.driftID])
     }
     guard let row else { throw ServiceError.notFound(kind: "drift", id: request.driftID) }
     return try row.proto()

@@ -1,6 +1,7 @@
 public import Foundation
 public import GRPCCore
 public import JWTKit
+import Synchronization
 
 /// The roles a token can carry. Each RPC names the roles it admits (see `RoleTable`).
 public enum Role: String, CaseIterable, Sendable, Codable {
@@ -63,6 +64,7 @@ public enum TokenError: Error, Equatable, CustomStringConvertible {
 public struct TokenAuthority: Sendable {
   private let keys: JWTKeyCollection
   private let canSign: Bool
+  private let verified = VerifiedTokens(capacity: 4096)
 
   /// A verifier only: services hold the public key.
   public init(publicKeyPEM: String) async throws {
@@ -94,13 +96,18 @@ public struct TokenAuthority: Sendable {
     return try await self.keys.sign(claims)
   }
 
-  /// Verifies a token's signature, expiry, issuer and role.
+  /// Verifies a token's signature, expiry, issuer and role. A token that verified before is
+  /// answered from memory until its expiry, so a client reusing its token pays for one signature
+  /// check rather than one per call.
   public func verify(_ token: String) async throws(TokenError) -> Principal {
+    if let hit = self.verified.lookup(token, now: Date()) { return hit }
     do {
       let claims = try await self.keys.verify(token, as: TokenClaims.self)
       guard let role = Role(rawValue: claims.role) else { throw TokenError.invalid("unknown role") }
       guard !claims.sub.value.isEmpty else { throw TokenError.invalid("empty subject") }
-      return Principal(subject: claims.sub.value, role: role)
+      let principal = Principal(subject: claims.sub.value, role: role)
+      self.verified.insert(token, principal, expires: claims.exp.value)
+      return principal
     } catch let error as TokenError {
       throw error
     } catch let error as JWTError {
@@ -120,6 +127,34 @@ public struct TokenAuthority: Sendable {
     let parts = header.split(separator: " ", maxSplits: 1)
     guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else { throw .malformed }
     return String(parts[1])
+  }
+}
+
+/// Tokens whose signature and claims verified, kept until they expire. Bounded: when full it
+/// starts again empty, which costs a signature check per token and nothing else.
+final class VerifiedTokens: Sendable {
+  private let entries = Mutex<[String: (principal: Principal, expires: Date)]>([:])
+  private let capacity: Int
+
+  init(capacity: Int) { self.capacity = capacity }
+
+  /// The principal of a verified token that has not expired by `now`.
+  func lookup(_ token: String, now: Date) -> Principal? {
+    self.entries.withLock { entries in
+      guard let entry = entries[token] else { return nil }
+      guard entry.expires > now else {
+        entries[token] = nil
+        return nil
+      }
+      return entry.principal
+    }
+  }
+
+  func insert(_ token: String, _ principal: Principal, expires: Date) {
+    self.entries.withLock { entries in
+      if entries.count >= self.capacity { entries.removeAll(keepingCapacity: true) }
+      entries[token] = (principal, expires)
+    }
   }
 }
 

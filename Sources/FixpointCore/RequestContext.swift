@@ -27,9 +27,23 @@ public enum RandomID {
   /// `count` random lowercase hex characters.
   public static func make(_ count: Int = 20) -> String {
     var generator = SystemRandomNumberGenerator()
-    let hex = Array("0123456789abcdef")
-    return String((0..<count).map { _ in hex[Int(generator.next() % 16)] })
+    var bits: UInt64 = 0
+    var nibblesLeft = 0
+    var characters = [UInt8]()
+    characters.reserveCapacity(count)
+    for _ in 0..<count {
+      if nibblesLeft == 0 {  // one draw from the system generator gives 16 characters
+        bits = generator.next()
+        nibblesLeft = 16
+      }
+      characters.append(Self.hexDigits[Int(bits & 0xf)])
+      bits >>= 4
+      nibblesLeft -= 1
+    }
+    return String(decoding: characters, as: UTF8.self)
   }
+
+  private static let hexDigits = Array("0123456789abcdef".utf8)
 
   /// An id with a type prefix, e.g. `RandomID.make(prefix: "evt")` → `evt_…`.
   public static func make(prefix: String) -> String { prefix + "_" + self.make(20) }

@@ -85,3 +85,11 @@ public struct Store: Sendable {
     },
   ]
 }
+
+extension FetchableRecord {
+  /// The row `sql` selects, from a statement compiled once per connection and reused: for the
+  /// hot point reads behind Get RPCs, which otherwise pay for SQL parsing on every call.
+  public static func fetchOne(_ db: Database, cachedSQL sql: String, arguments: StatementArguments) throws -> Self? {
+    try Self.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+  }
+}

@@ -26,7 +26,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
   func getProvider(request: Fixpoint_V1_GetProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_Provider {
     try Validate.id(request.providerID, field: "provider_id", prefix: "prv")
     let row = try await self.store.pool.read { db in
-      try ProviderRecord.fetchOne(db, sql: "SELECT \(ProviderRecord.publicColumns) FROM provider WHERE id = ?", arguments: [request.providerID])
+      try ProviderRecord.fetchOne(db, cachedSQL: "SELECT \(ProviderRecord.publicColumns) FROM provider WHERE id = ?", arguments: [request.providerID])
     }
     guard let row else { throw ServiceError.notFound(kind: "provider", id: request.providerID) }
     return row.proto
@@ -83,7 +83,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
   func getResource(request: Fixpoint_V1_GetResourceRequest, context: ServerContext) async throws -> Fixpoint_V1_Resource {
     try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
     let row = try await self.store.pool.read { db in
-      try ResourceRecord.fetchOne(db, sql: "SELECT * FROM resource WHERE id = ?", arguments: [request.resourceID])
+      try ResourceRecord.fetchOne(db, cachedSQL: "SELECT * FROM resource WHERE id = ?", arguments: [request.resourceID])
     }
     guard let row else { throw ServiceError.notFound(kind: "resource", id: request.resourceID) }
     return try row.proto()

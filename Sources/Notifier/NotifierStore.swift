@@ -118,7 +118,9 @@ struct AlertStore: Sendable {
 
   func get(_ id: String) async throws -> AlertRecord {
     try Validate.id(id, field: "alert_id", prefix: "alr")
-    guard let record = try await self.store.pool.read({ db in try AlertRecord.fetchOne(db, key: id) }) else {
+    guard let record = try await self.store.pool.read({ db in
+      try AlertRecord.fetchOne(db, cachedSQL: "SELECT * FROM alert WHERE id = ?", arguments: [id])
+    }) else {
       throw ServiceError.notFound(kind: "alert", id: id)
     }
     return record

@@ -87,6 +87,18 @@ struct RoleTableTests {
     }
   }
 
+  @Test("a token verified once is remembered only until it expires, and only byte for byte")
+  func verifiedTokensExpire() async throws {
+    let signer = try await TokenAuthority(privateKeyPEM: Self.keys.privateKeyPEM)
+    let verifier = try await TokenAuthority(publicKeyPEM: Self.keys.publicKeyPEM)
+    let token = try await signer.issue(subject: "tester", role: .operator, ttl: 2)  // exp has whole seconds: valid for at least 1 s
+    #expect(try await verifier.verify(token) == Principal(subject: "tester", role: .operator))
+    #expect(try await verifier.verify(token) == Principal(subject: "tester", role: .operator))
+    await #expect(throws: TokenError.self) { try await verifier.verify(String(token.dropLast(4)) + "AAAA") }
+    try await Task.sleep(for: .milliseconds(2100))
+    await #expect(throws: TokenError.invalid("expired or not for Fixpoint")) { try await verifier.verify(token) }
+  }
+
   @Test("health is open without a token")
   func healthIsOpen() async throws {
     for method in Grpc_Health_V1_Health.Method.descriptors {

@@ -131,6 +131,15 @@ struct StoreAndEventsTests {
 
 @Suite("Paging and validation")
 struct PagingTests {
+  @Test("random ids are lowercase hex of the asked length and do not repeat")
+  func randomIDs() {
+    let ids = (0..<2000).map { _ in RandomID.make(37) }
+    #expect(ids.allSatisfy { $0.count == 37 && $0.allSatisfy { "0123456789abcdef".contains($0) } })
+    #expect(Set(ids).count == ids.count)
+    #expect(Set(ids.flatMap { $0 }).count == 16, "every hex digit appears")
+    #expect(RandomID.make(prefix: "alr").hasPrefix("alr_"))
+  }
+
   @Test("page tokens round-trip and foreign tokens are refused")
   func paging() throws {
     let page = try Page(size: 10, token: "")
