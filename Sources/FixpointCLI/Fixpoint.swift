@@ -14,7 +14,10 @@ struct Fixpoint: AsyncParsableCommand {
       --token, FIXPOINT_TOKEN or DATA_DIR/keys/admin.token.
       """,
     version: FixpointVersion.current,
-    subcommands: [Init.self, Up.self, Status.self, Token.self])
+    subcommands: [
+      Init.self, Up.self, Status.self, Token.self, Alerts.self, Findings.self, Providers.self, Resources.self,
+      Frameworks.self, Drifts.self,
+    ])
 }
 
 /// Options every command that touches the data directory shares.

@@ -12,7 +12,9 @@ struct ServiceAddressOptions: ParsableArguments {
   @Option(help: "remediation-dispatcher address (env FIXPOINT_DISPATCHER_ADDR).") var dispatcherAddr: String?
   @Option(help: "notifier address (env FIXPOINT_NOTIFIER_ADDR).") var notifierAddr: String?
 
-  func address(of service: ServiceName) throws -> PeerAddress {
+  /// The address of `service`: its flag, else FIXPOINT_<SERVICE>_ADDR, else where `fixpoint up`
+  /// last ran it for this data directory (DATA_DIR/addresses.json), else the default port.
+  func address(of service: ServiceName, dataDirectory: String) throws -> PeerAddress {
     let flag: String? = switch service {
     case .inventory: self.inventoryAddr
     case .drift: self.driftAddr
@@ -21,7 +23,7 @@ struct ServiceAddressOptions: ParsableArguments {
     case .notifier: self.notifierAddr
     }
     let env = ProcessInfo.processInfo.environment["FIXPOINT_\(service.key.uppercased())_ADDR"]
-    let text = flag ?? env ?? "127.0.0.1:\(service.defaultGRPCPort)"
+    let text = flag ?? env ?? SuiteAddresses.read(dataDirectory: dataDirectory)[service.key] ?? "127.0.0.1:\(service.defaultGRPCPort)"
     guard let address = PeerAddress(text) else { throw ValidationError("\(service.key) address '\(text)' is not host:port") }
     return address
   }
@@ -33,13 +35,14 @@ struct Status: AsyncParsableCommand {
     abstract: "Show whether each service answers its health check, with its version and address.")
 
   @OptionGroup var addresses: ServiceAddressOptions
+  @OptionGroup var data: DataDirOptions
   @Option(help: "table or json.") var output: OutputFormat = .table
 
   func run() async throws {
     var rows: [[String: String]] = []
     var allServing = true
     for service in ServiceName.allCases {
-      let address = try self.addresses.address(of: service)
+      let address = try self.addresses.address(of: service, dataDirectory: self.data.resolved)
       var row = ["service": service.rawValue, "address": address.description, "status": "", "version": ""]
       do {
         let (status, version) = try await Self.check(address)
@@ -67,5 +70,23 @@ struct Status: AsyncParsableCommand {
         return (message.status == .serving ? "serving" : "\(message.status)".lowercased(), version)
       }
     }
+  }
+}
+
+/// Where `fixpoint up` runs each service, recorded in the data directory so that other commands
+/// given the same data directory find a suite started with --port-offset.
+enum SuiteAddresses {
+  static func path(_ dataDirectory: String) -> String { dataDirectory + "/addresses.json" }
+
+  static func read(dataDirectory: String) -> [String: String] {
+    guard let data = FileManager.default.contents(atPath: self.path(dataDirectory)),
+      let map = try? JSONSerialization.jsonObject(with: data) as? [String: String]
+    else { return [:] }
+    return map
+  }
+
+  static func write(_ map: [String: String], dataDirectory: String) throws {
+    let data = try JSONSerialization.data(withJSONObject: map, options: [.prettyPrinted, .sortedKeys])
+    try data.write(to: URL(fileURLWithPath: self.path(dataDirectory)), options: .atomic)
   }
 }

@@ -10,16 +10,21 @@ struct Up: AsyncParsableCommand {
       Initializes the data directory on first run, starts inventory, drift, compliance, \
       remediation-dispatcher and notifier with their stores in it, prefixes their logs with their \
       names, reports any that exits, and stops them all on Ctrl-C or SIGTERM. The executables are \
-      looked up next to this one.
+      looked up next to this one. Their addresses are written to DATA_DIR/addresses.json, where \
+      other commands given the same data directory find them.
       """)
 
   @OptionGroup var data: DataDirOptions
   @Option(help: "Added to every default port (7101–7105 gRPC, 9101–9105 metrics), to run a second suite.")
   var portOffset: Int = 0
 
+  func validate() throws {
+    guard (0...(65_535 - 9_105)).contains(self.portOffset) else { throw ValidationError("--port-offset must be between 0 and 56430") }
+  }
+
   func run() async throws {
     let dataDir = self.data.resolved
-    for line in try await Init.initialize(dataDirectory: dataDir) where line.hasPrefix("created") { print("fixpoint: \(line)") }
+    for line in try await Init.initialize(dataDirectory: dataDir) where line.hasPrefix("created") { say("fixpoint: \(line)") }
     let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     let supervisor = Supervisor()
     for service in ServiceName.allCases {
@@ -36,8 +41,32 @@ struct Up: AsyncParsableCommand {
       }
       try supervisor.start(name: service.key, executable: exe, arguments: args)
     }
-    print("fixpoint: all five services started (data in \(dataDir)); Ctrl-C stops them")
+    try SuiteAddresses.write(
+      Dictionary(uniqueKeysWithValues: ServiceName.allCases.map { ($0.key, "127.0.0.1:\($0.defaultGRPCPort + self.portOffset)") }),
+      dataDirectory: dataDir)
+    say("fixpoint: started all five; waiting for them to serve…")
+    if await Self.waitUntilServing(portOffset: self.portOffset, timeout: 60) {
+      say("fixpoint: all five services serving (data in \(dataDir)); Ctrl-C stops them")
+    } else {
+      say("fixpoint: not every service is serving after 60 s; see the log lines above and `fixpoint status`")
+    }
     await supervisor.waitForSignalOrExit()
+  }
+}
+
+extension Up {
+  /// Whether every service answered its health check as serving before `timeout` seconds.
+  static func waitUntilServing(portOffset: Int, timeout: TimeInterval) async -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    var waiting = Set(ServiceName.allCases)
+    while !waiting.isEmpty && Date() < deadline {
+      for service in waiting {
+        let address = PeerAddress("127.0.0.1:\(service.defaultGRPCPort + portOffset)")!
+        if let (status, _) = try? await Status.check(address), status == "serving" { waiting.remove(service) }
+      }
+      if !waiting.isEmpty { try? await Task.sleep(for: .milliseconds(250)) }
+    }
+    return waiting.isEmpty
   }
 }
 
@@ -93,12 +122,18 @@ final class Supervisor: @unchecked Sendable {
       }
     }
     for await _ in stream {
-      print("fixpoint: stopping all services")
+      say("fixpoint: stopping all services")
       self.stopAll()
       return
     }
-    print("fixpoint: every service has exited")
+    say("fixpoint: every service has exited")
   }
+}
+
+/// Writes a line to standard output at once, unbuffered like the children's lines it interleaves
+/// with (print() would hold it back when the output is a pipe or a file).
+func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Splits a byte stream into lines.

@@ -1,0 +1,330 @@
+import ArgumentParser
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRPCCore
+
+// Commands over the services' RPCs. Each listing takes --limit and --output table|json; JSON
+// prints the whole messages, the table a few columns.
+
+private let alertColumns: [Column<Fixpoint_V1_Alert>] = [
+  Column("id") { $0.id }, Column("status") { Show.name($0.status) }, Column("severity") { Show.name($0.severity) },
+  Column("title") { $0.title }, Column("source") { $0.source }, Column("created") { Show.time($0.createdAt) },
+]
+
+/// `fixpoint alerts …`
+struct Alerts: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "List, read, raise, acknowledge and resolve alerts (notifier).",
+    subcommands: [List.self, Get.self, Create.self, Acknowledge.self, Resolve.self])
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List alerts, newest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var listing: ListingOptions
+    @Option(help: "Only alerts in this status: \(Fixpoint_V1_Alert.Status.allValueStrings.joined(separator: ", ")).")
+    var status: Fixpoint_V1_Alert.Status?
+    @Option(help: "Only alerts at least this severe: \(Fixpoint_V1_Severity.allValueStrings.joined(separator: ", ")).")
+    var minSeverity: Fixpoint_V1_Severity?
+    @Option(help: "Only alerts raised by this event type, e.g. drift.detected.") var eventType: String?
+
+    func run() async throws {
+      let request = Fixpoint_V1_ListAlertsRequest.with {
+        $0.status = self.status ?? .unspecified
+        $0.minSeverity = self.minSeverity ?? .unspecified
+        $0.eventType = self.eventType ?? ""
+      }
+      let (alerts, more) = try await self.connection.call(.notifier) { client in
+        let notifier = Fixpoint_V1_NotifierService.Client(wrapping: client)
+        return try await self.listing.collect { token, size in
+          var page = request
+          (page.pageToken, page.pageSize) = (token, size)
+          let response = try await notifier.listAlerts(page, options: cliCallOptions)
+          return (response.alerts, response.nextPageToken)
+        }
+      }
+      try printMessages(alerts, columns: alertColumns, format: self.listing.output, more: more)
+    }
+  }
+
+  struct Get: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one alert.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The alert id (alr_…).") var id: String
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let alert = try await self.connection.call(.notifier) { client in
+        try await Fixpoint_V1_NotifierService.Client(wrapping: client).getAlert(.with { $0.alertID = self.id }, options: cliCallOptions)
+      }
+      try printMessages([alert], columns: alertColumns, format: self.output)
+    }
+  }
+
+  struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Raise an alert by hand (operator or admin).",
+      discussion: "Re-running with the same --request-id returns the first alert instead of raising a second.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "One-line title.") var title: String
+    @Option(help: "Longer text.") var body: String = ""
+    @Option(help: "\(Fixpoint_V1_Severity.allValueStrings.joined(separator: ", ")).") var severity: Fixpoint_V1_Severity = .medium
+    @Option(help: "What the alert is about, e.g. a resource id.") var subject: String = ""
+    @Option(help: "Makes the command safe to repeat; default: a new id.") var requestID: String = RandomID.make(prefix: "cli")
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let request = Fixpoint_V1_CreateAlertRequest.with {
+        $0.requestID = self.requestID
+        $0.title = self.title
+        $0.body = self.body
+        $0.severity = self.severity
+        $0.subject = self.subject
+      }
+      let alert = try await self.connection.call(.notifier) { client in
+        try await Fixpoint_V1_NotifierService.Client(wrapping: client).createAlert(request, options: cliCallOptions)
+      }
+      try printMessages([alert], columns: alertColumns, format: self.output)
+    }
+  }
+
+  struct Acknowledge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ack", abstract: "Acknowledge an open alert.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The alert id (alr_…).") var id: String
+    @Option(help: "Why, for the record.") var comment: String = ""
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let request = Fixpoint_V1_AcknowledgeAlertRequest.with {
+        $0.requestID = RandomID.make(prefix: "cli")
+        $0.alertID = self.id
+        $0.comment = self.comment
+      }
+      let alert = try await self.connection.call(.notifier) { client in
+        try await Fixpoint_V1_NotifierService.Client(wrapping: client).acknowledgeAlert(request, options: cliCallOptions)
+      }
+      try printMessages([alert], columns: alertColumns, format: self.output)
+    }
+  }
+
+  struct Resolve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Resolve an alert (final).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The alert id (alr_…).") var id: String
+    @Option(help: "How it was resolved, for the record.") var comment: String = ""
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let request = Fixpoint_V1_ResolveAlertRequest.with {
+        $0.requestID = RandomID.make(prefix: "cli")
+        $0.alertID = self.id
+        $0.comment = self.comment
+      }
+      let alert = try await self.connection.call(.notifier) { client in
+        try await Fixpoint_V1_NotifierService.Client(wrapping: client).resolveAlert(request, options: cliCallOptions)
+      }
+      try printMessages([alert], columns: alertColumns, format: self.output)
+    }
+  }
+}
+
+/// `fixpoint findings list`
+struct Findings: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Findings the remediation-dispatcher holds.", subcommands: [List.self])
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List findings, newest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var listing: ListingOptions
+    @Option(help: "\(Fixpoint_V1_Finding.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Finding.Status?
+    @Option(help: "Only this control, e.g. S3.8.") var control: String?
+    @Option(help: "Only this resource id.") var resource: String?
+    @Option(help: "Only findings at least this severe.") var minSeverity: Fixpoint_V1_Severity?
+
+    func run() async throws {
+      let request = Fixpoint_V1_ListFindingsRequest.with {
+        $0.status = self.status ?? .unspecified
+        $0.controlID = self.control ?? ""
+        $0.resourceID = self.resource ?? ""
+        $0.minSeverity = self.minSeverity ?? .unspecified
+      }
+      let (findings, more) = try await self.connection.call(.dispatcher) { client in
+        let dispatcher = Fixpoint_V1_RemediationService.Client(wrapping: client)
+        return try await self.listing.collect { token, size in
+          var page = request
+          (page.pageToken, page.pageSize) = (token, size)
+          let response = try await dispatcher.listFindings(page, options: cliCallOptions)
+          return (response.findings, response.nextPageToken)
+        }
+      }
+      try printMessages(
+        findings,
+        columns: [
+          Column("id") { $0.id }, Column("status") { Show.name($0.status) }, Column("severity") { Show.name($0.severity) },
+          Column("control") { $0.controlID.isEmpty ? $0.findingType : $0.controlID },
+          Column("resource") { Show.resource($0.resource) }, Column("source") { $0.source },
+          Column("created") { Show.time($0.createdAt) },
+        ], format: self.listing.output, more: more)
+    }
+  }
+}
+
+/// `fixpoint providers list`
+struct Providers: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Connected cloud accounts (inventory).", subcommands: [List.self])
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List providers.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var listing: ListingOptions
+    @Flag(help: "Include disconnected providers (kept for their history).") var includeDisconnected = false
+
+    func run() async throws {
+      let (providers, more) = try await self.connection.call(.inventory) { client in
+        let inventory = Fixpoint_V1_InventoryService.Client(wrapping: client)
+        return try await self.listing.collect { token, size in
+          let response = try await inventory.listProviders(
+            .with { ($0.pageToken, $0.pageSize, $0.includeDisconnected) = (token, size, self.includeDisconnected) },
+            options: cliCallOptions)
+          return (response.providers, response.nextPageToken)
+        }
+      }
+      try printMessages(
+        providers,
+        columns: [
+          Column("id") { $0.id }, Column("name") { $0.displayName }, Column("kind") { Show.name($0.kind) },
+          Column("account") { $0.accountID }, Column("status") { Show.name($0.status) },
+          Column("regions") { $0.regions.joined(separator: ",") }, Column("last-synced") { Show.time($0.lastSyncedAt) },
+        ], format: self.listing.output, more: more)
+    }
+  }
+}
+
+/// `fixpoint resources list`
+struct Resources: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Discovered cloud resources (inventory).", subcommands: [List.self])
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List resources.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var listing: ListingOptions
+    @Option(help: "Only this provider id.") var provider: String?
+    @Option(help: "Only this type, e.g. aws.s3.bucket.") var type: String?
+    @Option(help: "Only this region.") var region: String?
+    @Option(help: "key=value; repeat to require several.") var tag: [String] = []
+    @Option(help: "\(Fixpoint_V1_Resource.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Resource.Status?
+
+    func validate() throws {
+      for t in self.tag where !t.contains("=") { throw ValidationError("--tag '\(t)' is not key=value") }
+    }
+
+    func run() async throws {
+      let request = Fixpoint_V1_ListResourcesRequest.with {
+        $0.providerID = self.provider ?? ""
+        $0.type = self.type ?? ""
+        $0.region = self.region ?? ""
+        $0.tags = self.tag
+        $0.status = self.status ?? .unspecified
+      }
+      let (resources, more) = try await self.connection.call(.inventory) { client in
+        let inventory = Fixpoint_V1_InventoryService.Client(wrapping: client)
+        return try await self.listing.collect { token, size in
+          var page = request
+          (page.pageToken, page.pageSize) = (token, size)
+          let response = try await inventory.listResources(page, options: cliCallOptions)
+          return (response.resources, response.nextPageToken)
+        }
+      }
+      try printMessages(
+        resources,
+        columns: [
+          Column("id") { $0.id }, Column("type") { $0.type }, Column("name") { $0.name }, Column("region") { $0.region },
+          Column("status") { Show.name($0.status) }, Column("last-seen") { Show.time($0.lastSeenAt) },
+        ], format: self.listing.output, more: more)
+    }
+  }
+}
+
+/// `fixpoint frameworks list`
+struct Frameworks: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Compliance frameworks (compliance).", subcommands: [List.self])
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List frameworks and their control counts.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let frameworks = try await self.connection.call(.compliance) { client in
+        try await Fixpoint_V1_ComplianceService.Client(wrapping: client).listFrameworks(.init(), options: cliCallOptions).frameworks
+      }
+      try printMessages(
+        frameworks,
+        columns: [
+          Column("id") { $0.id }, Column("name") { $0.name }, Column("version") { $0.version },
+          Column("controls") { "\($0.controlCount)" },
+        ], format: self.output)
+    }
+  }
+}
+
+/// `fixpoint drifts list`, `fixpoint drifts schedules`
+struct Drifts: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Configuration drift and its scan schedules (drift).", subcommands: [List.self, Schedules.self])
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List drifts, newest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var listing: ListingOptions
+    @Option(help: "\(Fixpoint_V1_Drift.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Drift.Status?
+    @Option(help: "\(Fixpoint_V1_Drift.Kind.allValueStrings.joined(separator: ", ")).") var kind: Fixpoint_V1_Drift.Kind?
+    @Option(help: "Only this resource id.") var resource: String?
+    @Option(help: "Only drifts at least this severe.") var minSeverity: Fixpoint_V1_Severity?
+
+    func run() async throws {
+      let request = Fixpoint_V1_ListDriftsRequest.with {
+        $0.status = self.status ?? .unspecified
+        $0.kind = self.kind ?? .unspecified
+        $0.resourceID = self.resource ?? ""
+        $0.minSeverity = self.minSeverity ?? .unspecified
+      }
+      let (drifts, more) = try await self.connection.call(.drift) { client in
+        let drift = Fixpoint_V1_DriftService.Client(wrapping: client)
+        return try await self.listing.collect { token, size in
+          var page = request
+          (page.pageToken, page.pageSize) = (token, size)
+          let response = try await drift.listDrifts(page, options: cliCallOptions)
+          return (response.drifts, response.nextPageToken)
+        }
+      }
+      try printMessages(
+        drifts,
+        columns: [
+          Column("id") { $0.id }, Column("status") { Show.name($0.status) }, Column("kind") { Show.name($0.kind) },
+          Column("severity") { Show.name($0.severity) }, Column("resource") { Show.resource($0.resource) },
+          Column("differences") { "\($0.differences.count)" }, Column("detected") { Show.time($0.detectedAt) },
+        ], format: self.listing.output, more: more)
+    }
+  }
+
+  struct Schedules: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the drift scan schedules.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let schedules = try await self.connection.call(.drift) { client in
+        try await Fixpoint_V1_DriftService.Client(wrapping: client).listSchedules(.init(), options: cliCallOptions).schedules
+      }
+      try printMessages(
+        schedules,
+        columns: [
+          Column("name") { $0.name }, Column("enabled") { "\($0.enabled)" }, Column("interval-s") { "\($0.intervalSeconds)" },
+          Column("next-run") { Show.time($0.nextRunAt) }, Column("last-run") { Show.time($0.lastRunAt) },
+        ], format: self.output)
+    }
+  }
+}
