@@ -60,6 +60,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(
@@ -91,7 +92,27 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    serviceLibrary("Inventory"),
+    .target(
+      name: "CloudAWS",
+      dependencies: [
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
+      name: "Inventory",
+      dependencies: ["FixpointCore", "FixpointProtocol", "CloudAWS"] + grpc + [
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     serviceLibrary("Drift"),
     serviceLibrary("Compliance"),
     serviceLibrary("Remediation"),
@@ -112,10 +133,16 @@ let package = Package(
     ),
     .testTarget(
       name: "FixpointCoreTests",
-      dependencies: ["FixpointCore", "FixpointProtocol", "Inventory", "Drift", "Compliance", "Remediation", "Notifier"] + grpc + [
+      dependencies: ["FixpointCore", "FixpointProtocol", "CloudAWS", "Inventory", "Drift", "Compliance", "Remediation", "Notifier"] + grpc + [
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Configuration", package: "swift-configuration"),
       ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "CloudAWSTests",
+      dependencies: ["CloudAWS"],
+      exclude: ["python"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
