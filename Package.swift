@@ -139,15 +139,16 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "CloudAWSTests",
-      dependencies: ["CloudAWS"],
+      dependencies: ["CloudAWS", "TestSupport"],
       exclude: ["python"],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "IntegrationTests",
-      dependencies: ["FixpointCore", "FixpointProtocol"] + grpc + [
+      dependencies: ["FixpointCore", "FixpointProtocol", "TestSupport"] + grpc + [
         .product(name: "GRDB", package: "GRDB.swift"),
       ],
       swiftSettings: swiftSettings

@@ -1,0 +1,62 @@
+import Foundation
+
+/// One path's value before and after a change.
+public struct PlannedDiff: Sendable, Equatable {
+  public var path: DocumentPath
+  public var before: JSONValue
+  public var after: JSONValue
+}
+
+/// Turns path operations on a resource into the diff they make and the fields to write, refusing
+/// unknown paths and values the API cannot take before anything is called.
+public enum ChangePlanner {
+  public struct Plan: Sendable {
+    /// Only the operations not already in place.
+    public var diffs: [PlannedDiff]
+    /// Top-level field → its desired value, for every field that changes.
+    public var fields: [String: JSONValue]
+  }
+
+  public static func plan(_ type: any ResourceType, current: JSONValue, operations: [(DocumentPath, JSONValue)]) throws -> Plan {
+    var desired = current
+    for (path, value) in operations {
+      guard type.writers[path.unit] != nil else {
+        throw ChangeError(
+          field: path.description,
+          reason: "\(type.name) cannot change '\(path.unit)'; it can change \(type.writers.keys.sorted().joined(separator: ", "))")
+      }
+      desired.set(value.withoutNulls, at: path)
+    }
+    let diffs = operations.compactMap { path, value -> PlannedDiff? in
+      let before = current.value(at: path).withoutNulls
+      let after = value.withoutNulls
+      return before == after ? nil : PlannedDiff(path: path, before: before, after: after)
+    }
+    var fields: [String: JSONValue] = [:]
+    for unit in Set(operations.map(\.0.unit)) {
+      let root = DocumentPath(segments: [unit])
+      let wanted = desired.value(at: root)
+      guard wanted != current.value(at: root) else { continue }
+      try type.writers[unit]!.validate(wanted)
+      fields[unit] = wanted
+    }
+    return Plan(diffs: diffs, fields: fields)
+  }
+
+  /// Writes a plan's fields, in a stable order.
+  public static func apply(_ plan: Plan, to resource: CloudResource, type: any ResourceType, account: AWSAccount) async throws {
+    for field in plan.fields.keys.sorted() {
+      try await type.writers[field]!.write(account, resource, plan.fields[field]!)
+    }
+  }
+}
+
+/// The resource types inventory knows, by name.
+public enum ResourceCatalog {
+  public static let all: [any ResourceType] = [
+    S3Bucket(), S3AccountPublicAccessBlock(), SecurityGroup(), EC2Instance(), EBSVolume(), EBSEncryptionDefault(), VPC(),
+    IAMUser(), IAMPasswordPolicy(), RDSInstance(), CloudTrailTrail(), GuardDutyDetector(), KMSKey(),
+  ]
+
+  public static let byName: [String: any ResourceType] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+}

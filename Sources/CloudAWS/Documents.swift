@@ -1,0 +1,217 @@
+public import Foundation
+
+/// A path into a configuration document: dot-separated names, with `[key]` for map keys that
+/// hold dots or spaces — `public_access_block.block_public_acls`, `ingress[tcp 22-22 0.0.0.0/0]`,
+/// `access_keys[AKIA…].status`. The first segment is the document's top-level field (the unit
+/// one API call writes).
+public struct DocumentPath: Hashable, Sendable, CustomStringConvertible {
+  public var segments: [String]
+
+  public init(segments: [String]) { self.segments = segments }
+
+  public init(_ text: String) throws(DocumentPathError) {
+    var segments: [String] = []
+    var current = ""
+    var iterator = text.makeIterator()
+    var justClosedBracket = false
+    while let c = iterator.next() {
+      switch c {
+      case ".":
+        if current.isEmpty && !justClosedBracket { throw .malformed(text) }
+        if !current.isEmpty { segments.append(current) }
+        current = ""
+        justClosedBracket = false
+      case "[":
+        if !current.isEmpty { segments.append(current) } else if segments.isEmpty { throw .malformed(text) }
+        current = ""
+        var key = ""
+        var closed = false
+        while let k = iterator.next() {
+          if k == "]" { closed = true; break }
+          key.append(k)
+        }
+        guard closed, !key.isEmpty else { throw .malformed(text) }
+        segments.append(key)
+        justClosedBracket = true
+      case "]":
+        throw .malformed(text)
+      default:
+        guard c.isLetter || c.isNumber || c == "_" || c == "-" else { throw .malformed(text) }
+        if justClosedBracket { throw .malformed(text) }
+        current.append(c)
+      }
+    }
+    if !current.isEmpty { segments.append(current) } else if !justClosedBracket { throw .malformed(text) }
+    guard !segments.isEmpty, segments.count <= 8, text.count <= 512 else { throw .malformed(text) }
+    self.segments = segments
+  }
+
+  /// The top-level field this path is in.
+  public var unit: String { self.segments[0] }
+
+  public var description: String {
+    var out = self.segments[0]
+    for s in self.segments.dropFirst() {
+      if s.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) { out += "." + s } else { out += "[" + s + "]" }
+    }
+    return out
+  }
+}
+
+public enum DocumentPathError: Error, Equatable, CustomStringConvertible {
+  case malformed(String)
+  public var description: String {
+    switch self {
+    case .malformed(let p): "'\(p)' is not a document path (name.name, or name[key] for keys with dots)"
+    }
+  }
+}
+
+extension JSONValue {
+  /// The value at `path`; an absent member is null.
+  public func value(at path: DocumentPath) -> JSONValue {
+    var node = self
+    for segment in path.segments {
+      switch node {
+      case .object(let o): node = o[segment] ?? .null
+      case .array(let a):
+        guard let i = Int(segment), a.indices.contains(i) else { return .null }
+        node = a[i]
+      default: return .null
+      }
+    }
+    return node
+  }
+
+  /// Sets `value` at `path`, making objects along the way. Setting null removes a member.
+  public mutating func set(_ value: JSONValue, at path: DocumentPath) {
+    self.set(value, at: path.segments[...])
+  }
+
+  private mutating func set(_ value: JSONValue, at segments: ArraySlice<String>) {
+    guard let first = segments.first else {
+      self = value
+      return
+    }
+    var object = self.objectValue ?? [:]
+    var child = object[first] ?? .null
+    child.set(value, at: segments.dropFirst())
+    if child == .null { object[first] = nil } else { object[first] = child }
+    self = .object(object)
+  }
+
+  /// The document without null members, so that "absent" and "null" compare equal.
+  public var withoutNulls: JSONValue {
+    switch self {
+    case .object(let o): .object(o.compactMapValues { v -> JSONValue? in v == .null ? nil : v.withoutNulls })
+    case .array(let a): .array(a.map(\.withoutNulls))
+    default: self
+    }
+  }
+}
+
+/// One discovered resource as the cloud describes it.
+public struct CloudResource: Sendable, Equatable {
+  /// `s3_bucket`, `security_group`, …
+  public var type: String
+  /// The cloud's id: an ARN, or an id unique in the account and region.
+  public var externalID: String
+  public var name: String
+  /// The region, or `global` for account-wide resources.
+  public var region: String
+  public var tags: [String: String]
+  /// The normalized configuration document (docs/resources.md).
+  public var configuration: JSONValue
+
+  public init(type: String, externalID: String, name: String, region: String, tags: [String: String] = [:], configuration: JSONValue) {
+    self.type = type
+    self.externalID = externalID
+    self.name = name
+    self.region = region
+    self.tags = tags
+    self.configuration = configuration.withoutNulls
+  }
+}
+
+/// What a resource-type adapter needs to call AWS for one account.
+public struct AWSAccount: Sendable {
+  public var client: AWSClient
+  public var accountID: String
+  public init(client: AWSClient, accountID: String) {
+    self.client = client
+    self.accountID = accountID
+  }
+}
+
+/// Writes one top-level field of a document with the API calls that set it.
+public struct FieldWriter: Sendable {
+  /// Refuses a desired value the API cannot take (INVALID_ARGUMENT before any call).
+  public var validate: @Sendable (JSONValue) throws -> Void
+  /// Makes the cloud match `desired` for this field of `resource`.
+  public var write: @Sendable (AWSAccount, CloudResource, _ desired: JSONValue) async throws -> Void
+
+  public init(
+    validate: @escaping @Sendable (JSONValue) throws -> Void,
+    write: @escaping @Sendable (AWSAccount, CloudResource, JSONValue) async throws -> Void
+  ) {
+    self.validate = validate
+    self.write = write
+  }
+}
+
+/// Where a resource type lives.
+public enum ResourceScope: Sendable {
+  /// Listed in every region of a provider.
+  case regional
+  /// Listed once per account (IAM, S3's account settings); region `global`.
+  case global
+}
+
+/// A resource type: how to list it, read one, and write the fields fixes change.
+public protocol ResourceType: Sendable {
+  var name: String { get }
+  var scope: ResourceScope { get }
+  func discover(_ account: AWSAccount, region: String) async throws -> [CloudResource]
+  /// Reads one resource fresh; nil when it no longer exists.
+  func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource?
+  var writers: [String: FieldWriter] { get }
+}
+
+/// A refused change: the path or the value, named.
+public struct ChangeError: Error, Equatable, CustomStringConvertible {
+  public var field: String
+  public var reason: String
+  public init(field: String, reason: String) {
+    self.field = field
+    self.reason = reason
+  }
+  public var description: String { "\(self.field): \(self.reason)" }
+}
+
+/// Validators for writer values.
+public enum Expect {
+  public static func bool(_ v: JSONValue, _ field: String) throws -> Bool {
+    guard let b = v.boolValue else { throw ChangeError(field: field, reason: "must be true or false") }
+    return b
+  }
+  public static func int(_ v: JSONValue, _ field: String, _ range: ClosedRange<Int>) throws -> Int {
+    guard let n = v.numberValue, n.rounded() == n, range.contains(Int(n)) else {
+      throw ChangeError(field: field, reason: "must be a whole number in \(range.lowerBound)…\(range.upperBound)")
+    }
+    return Int(n)
+  }
+  public static func string(_ v: JSONValue, _ field: String, oneOf allowed: Set<String>? = nil) throws -> String {
+    guard let s = v.stringValue, !s.isEmpty, s.count <= 20_480 else { throw ChangeError(field: field, reason: "must be a non-empty string") }
+    if let allowed, !allowed.contains(s) {
+      throw ChangeError(field: field, reason: "must be one of \(allowed.sorted().joined(separator: ", "))")
+    }
+    return s
+  }
+  public static func object(_ v: JSONValue, _ field: String, keys: Set<String>) throws -> [String: JSONValue] {
+    guard let o = v.objectValue else { throw ChangeError(field: field, reason: "must be an object") }
+    if let unknown = o.keys.first(where: { !keys.contains($0) }) {
+      throw ChangeError(field: "\(field).\(unknown)", reason: "is not a field of \(field) (\(keys.sorted().joined(separator: ", ")))")
+    }
+    return o
+  }
+}

@@ -1,0 +1,169 @@
+import Foundation
+
+extension AWSClient {
+  func iam(_ action: String, _ parameters: [(String, String)] = []) async throws -> XMLTree {
+    try await self.query(.iam, region: "us-east-1", action: action, version: "2010-05-08", parameters)
+  }
+
+  /// Every member of `listKey` under `<Action>Result`, across pages (Marker / IsTruncated).
+  func iamMembers(_ action: String, listKey: String, _ parameters: [(String, String)] = []) async throws -> [XMLTree] {
+    var members: [XMLTree] = []
+    var marker: String?
+    repeat {
+      var p = parameters + [("MaxItems", "1000")]
+      if let marker { p.append(("Marker", marker)) }
+      let answer = try await self.iam(action, p)
+      let result = answer.child("\(action)Result") ?? answer
+      members += result.items(listKey)
+      marker = result.bool("IsTruncated") == true ? result.string("Marker") : nil
+    } while marker != nil
+    return members
+  }
+}
+
+/// `iam_user`: access keys (status, creation, last use), MFA devices, policies, console password.
+public struct IAMUser: ResourceType {
+  public let name = "iam_user"
+  public let scope = ResourceScope.global
+
+  public init() {}
+
+  public func discover(_ account: AWSAccount, region: String) async throws -> [CloudResource] {
+    var out: [CloudResource] = []
+    for user in try await account.client.iamMembers("ListUsers", listKey: "Users") {
+      out.append(try await self.document(account.client, user))
+    }
+    return out
+  }
+
+  public func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource? {
+    let userName = externalID.split(separator: "/").last.map(String.init) ?? externalID
+    do {
+      let answer = try await account.client.iam("GetUser", [("UserName", userName)])
+      guard let user = answer.at("GetUserResult", "User") else { return nil }
+      return try await self.document(account.client, user)
+    } catch let error as AWSError where error.kind == .notFound {
+      return nil
+    }
+  }
+
+  func document(_ client: AWSClient, _ user: XMLTree) async throws -> CloudResource {
+    let userName = user.string("UserName") ?? ""
+    let p = [("UserName", userName)]
+    var keys: [String: JSONValue] = [:]
+    for key in try await client.iamMembers("ListAccessKeys", listKey: "AccessKeyMetadata", p) {
+      guard let id = key.string("AccessKeyId") else { continue }
+      let used = try await client.iam("GetAccessKeyLastUsed", [("AccessKeyId", id)]).at("GetAccessKeyLastUsedResult", "AccessKeyLastUsed")
+      let service = used?.string("ServiceName")
+      keys[id] = [
+        "status": .from(key.string("Status")), "created": .from(key.string("CreateDate")),
+        "last_used_date": .from(used?.string("LastUsedDate")), "last_used_service": service == "N/A" ? .null : .from(service),
+      ]
+    }
+    let mfa = try await client.iamMembers("ListMFADevices", listKey: "MFADevices", p).compactMap { $0.string("SerialNumber") }
+    let attached = try await client.iamMembers("ListAttachedUserPolicies", listKey: "AttachedPolicies", p).compactMap { $0.string("PolicyArn") }
+    let inline = try await client.iamMembers("ListUserPolicies", listKey: "PolicyNames", p).map(\.text)
+    var password = true
+    do {
+      _ = try await client.iam("GetLoginProfile", p)
+    } catch let error as AWSError where error.kind == .notFound {
+      password = false
+    }
+    var tags: [String: String] = [:]
+    for t in try await client.iamMembers("ListUserTags", listKey: "Tags", p) { if let k = t.string("Key") { tags[k] = t.string("Value") ?? "" } }
+    return CloudResource(
+      type: self.name, externalID: user.string("Arn") ?? userName, name: userName, region: "global", tags: tags,
+      configuration: [
+        "user_name": .string(userName), "user_id": .from(user.string("UserId")), "created": .from(user.string("CreateDate")),
+        "console_password": .bool(password), "password_last_used": .from(user.string("PasswordLastUsed")),
+        "access_keys": .object(keys), "mfa_devices": .array(mfa.sorted().map(JSONValue.string)),
+        "attached_policies": .array(attached.sorted().map(JSONValue.string)), "inline_policies": .array(inline.sorted().map(JSONValue.string)),
+        "tags": .object(tags.mapValues(JSONValue.string)),
+      ])
+  }
+
+  public var writers: [String: FieldWriter] {
+    [
+      // Only a key's status: keys are created and deleted by procedures, not by setting a document.
+      "access_keys": FieldWriter(
+        validate: { v in
+          guard let keys = v.objectValue else { throw ChangeError(field: "access_keys", reason: "must be an object keyed by access key id") }
+          for (id, key) in keys {
+            let o = try Expect.object(key, "access_keys[\(id)]", keys: ["status", "created", "last_used_date", "last_used_service"])
+            _ = try Expect.string(o["status"] ?? .null, "access_keys[\(id)].status", oneOf: ["Active", "Inactive"])
+          }
+        },
+        write: { account, resource, desired in
+          let current = resource.configuration["access_keys"]?.objectValue ?? [:]
+          let wanted = desired.objectValue ?? [:]
+          guard Set(wanted.keys) == Set(current.keys) else {
+            throw ChangeError(field: "access_keys", reason: "keys can only change status here; these keys differ: \(Set(wanted.keys).symmetricDifference(current.keys).sorted())")
+          }
+          for (id, key) in wanted.sorted(by: { $0.key < $1.key }) where key["status"] != current[id]?["status"] {
+            _ = try await account.client.iam(
+              "UpdateAccessKey", [("UserName", resource.name), ("AccessKeyId", id), ("Status", key["status"]?.stringValue ?? "Inactive")])
+          }
+        })
+    ]
+  }
+}
+
+/// `iam_password_policy`: the account's password policy, or null when none is set.
+public struct IAMPasswordPolicy: ResourceType {
+  public let name = "iam_password_policy"
+  public let scope = ResourceScope.global
+  static let fields: [(xml: String, field: String, isBool: Bool)] = [
+    ("MinimumPasswordLength", "minimum_password_length", false), ("RequireSymbols", "require_symbols", true),
+    ("RequireNumbers", "require_numbers", true), ("RequireUppercaseCharacters", "require_uppercase_characters", true),
+    ("RequireLowercaseCharacters", "require_lowercase_characters", true), ("AllowUsersToChangePassword", "allow_users_to_change_password", true),
+    ("MaxPasswordAge", "max_password_age", false), ("PasswordReusePrevention", "password_reuse_prevention", false),
+    ("HardExpiry", "hard_expiry", true),
+  ]
+
+  public init() {}
+
+  public func discover(_ account: AWSAccount, region: String) async throws -> [CloudResource] {
+    try await self.read(account, region: region, externalID: "arn:aws:iam::\(account.accountID):account-password-policy").map { [$0] } ?? []
+  }
+
+  public func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource? {
+    var policy: JSONValue = .null
+    do {
+      if let p = try await account.client.iam("GetAccountPasswordPolicy").at("GetAccountPasswordPolicyResult", "PasswordPolicy") {
+        policy = .object(Dictionary(uniqueKeysWithValues: Self.fields.compactMap { f -> (String, JSONValue)? in
+          guard let text = p.string(f.xml) else { return nil }
+          return (f.field, f.isBool ? .bool(text == "true") : .number(Double(text) ?? 0))
+        }))
+      }
+    } catch let error as AWSError where error.kind == .notFound {
+      policy = .null
+    }
+    return CloudResource(type: self.name, externalID: externalID, name: "password policy", region: "global", configuration: ["policy": policy])
+  }
+
+  public var writers: [String: FieldWriter] {
+    [
+      "policy": FieldWriter(
+        validate: { v in
+          guard v != .null else { return }
+          let o = try Expect.object(v, "policy", keys: Set(Self.fields.map(\.field)))
+          for f in Self.fields {
+            guard let value = o[f.field] else { continue }
+            if f.isBool { _ = try Expect.bool(value, "policy.\(f.field)") } else { _ = try Expect.int(value, "policy.\(f.field)", 0...1095) }
+          }
+          if let n = o["minimum_password_length"] { _ = try Expect.int(n, "policy.minimum_password_length", 6...128) }
+        },
+        write: { account, _, v in
+          if v == .null {
+            _ = try await account.client.iam("DeleteAccountPasswordPolicy")
+            return
+          }
+          let p = Self.fields.compactMap { f -> (String, String)? in
+            guard let value = v[f.field], f.xml != "MaxPasswordAge" || value.intValue != 0 else { return nil }
+            return (f.xml, f.isBool ? (value.boolValue == true ? "true" : "false") : "\(value.intValue ?? 0)")
+          }
+          _ = try await account.client.iam("UpdateAccountPasswordPolicy", p)
+        })
+    ]
+  }
+}

@@ -1,0 +1,109 @@
+import CloudAWS
+import Foundation
+import TestSupport
+import Testing
+
+/// Every resource type read from a real moto_server seeded by boto3, compared with what boto3 reads.
+@Suite("Discovery against moto", .serialized)
+struct MotoDiscoveryTests {
+  static let region = "us-east-1"
+
+  static func seeded() async throws -> (MotoServer, AWSAccount, JSONValue) {
+    let moto = try await MotoServer()
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python/seed.py").path
+    let (status, out, err) = try runCommand(["python3", script, moto.endpoint, Self.region])
+    guard status == 0 else { throw TestSupportError("seed failed: \(err)") }
+    let client = try AWSClient(
+      credentials: StaticCredentials(AWSCredentials(accessKeyID: "AKIAFIXPOINTTEST0001", secretAccessKey: "test-secret")),
+      endpoint: moto.endpoint)
+    let identity = try await client.callerIdentity(region: Self.region)
+    return (moto, AWSAccount(client: client, accountID: identity.account), try JSONValue.parse(Array(out.utf8)))
+  }
+
+  static func discover(_ type: String, _ account: AWSAccount) async throws -> [CloudResource] {
+    try await ResourceCatalog.byName[type]!.discover(account, region: Self.region)
+  }
+
+  @Test("every type reads what boto3 wrote, misconfigured and compliant alike")
+  func discoverEverything() async throws {
+    let (moto, account, truth) = try await Self.seeded()
+    _ = moto
+    #expect(account.accountID == "123456789012")
+
+    let buckets = try await Self.discover("s3_bucket", account)
+    let bad = try #require(buckets.first { $0.name == "fp-bad-bucket" })
+    let good = try #require(buckets.first { $0.name == "fp-good-bucket" })
+    #expect(bad.configuration["encryption"] == nil)
+    #expect(bad.configuration["public_access_block"] == nil)
+    #expect(bad.configuration["policy"]?["Statement"]?.arrayValue?.count == 1)
+    #expect(good.configuration["encryption"]?["sse_algorithm"] == "AES256")
+    #expect(good.configuration["public_access_block"] == ["block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true])
+    #expect(good.configuration["versioning"]?.stringValue == truth["s3_bucket"]?["fp-good-bucket"]?["versioning"]?.stringValue)
+    #expect(bad.configuration["versioning"] == "Disabled")
+    #expect(good.tags == ["env": "prod"])
+
+    let account_pab = try await Self.discover("s3_account_public_access_block", account)
+    #expect(account_pab.count == 1 && account_pab[0].configuration["public_access_block"] == nil)
+
+    let groups = try await Self.discover("security_group", account)
+    for (id, rules) in truth["security_group"]?.objectValue ?? [:] {
+      let g = try #require(groups.first { $0.configuration["id"]?.stringValue == id })
+      let ours = (g.configuration["ingress"]?.objectValue ?? [:]).keys.sorted()
+      #expect(ours == (rules.arrayValue ?? []).compactMap(\.stringValue), "\(id)")
+      #expect(g.configuration["ingress"]?.objectValue?.values.allSatisfy { $0["rule_id"]?.stringValue?.hasPrefix("sgr-") == true } == true)
+    }
+    let openGroup = try #require(groups.first { $0.name == "fp-open-ssh" })
+    #expect(openGroup.configuration["network_interface_count"] == 1, "the IMDSv1 instance uses it")
+
+    let instances = try await Self.discover("ec2_instance", account)
+    for (id, tokens) in truth["ec2_instance"]?.objectValue ?? [:] {
+      let i = try #require(instances.first { $0.configuration["id"]?.stringValue == id })
+      #expect(i.configuration["metadata_options"]?["http_tokens"] == tokens)
+    }
+
+    let volumes = try await Self.discover("ebs_volume", account)
+    for (id, encrypted) in truth["ebs_volume"]?.objectValue ?? [:] {
+      #expect(volumes.first { $0.configuration["id"]?.stringValue == id }?.configuration["encrypted"] == encrypted)
+    }
+    let ebsDefault = try await Self.discover("ebs_encryption_default", account)
+    #expect(ebsDefault.first?.configuration["enabled"] == truth["ebs_encryption_default"])
+
+    let vpcs = try await Self.discover("vpc", account)
+    for (id, count) in truth["vpc"]?.objectValue ?? [:] {
+      let v = try #require(vpcs.first { $0.configuration["id"]?.stringValue == id })
+      #expect(Double(v.configuration["flow_logs"]?.objectValue?.count ?? -1) == count.numberValue)
+    }
+
+    let users = try await Self.discover("iam_user", account)
+    let alice = try #require(users.first { $0.name == "fp-alice" })
+    let aliceKeys = (truth["iam_user"]?["fp-alice"]?.arrayValue ?? []).compactMap(\.stringValue)
+    #expect((alice.configuration["access_keys"]?.objectValue ?? [:]).map { "\($0.key):\($0.value["status"]?.stringValue ?? "")" } == aliceKeys)
+    #expect(alice.configuration["console_password"] == true)
+    #expect(alice.configuration["mfa_devices"] == [])
+    #expect(users.first { $0.name == "fp-bob" }?.configuration["console_password"] == false)
+    let policy = try await Self.discover("iam_password_policy", account)
+    #expect(policy.first?.configuration["policy"]?["minimum_password_length"] == truth["iam_password_policy"])
+
+    let databases = try await Self.discover("rds_instance", account)
+    for (id, fields) in truth["rds_instance"]?.objectValue ?? [:] {
+      let d = try #require(databases.first { $0.name == id })
+      let ours: [JSONValue] = ["publicly_accessible", "backup_retention_period", "deletion_protection"].map { d.configuration[$0] ?? .null }
+      #expect(JSONValue.array(ours) == fields, "\(id)")
+    }
+
+    let trails = try await Self.discover("cloudtrail_trail", account)
+    for (name, fields) in truth["cloudtrail_trail"]?.objectValue ?? [:] {
+      let t = try #require(trails.first { $0.name == name })
+      let ours: [JSONValue] = ["is_multi_region_trail", "log_file_validation_enabled", "is_logging"].map { t.configuration[$0] ?? .null }
+      #expect(JSONValue.array(ours) == fields, "\(name)")
+    }
+
+    let detectors = try await Self.discover("guardduty_detector", account)
+    #expect(detectors.count == 1 && detectors[0].configuration["enabled"] == false && truth["guardduty_detector"] == [])
+
+    let keys = try await Self.discover("kms_key", account)
+    for (id, rotation) in truth["kms_key"]?.objectValue ?? [:] {
+      #expect(keys.first { $0.name == id }?.configuration["rotation_enabled"] == rotation, "\(id)")
+    }
+  }
+}
