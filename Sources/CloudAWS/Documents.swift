@@ -52,7 +52,8 @@ public struct DocumentPath: Hashable, Sendable, CustomStringConvertible {
   public var description: String {
     var out = self.segments[0]
     for s in self.segments.dropFirst() {
-      if s.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) { out += "." + s } else { out += "[" + s + "]" }
+      // Field names are snake_case; anything else (ids, tag keys, rule keys) prints as [key].
+      if s.allSatisfy({ ($0.isLetter && $0.isLowercase) || $0.isNumber || $0 == "_" }) { out += "." + s } else { out += "[" + s + "]" }
     }
     return out
   }

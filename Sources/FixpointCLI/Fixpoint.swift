@@ -15,7 +15,7 @@ struct Fixpoint: AsyncParsableCommand {
       """,
     version: FixpointVersion.current,
     subcommands: [
-      Init.self, Up.self, Status.self, Token.self, Alerts.self, Findings.self, Providers.self, Resources.self,
+      Init.self, Up.self, Status.self, Token.self, Provider.self, Resource.self, Baseline.self, Alerts.self, Findings.self,
       Frameworks.self, Drifts.self,
     ])
 }

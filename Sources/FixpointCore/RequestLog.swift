@@ -16,20 +16,9 @@ public enum RequestLog {
   ) async throws -> Response {
     guard !requestID.isEmpty else { return try await store.pool.write(body) }
     try Validate.text(requestID, field: "request_id", max: 128)
-    var options = BinaryEncodingOptions()
-    options.useDeterministicOrdering = true
-    let fingerprint = Data(SHA256.hash(data: try request.serializedBytes(options: options) as [UInt8]))
+    let fingerprint = try Self.fingerprint(request)
     return try await store.pool.write { db in
-      if let row = try Row.fetchOne(
-        db, sql: "SELECT request_hash, response FROM request_log WHERE method = ? AND request_id = ?",
-        arguments: [method, requestID])
-      {
-        guard row["request_hash"] as Data == fingerprint else {
-          throw ServiceError.invalidArgument(
-            field: "request_id", reason: "was already used for a different \(method) request")
-        }
-        return try Response(serializedBytes: row["response"] as Data)
-      }
+      if let previous: Response = try Self.lookup(db, method: method, requestID: requestID, fingerprint: fingerprint) { return previous }
       let response = try body(db)
       try db.execute(
         sql: """
@@ -38,5 +27,32 @@ public enum RequestLog {
         arguments: [method, requestID, fingerprint, try response.serializedData(), Date().timeIntervalSince1970])
       return response
     }
+  }
+
+  /// The answer already given to this request, if any: for mutations whose effect happens outside
+  /// the store (a cloud API call) and must not be repeated before `once` records the answer.
+  public static func previous<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message & Sendable>(
+    _ store: Store, method: String, request: Request, requestID: String, as: Response.Type
+  ) async throws -> Response? {
+    guard !requestID.isEmpty else { return nil }
+    try Validate.text(requestID, field: "request_id", max: 128)
+    let fingerprint = try Self.fingerprint(request)
+    return try await store.pool.read { db in try Self.lookup(db, method: method, requestID: requestID, fingerprint: fingerprint) }
+  }
+
+  static func fingerprint(_ request: some SwiftProtobuf.Message) throws -> Data {
+    var options = BinaryEncodingOptions()
+    options.useDeterministicOrdering = true
+    return Data(SHA256.hash(data: try request.serializedBytes(options: options) as [UInt8]))
+  }
+
+  static func lookup<Response: SwiftProtobuf.Message>(_ db: Database, method: String, requestID: String, fingerprint: Data) throws -> Response? {
+    guard let row = try Row.fetchOne(
+      db, sql: "SELECT request_hash, response FROM request_log WHERE method = ? AND request_id = ?", arguments: [method, requestID])
+    else { return nil }
+    guard row["request_hash"] as Data == fingerprint else {
+      throw ServiceError.invalidArgument(field: "request_id", reason: "was already used for a different \(method) request")
+    }
+    return try Response(serializedBytes: row["response"] as Data)
   }
 }

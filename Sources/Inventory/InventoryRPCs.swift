@@ -4,10 +4,12 @@ import Foundation
 import GRDB
 import GRPCCore
 
-/// `fixpoint.v1.InventoryService`. Reading providers and resources works against the store;
-/// connecting, syncing, baselines, snapshots and changes answer UNIMPLEMENTED until built.
+/// `fixpoint.v1.InventoryService`: providers, discovery, baselines, snapshots and changes.
 struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
   let store: Store
+  let providers: Providers
+  let sync: SyncEngine
+  let changes: ChangeService
 
   func listProviders(request: Fixpoint_V1_ListProvidersRequest, context: ServerContext) async throws -> Fixpoint_V1_ListProvidersResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
@@ -89,55 +91,80 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
     return try row.proto()
   }
 
-  private static func later(_ method: String) -> ServiceError {
-    .unimplemented("\(method): connecting AWS accounts, discovery, baselines, snapshots and changes are not built yet")
-  }
-
   func connectProvider(request: Fixpoint_V1_ConnectProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_Provider {
-    throw Self.later("ConnectProvider")
+    try await self.providers.connect(request)
   }
 
   func disconnectProvider(request: Fixpoint_V1_DisconnectProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_Provider {
-    throw Self.later("DisconnectProvider")
+    try await self.providers.disconnect(request)
   }
 
   func syncProvider(request: Fixpoint_V1_SyncProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_SyncJob {
-    throw Self.later("SyncProvider")
+    try await self.sync.start(request)
   }
 
   func getSyncJob(request: Fixpoint_V1_GetSyncJobRequest, context: ServerContext) async throws -> Fixpoint_V1_SyncJob {
-    throw Self.later("GetSyncJob")
+    try Validate.id(request.jobID, field: "job_id", prefix: "job")
+    guard let job = try await self.store.pool.read({ db in try SyncEngine.job(request.jobID, in: db) }) else {
+      throw ServiceError.notFound(kind: "sync job", id: request.jobID)
+    }
+    return job
   }
 
   func refreshResource(request: Fixpoint_V1_RefreshResourceRequest, context: ServerContext) async throws -> Fixpoint_V1_Resource {
-    throw Self.later("RefreshResource")
+    try await self.sync.refresh(request.resourceID).proto()
   }
 
   func captureBaseline(request: Fixpoint_V1_CaptureBaselineRequest, context: ServerContext) async throws -> Fixpoint_V1_Baseline {
-    throw Self.later("CaptureBaseline")
+    try await self.changes.captureBaseline(request, by: try currentPrincipal().subject)
   }
 
   func listBaselines(request: Fixpoint_V1_ListBaselinesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListBaselinesResponse {
-    throw Self.later("ListBaselines")
+    let page = try Page(size: request.pageSize, token: request.pageToken)
+    try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
+    let rows = try await self.store.pool.read { db in
+      try Row.fetchAll(
+        db, sql: "SELECT * FROM baseline WHERE resource_id = ? ORDER BY captured_at DESC, rowid DESC LIMIT ? OFFSET ?",
+        arguments: [request.resourceID, page.size, page.offset])
+    }
+    return try .with {
+      $0.baselines = try rows.map(Baselines.proto)
+      $0.nextPageToken = page.nextToken(returned: rows.count)
+    }
   }
 
   func getBaseline(request: Fixpoint_V1_GetBaselineRequest, context: ServerContext) async throws -> Fixpoint_V1_Baseline {
-    throw Self.later("GetBaseline")
+    let row: Row?
+    if !request.baselineID.isEmpty {
+      try Validate.id(request.baselineID, field: "baseline_id", prefix: "bsl")
+      row = try await self.store.pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM baseline WHERE id = ?", arguments: [request.baselineID]) }
+    } else {
+      try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
+      row = try await self.store.pool.read { db in
+        try Row.fetchOne(db, sql: "SELECT * FROM baseline WHERE resource_id = ? ORDER BY captured_at DESC, rowid DESC LIMIT 1", arguments: [request.resourceID])
+      }
+    }
+    guard let row else { throw ServiceError.notFound(kind: "baseline", id: request.baselineID.isEmpty ? "for \(request.resourceID)" : request.baselineID) }
+    return try Baselines.proto(row)
   }
 
   func captureSnapshot(request: Fixpoint_V1_CaptureSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_Snapshot {
-    throw Self.later("CaptureSnapshot")
+    try await self.changes.captureSnapshot(request, by: try currentPrincipal().subject)
   }
 
   func getSnapshot(request: Fixpoint_V1_GetSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_Snapshot {
-    throw Self.later("GetSnapshot")
+    try Validate.id(request.snapshotID, field: "snapshot_id", prefix: "snp")
+    guard let snapshot = try await self.store.pool.read({ db in try ChangeService.snapshot(request.snapshotID, in: db) }) else {
+      throw ServiceError.notFound(kind: "snapshot", id: request.snapshotID)
+    }
+    return snapshot
   }
 
   func applyChange(request: Fixpoint_V1_ApplyChangeRequest, context: ServerContext) async throws -> Fixpoint_V1_ApplyChangeResponse {
-    throw Self.later("ApplyChange")
+    try await self.changes.applyChange(request)
   }
 
   func restoreSnapshot(request: Fixpoint_V1_RestoreSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_ApplyChangeResponse {
-    throw Self.later("RestoreSnapshot")
+    try await self.changes.restoreSnapshot(request)
   }
 }

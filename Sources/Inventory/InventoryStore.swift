@@ -39,7 +39,45 @@ enum InventoryStore {
         );
         CREATE INDEX resource_type ON resource (provider_id, type, region);
         """)
-    }
+    },
+    Store.Migration("inventory.2-jobs-baselines-snapshots") { db in
+      try db.execute(sql: """
+        CREATE TABLE sync_job (
+          id TEXT PRIMARY KEY,
+          provider_id TEXT NOT NULL REFERENCES provider(id),
+          state INTEGER NOT NULL,
+          started_at REAL NOT NULL,
+          finished_at REAL,
+          counters TEXT NOT NULL DEFAULT '{}',
+          created INTEGER NOT NULL DEFAULT 0,
+          updated INTEGER NOT NULL DEFAULT 0,
+          deleted INTEGER NOT NULL DEFAULT 0,
+          unchanged INTEGER NOT NULL DEFAULT 0,
+          message TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX sync_job_provider ON sync_job (provider_id, started_at);
+        CREATE TABLE baseline (
+          id TEXT PRIMARY KEY,
+          resource_id TEXT NOT NULL REFERENCES resource(id),
+          configuration TEXT NOT NULL,
+          content_hash TEXT NOT NULL,
+          captured_by TEXT NOT NULL,
+          captured_at REAL NOT NULL,
+          reason TEXT NOT NULL,
+          comment TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX baseline_resource ON baseline (resource_id, captured_at);
+        CREATE TABLE snapshot (
+          id TEXT PRIMARY KEY,
+          resource_id TEXT NOT NULL REFERENCES resource(id),
+          paths TEXT NOT NULL,
+          "values" TEXT NOT NULL,
+          document TEXT NOT NULL,
+          captured_by TEXT NOT NULL,
+          captured_at REAL NOT NULL
+        );
+        """)
+    },
   ]
 }
 

@@ -153,10 +153,13 @@ public struct S3Bucket: ResourceType {
               service: .s3, region: resource.region, operation: "PutBucketPolicy")
           }
         }),
+      // A bucket that was ever versioned cannot go back to unversioned: "Disabled" (restoring a
+      // snapshot of a never-versioned bucket) is written as "Suspended", the nearest state.
       "versioning": FieldWriter(
-        validate: { v in _ = try Expect.string(v, "versioning", oneOf: ["Enabled", "Suspended"]) },
+        validate: { v in _ = try Expect.string(v, "versioning", oneOf: ["Enabled", "Suspended", "Disabled"]) },
         write: { account, resource, v in
-          let body = "<VersioningConfiguration xmlns=\"\(s3Namespace)\">\(XMLWriter.leaf("Status", v.stringValue!))</VersioningConfiguration>"
+          let status = v.stringValue == "Disabled" ? "Suspended" : v.stringValue!
+          let body = "<VersioningConfiguration xmlns=\"\(s3Namespace)\">\(XMLWriter.leaf("Status", status))</VersioningConfiguration>"
           _ = try await account.client.s3("PUT", bucket: resource.name, subresource: "versioning", region: resource.region, operation: "PutBucketVersioning", body: body)
         }),
       "logging": FieldWriter(

@@ -98,14 +98,16 @@ public struct CloudTrailTrail: ResourceType {
 
   public func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource? {
     let trails = try await self.call(account.client, region, "DescribeTrails", ["trailNameList": [.string(externalID)], "includeShadowTrails": false])
-    guard let trail = trails["trailList"]?.arrayValue?.first else { return nil }
+    // Match the answer ourselves: a name list is a filter some implementations ignore.
+    guard let trail = trails["trailList"]?.arrayValue?.first(where: { $0["TrailARN"]?.stringValue == externalID || $0["Name"]?.stringValue == externalID })
+    else { return nil }
     return try await self.document(account.client, region, trail)
   }
 
   func document(_ client: AWSClient, _ region: String, _ t: JSONValue) async throws -> CloudResource {
     let name = t["Name"]?.stringValue ?? ""
     let arn = t["TrailARN"]?.stringValue ?? name
-    let status = try await self.call(client, region, "GetTrailStatus", ["Name": .string(arn)])
+    let status = try await self.call(client, region, "GetTrailStatus", ["Name": .string(name)])
     return CloudResource(
       type: self.name, externalID: arn, name: name, region: region,
       configuration: [
@@ -113,7 +115,8 @@ public struct CloudTrailTrail: ResourceType {
         "is_multi_region_trail": .bool(t["IsMultiRegionTrail"]?.boolValue ?? false),
         "include_global_service_events": .bool(t["IncludeGlobalServiceEvents"]?.boolValue ?? false),
         "log_file_validation_enabled": .bool(t["LogFileValidationEnabled"]?.boolValue ?? false),
-        "kms_key_id": t["KmsKeyId"] ?? .null, "is_logging": .bool(status["IsLogging"]?.boolValue ?? false),
+        // An empty key id means no key (how UpdateTrail removes one).
+        "kms_key_id": t["KmsKeyId"]?.stringValue.flatMap { $0.isEmpty ? nil : JSONValue.string($0) } ?? .null, "is_logging": .bool(status["IsLogging"]?.boolValue ?? false),
       ])
   }
 
@@ -125,7 +128,7 @@ public struct CloudTrailTrail: ResourceType {
       write: { account, resource, v in
         let value: JSONValue = key == "KmsKeyId" ? (v == .null ? "" : v) : v
         _ = try await account.client.json(
-          .cloudtrail, region: resource.region, target: Self.prefix + "UpdateTrail", ["Name": .string(resource.externalID), key: value])
+          .cloudtrail, region: resource.region, target: Self.prefix + "UpdateTrail", ["Name": .string(resource.name), key: value])
       })
   }
 
@@ -136,7 +139,7 @@ public struct CloudTrailTrail: ResourceType {
         write: { account, resource, v in
           _ = try await account.client.json(
             .cloudtrail, region: resource.region, target: Self.prefix + (v.boolValue == true ? "StartLogging" : "StopLogging"),
-            ["Name": .string(resource.externalID)])
+            ["Name": .string(resource.name)])
         }),
       "log_file_validation_enabled": Self.update("EnableLogFileValidation"),
       "is_multi_region_trail": Self.update("IsMultiRegionTrail"),

@@ -48,7 +48,8 @@ out["ec2_instance"] = {i["InstanceId"]: i["MetadataOptions"]["HttpTokens"]
                        for r in ec2.describe_instances(InstanceIds=[v1, v2])["Reservations"] for i in r["Instances"]}
 
 # ebs_volume: plain vs encrypted; ebs_encryption_default stays off.
-plain = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8)["VolumeId"]
+plain = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8,
+                          TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "fp-plain-volume"}]}])["VolumeId"]
 enc = ec2.create_volume(AvailabilityZone=f"{region}a", Size=8, Encrypted=True)["VolumeId"]
 out["ebs_volume"] = {v["VolumeId"]: v["Encrypted"] for v in ec2.describe_volumes(VolumeIds=[plain, enc])["Volumes"]}
 out["ebs_encryption_default"] = ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"]
@@ -78,6 +79,9 @@ out["rds_instance"] = {d["DBInstanceIdentifier"]: [d["PubliclyAccessible"], d["B
 
 # cloudtrail_trail: logging multi-region with validation vs a single-region one, not logging.
 s3.create_bucket(Bucket="fp-trail-logs")
+# moto (like old S3) accepts a bucket as a logging target only once the log-delivery group may write to it.
+s3.put_bucket_acl(Bucket="fp-trail-logs", GrantWrite='uri="http://acs.amazonaws.com/groups/s3/LogDelivery"',
+                  GrantReadACP='uri="http://acs.amazonaws.com/groups/s3/LogDelivery"')
 ct.create_trail(Name="fp-good-trail", S3BucketName="fp-trail-logs", IsMultiRegionTrail=True, EnableLogFileValidation=True)
 ct.start_logging(Name="fp-good-trail")
 ct.create_trail(Name="fp-bad-trail", S3BucketName="fp-trail-logs")

@@ -1,0 +1,289 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import SwiftProtobuf
+import TestSupport
+import Testing
+
+/// The real inventory process against a real moto_server, seeded with boto3; every check of
+/// what changed in "AWS" is made with boto3 (python/probe.py), never with inventory's readers.
+struct AWSFixture: Sendable {
+  static let secret = "fixpoint-Test-Secret-8d1f0c"
+  static let region = "us-east-1"
+  let moto: MotoServer
+  let cluster: Cluster
+  let seedJSON: String
+  var seed: [String: Any] { try! JSONSerialization.jsonObject(with: Data(self.seedJSON.utf8)) as! [String: Any] }
+  let providerID: String
+
+  /// moto, the five services, the seed, a connected provider and a finished sync.
+  static func make() async throws -> AWSFixture {
+    let moto = try await MotoServer()
+    let cluster = try await Cluster()
+    let (status, out, err) = try runCommand(["python3", Cluster.root.appendingPathComponent("Tests/CloudAWSTests/python/seed.py").path, moto.endpoint, Self.region])
+    guard status == 0 else { throw ClusterError("seed failed: \(err)") }
+    let provider = try await cluster.withClient(.inventory) { client in
+      try await Fixpoint_V1_InventoryService.Client(wrapping: client).connectProvider(.with {
+        $0.requestID = "connect-1"
+        $0.kind = .aws
+        $0.displayName = "moto"
+        $0.regions = [Self.region]
+        $0.endpoint = moto.endpoint
+        $0.aws = .with { $0.accessKeyID = "AKIAFIXPOINTTEST0001"; $0.secretAccessKey = Self.secret }
+      })
+    }
+    let fixture = AWSFixture(moto: moto, cluster: cluster, seedJSON: out, providerID: provider.id)
+    let job = try await fixture.sync()
+    guard job.progress.state == .succeeded else { throw ClusterError("sync failed: \(job.progress.message)") }
+    return fixture
+  }
+
+  func inventory<R: Sendable>(_ body: @Sendable (Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>) async throws -> R) async throws -> R {
+    try await self.cluster.withClient(.inventory) { try await body(Fixpoint_V1_InventoryService.Client(wrapping: $0)) }
+  }
+
+  /// Starts a sync and polls it to the end.
+  func sync() async throws -> Fixpoint_V1_SyncJob {
+    let providerID = self.providerID
+    return try await self.inventory { inventory in
+      var job = try await inventory.syncProvider(.with { $0.providerID = providerID })
+      let deadline = Date().addingTimeInterval(120)
+      while job.progress.state == .running && Date() < deadline {
+        try await Task.sleep(for: .milliseconds(100))
+        job = try await inventory.getSyncJob(.with { $0.jobID = job.progress.jobID })
+      }
+      return job
+    }
+  }
+
+  func resources() async throws -> [Fixpoint_V1_Resource] {
+    try await self.inventory { try await $0.listResources(.with { $0.pageSize = 1000 }).resources }
+  }
+
+  func resource(_ type: String, _ name: String) async throws -> Fixpoint_V1_Resource {
+    guard let r = try await self.resources().first(where: { $0.type == type && $0.name == name }) else {
+      throw ClusterError("no \(type) named \(name)")
+    }
+    return r
+  }
+
+  /// boto3's view of everything the setter test touches.
+  func probe() throws -> [String: Any] {
+    let (status, out, err) = try runCommand(["python3", Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/probe.py").path, self.moto.endpoint, Self.region])
+    guard status == 0 else { throw ClusterError("probe failed: \(err)") }
+    return try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
+  }
+}
+
+func json(_ text: String) -> Google_Protobuf_Value { try! Google_Protobuf_Value(jsonString: text) }
+
+func same(_ a: Any?, _ b: Any?) -> Bool {
+  guard let a, let b, !(a is NSNull && b is NSNull) else { return (a == nil || a is NSNull) && (b == nil || b is NSNull) }
+  let encode = { (v: Any) -> Data? in try? JSONSerialization.data(withJSONObject: [v], options: [.sortedKeys]) }
+  return encode(a) == encode(b)
+}
+
+@Suite("inventory against moto", .serialized)
+struct InventoryAWSTests {
+  @Test("connect and sync: what inventory reports matches moto; the secret is nowhere in stores, logs or events")
+  func connectAndSync() async throws {
+    let f = try await AWSFixture.make()
+    let resources = try await f.resources()
+    let types = Set(resources.map(\.type))
+    #expect(types == ["s3_bucket", "s3_account_public_access_block", "security_group", "ec2_instance", "ebs_volume", "ebs_encryption_default",
+                      "vpc", "iam_user", "iam_password_policy", "rds_instance", "cloudtrail_trail", "guardduty_detector", "kms_key"])
+    let seed = f.seed
+    for (id, tokens) in seed["ec2_instance"] as! [String: String] {
+      let r = try #require(resources.first { $0.configuration.fields["id"]?.stringValue == id })
+      #expect(r.configuration.fields["metadata_options"]?.structValue.fields["http_tokens"]?.stringValue == tokens)
+    }
+    for (id, encrypted) in seed["ebs_volume"] as! [String: Bool] {
+      #expect(resources.first { $0.configuration.fields["id"]?.stringValue == id }?.configuration.fields["encrypted"]?.boolValue == encrypted)
+    }
+    let stored = try f.cluster.query(.inventory) { db in
+      try Row.fetchOne(db, sql: "SELECT account_id, length(sealed_credentials) AS sealed FROM provider WHERE id = ?", arguments: [f.providerID])
+    }
+    #expect(stored?["account_id"] == "123456789012")
+    #expect((stored?["sealed"] as Int?) ?? 0 > 40, "the credentials are stored, sealed")
+    // Every new resource got its first baseline; the job counted resources per type.
+    let baselines = try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM baseline WHERE reason = 'first_discovery'") }
+    #expect(baselines == resources.count)
+    // A second sync finds nothing new; resource.changed events went out once per resource.
+    let again = try await f.sync()
+    #expect(again.created == 0 && again.updated == 0 && again.unchanged == Int64(resources.count))
+    #expect(try await Cluster.eventually {
+      try f.cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM alert WHERE event_type = 'resource.changed'") } == resources.count
+    })
+    // The secret: in no file of the data directory (stores, WALs, logs), so in no event either.
+    for file in try FileManager.default.contentsOfDirectory(atPath: f.cluster.dataDir) where !file.hasPrefix("keys") {
+      let data = FileManager.default.contents(atPath: "\(f.cluster.dataDir)/\(file)") ?? Data()
+      #expect(data.range(of: Data(AWSFixture.secret.utf8)) == nil, "the secret is in \(file)")
+    }
+    // Disconnecting forgets the credentials and keeps the resources.
+    _ = try await f.inventory { try await $0.disconnectProvider(.with { $0.providerID = f.providerID }) }
+    let after = try f.cluster.query(.inventory) { db in
+      (try Row.fetchOne(db, sql: "SELECT status, sealed_credentials FROM provider WHERE id = ?", arguments: [f.providerID]),
+       try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource WHERE provider_id = ?", arguments: [f.providerID]))
+    }
+    #expect(after.0?["status"] == Fixpoint_V1_Provider.Status.disconnected.rawValue)
+    #expect((after.0?["sealed_credentials"] as Data?) == nil)
+    #expect(after.1 == resources.count)
+    await #expect(throws: RPCError.self) { _ = try await f.sync() }
+  }
+
+  @Test("every setter: a dry run changes nothing, apply shows in boto3, a repeat is a no-op, restore brings the snapshot back")
+  func setters() async throws {
+    let f = try await AWSFixture.make()
+    let initial = try f.probe()
+    let keyARN = initial["plain_key_arn"] as! String
+    let privateSG = initial["private_sg"] as! String
+    let alice = try await f.resource("iam_user", "fp-alice")
+    let aliceKey = try #require(alice.configuration.fields["access_keys"]?.structValue.fields.keys.first)
+    let loggedVPC = try #require(try await f.resources().first { $0.type == "vpc" && $0.configuration.fields["cidr_block"]?.stringValue == "10.20.0.0/16" })
+    let plainVolume = try await f.resource("ebs_volume", "fp-plain-volume")
+    let plainKey = try #require(try await f.resources().first { $0.type == "kms_key" && $0.configuration.fields["description"]?.stringValue == "fp not rotated" })
+
+    // (resource, path, value, probe key, what boto3 must read after the change)
+    let cases: [(Fixpoint_V1_Resource, String, String, String, Any)] = [
+      (try await f.resource("s3_bucket", "fp-bad-bucket"), "encryption", #"{"sse_algorithm":"AES256"}"#, "bucket.encryption", "AES256"),
+      (try await f.resource("s3_bucket", "fp-bad-bucket"), "public_access_block.block_public_acls", "true", "bucket.public_access_block", ["BlockPublicAcls"]),
+      (try await f.resource("s3_bucket", "fp-bad-bucket"), "policy", "null", "bucket.policy", NSNull()),
+      (try await f.resource("s3_bucket", "fp-bad-bucket"), "versioning", #""Enabled""#, "bucket.versioning", "Enabled"),
+      (try await f.resource("s3_bucket", "fp-bad-bucket"), "logging", #"{"target_bucket":"fp-trail-logs","target_prefix":"logs/"}"#, "bucket.logging", ["fp-trail-logs", "logs/"]),
+      (try await f.resource("s3_bucket", "fp-bad-bucket"), "tags.owner", #""security""#, "bucket.tags", ["owner": "security"]),
+      (try await f.resource("s3_account_public_access_block", "account 123456789012"), "public_access_block",
+       #"{"block_public_acls":true,"ignore_public_acls":true,"block_public_policy":true,"restrict_public_buckets":true}"#,
+       "account.public_access_block", ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]),
+      (try await f.resource("security_group", "fp-open-ssh"), "ingress[tcp 22-22 0.0.0.0/0]", "null", "sg", ["ingress": ["tcp 443-443 0.0.0.0/0"], "egress": ["-1 None-None 0.0.0.0/0", "tcp 443-443 10.0.0.0/8"], "tags": ["team": "sec"]]),
+      (try await f.resource("security_group", "fp-open-ssh"), "egress[tcp 443-443 10.0.0.0/8]",
+       #"{"protocol":"tcp","from_port":443,"to_port":443,"cidr_ipv4":"10.0.0.0/8"}"#, "sg", NSNull()),
+      (try await f.resource("security_group", "fp-open-ssh"), "tags.team", #""sec""#, "sg", NSNull()),
+      (try await f.resource("ec2_instance", "fp-imdsv1"), "metadata_options.http_tokens", #""required""#, "instance",
+       ["tokens": "required", "groups": ["fp-private-https"], "tags": ["Name": "fp-imdsv1", "owner": "ops"]]),
+      (try await f.resource("ec2_instance", "fp-imdsv1"), "security_groups", #"["\#(privateSG)"]"#, "instance", NSNull()),
+      (try await f.resource("ec2_instance", "fp-imdsv1"), "tags.owner", #""ops""#, "instance", NSNull()),
+      (plainVolume, "tags.backup", #""daily""#, "volume.tags", ["backup": "daily"]),
+      (try await f.resource("ebs_encryption_default", "EBS default encryption (us-east-1)"), "enabled", "true", "ebs_default", true),
+      (loggedVPC, "flow_logs", "{}", "vpc.flow_logs", 0),
+      (loggedVPC, "tags.env", #""test""#, "vpc.tags", ["env": "test"]),
+      (alice, "access_keys[\(aliceKey)].status", #""Inactive""#, "alice.key", "Inactive"),
+      (try await f.resource("iam_password_policy", "password policy"), "policy.minimum_password_length", "14", "password.minimum_length", 14),
+      (try await f.resource("rds_instance", "fp-db-bad"), "backup_retention_period", "7", "db", [7, false, true, false]),
+      (try await f.resource("rds_instance", "fp-db-bad"), "publicly_accessible", "false", "db", NSNull()),
+      (try await f.resource("rds_instance", "fp-db-bad"), "deletion_protection", "true", "db", NSNull()),
+      (try await f.resource("rds_instance", "fp-db-bad"), "auto_minor_version_upgrade", "false", "db", NSNull()),
+      (try await f.resource("cloudtrail_trail", "fp-bad-trail"), "is_logging", "true", "trail", [true, true, true, keyARN]),
+      (try await f.resource("cloudtrail_trail", "fp-bad-trail"), "log_file_validation_enabled", "true", "trail", NSNull()),
+      (try await f.resource("cloudtrail_trail", "fp-bad-trail"), "is_multi_region_trail", "true", "trail", NSNull()),
+      (try await f.resource("cloudtrail_trail", "fp-bad-trail"), "kms_key_id", #""\#(keyARN)""#, "trail", NSNull()),
+      (try await f.resource("guardduty_detector", "GuardDuty (us-east-1)"), "enabled", "true", "guardduty.enabled", true),
+      (plainKey, "rotation_enabled", "true", "kms.rotation", true),
+    ]
+    @Sendable func changeSet(_ r: Fixpoint_V1_Resource, _ path: String, _ value: String) -> Fixpoint_V1_ChangeSet {
+      .with { s in
+        s.resource = .with { $0.resourceID = r.id }
+        s.operations = [.with { $0.path = path; $0.value = json(value) }]
+      }
+    }
+
+    // Snapshots first, then dry runs: each shows a diff, boto3 sees nothing changed.
+    var snapshots: [String] = []
+    for (r, path, value, _, _) in cases {
+      let snapshot = try await f.inventory { try await $0.captureSnapshot(.with { $0.resourceID = r.id; $0.paths = [path] }) }
+      snapshots.append(snapshot.id)
+      let dry = try await f.inventory { try await $0.applyChange(.with { $0.changeSet = changeSet(r, path, value); $0.dryRun = true }) }
+      #expect(dry.dryRun && dry.diffs.count == 1 && dry.diffs.first?.path == path, "\(r.type) \(path): \(dry.diffs)")
+    }
+    let afterDryRuns = try f.probe()
+    for key in Set(cases.map(\.3)) { #expect(same(afterDryRuns[key], initial[key]), "dry run changed \(key)") }
+
+    // Apply: boto3 reads the new values.
+    for (r, path, value, _, _) in cases {
+      let applied = try await f.inventory { try await $0.applyChange(.with { $0.requestID = "apply-\(r.id)-\(path)"; $0.changeSet = changeSet(r, path, value) }) }
+      #expect(applied.diffs.count == 1, "\(r.type) \(path) applied \(applied.diffs)")
+    }
+    let applied = try f.probe()
+    for (r, path, _, key, expected) in cases where !(expected is NSNull) {
+      #expect(same(applied[key], expected), "\(r.type) \(path): boto3 reads \(applied[key] ?? "nothing"), expected \(expected)")
+    }
+
+    // A second apply (new request ids) finds everything in place: no diff, nothing written.
+    for (r, path, value, _, _) in cases {
+      let repeated = try await f.inventory { try await $0.applyChange(.with { $0.changeSet = changeSet(r, path, value) }) }
+      #expect(repeated.diffs.isEmpty, "\(r.type) \(path) not idempotent: \(repeated.diffs)")
+    }
+    #expect(same(try f.probe() as Any, applied as Any))
+
+    // Restore every snapshot, newest first: boto3 reads the original values again.
+    for id in snapshots.reversed() {
+      _ = try await f.inventory { try await $0.restoreSnapshot(.with { $0.snapshotID = id }) }
+    }
+    var restored = try f.probe()
+    // S3 cannot unversion a bucket: the restore of "Disabled" is "Suspended" (documented).
+    #expect(same(restored["bucket.versioning"], "Suspended"))
+    restored["bucket.versioning"] = initial["bucket.versioning"]
+    for key in Set(cases.map(\.3)) { #expect(same(restored[key], initial[key]), "restore of \(key): \(restored[key] ?? "nil") vs \(initial[key] ?? "nil")") }
+  }
+
+  @Test("bad input is refused naming the field, and nothing is written or called")
+  func badInput() async throws {
+    let f = try await AWSFixture.make()
+    let providersBefore = try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") }
+    func connect(_ edit: @escaping @Sendable (inout Fixpoint_V1_ConnectProviderRequest) -> Void) async -> RPCError? {
+      do {
+        _ = try await f.inventory { inventory in
+          var request = Fixpoint_V1_ConnectProviderRequest.with {
+            $0.kind = .aws
+            $0.displayName = "another"
+            $0.endpoint = f.moto.endpoint
+            $0.aws = .with { $0.accessKeyID = "AKIAFIXPOINTTEST0002"; $0.secretAccessKey = "s" }
+          }
+          edit(&request)
+          return try await inventory.connectProvider(request)
+        }
+        return nil
+      } catch let error as RPCError { return error } catch { return nil }
+    }
+    let cases: [(String, @Sendable (inout Fixpoint_V1_ConnectProviderRequest) -> Void)] = [
+      ("aws.role_arn", { $0.aws.roleArn = "arn:aws:iam::12345:role/x" }),
+      ("aws.role_arn", { $0.aws.roleArn = "arn:aws:s3:::bucket" }),
+      ("aws.access_key_id", { $0.aws.accessKeyID = "not a key" }),
+      ("regions[1]", { $0.regions = ["us-east-1", "mars-north-9x"] }),
+      ("endpoint", { $0.endpoint = "ftp://127.0.0.1:1" }),
+      ("display_name", { $0.displayName = "" }),
+      ("aws.external_id", { $0.aws.externalID = "x" }),
+    ]
+    for (field, edit) in cases {
+      let error = await connect(edit)
+      #expect(error?.code == .invalidArgument && error?.message.hasPrefix(field) == true, "\(field): \(String(describing: error))")
+    }
+    #expect(try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") } == providersBefore)
+
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    let before = try f.probe()
+    let bad: [(String, String, String)] = [
+      ("nonsense", "true", "no changeable field 'nonsense'"),
+      ("encryption..x", "true", "is not a document path"),
+      ("versioning", #""Off""#, "must be one of"),
+      ("encryption", #"{"sse_algorithm":"AES256","kms_key_id":"k"}"#, "only with aws:kms"),
+      ("public_access_block.block_everything", "true", "is not a field"),
+      ("tags.owner", "42", "must be a string"),
+    ]
+    for (path, value, reason) in bad {
+      do {
+        _ = try await f.inventory { try await $0.applyChange(.with { s in
+          s.changeSet = .with { $0.resource = .with { $0.resourceID = bucket.id }; $0.operations = [.with { $0.path = path; $0.value = json(value) }] }
+        }) }
+        Issue.record("\(path) = \(value) was accepted")
+      } catch let error as RPCError {
+        #expect(error.code == .invalidArgument && error.message.contains(reason) && error.message.contains("change_set.operations"), "\(path): \(error.message)")
+      }
+    }
+    #expect(same(try f.probe() as Any, before as Any), "nothing changed in AWS")
+    await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.syncProvider(.with { $0.providerID = f.providerID; $0.types = ["s3_buckets"] }) } }
+    await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.listResources(.with { $0.type = "S3 Bucket!" }) } }
+  }
+}
