@@ -19,10 +19,13 @@ final class Cluster: Sendable {
   let adminToken: String
   /// When set, every service serves and calls with mutual TLS, and so do the test's clients.
   let tls: TLSSettings?
+  /// Flags added to one service's command line.
+  let extraArguments: [ServiceName: [String]]
   private let processes = Mutex<[ServiceName: Process]>([:])
 
   /// Ports: base + 0…4 gRPC, base + 5…9 metrics; distinct per cluster and per test process, below 32768.
-  init(mutualTLS: Bool = false) async throws {
+  init(mutualTLS: Bool = false, extraArguments: [ServiceName: [String]] = [:]) async throws {
+    self.extraArguments = extraArguments
     let slot = Self.nextSlot.withLock { n in n += 1; return n }
     self.basePort = 20_000 + Int(getpid() % 100) * 100 + (slot % 10) * 10
     self.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("fixpoint-it-\(UUID().uuidString.prefix(8))").path
@@ -53,6 +56,7 @@ final class Cluster: Sendable {
                 "--metrics-port", "\(self.metricsPort(service))", "--relay-interval-ms", "50",
                 "--relay-backoff-max-ms", "500", "--log-level", "debug"]
     for peer in ServiceName.allCases where peer != service { args += ["--\(peer.key)-addr", self.address(peer).description] }
+    args += self.extraArguments[service] ?? []
     if let tls = self.tls {
       args += ["--tls-enabled", "true", "--tls-mutual", "true", "--tls-cert", tls.certificate, "--tls-key", tls.privateKey,
                "--tls-ca", tls.trustRoots, "--health-port", "\(self.healthPort(service))"]

@@ -19,10 +19,12 @@ struct AWSFixture: Sendable {
   var seed: [String: Any] { try! JSONSerialization.jsonObject(with: Data(self.seedJSON.utf8)) as! [String: Any] }
   let providerID: String
 
-  /// moto, the five services, the seed, a connected provider and a finished sync.
-  static func make() async throws -> AWSFixture {
+  /// moto, the five services, the seed, a connected provider (through `endpoint`, moto by
+  /// default) and a finished sync.
+  static func make(endpoint: ((MotoServer) throws -> String)? = nil, inventoryArguments: [String] = []) async throws -> AWSFixture {
     let moto = try await MotoServer()
-    let cluster = try await Cluster()
+    let cluster = try await Cluster(extraArguments: [.inventory: inventoryArguments])
+    let providerEndpoint = try endpoint?(moto) ?? moto.endpoint
     let (status, out, err) = try runCommand(["python3", Cluster.root.appendingPathComponent("Tests/CloudAWSTests/python/seed.py").path, moto.endpoint, Self.region])
     guard status == 0 else { throw ClusterError("seed failed: \(err)") }
     let provider = try await cluster.withClient(.inventory) { client in
@@ -31,7 +33,7 @@ struct AWSFixture: Sendable {
         $0.kind = .aws
         $0.displayName = "moto"
         $0.regions = [Self.region]
-        $0.endpoint = moto.endpoint
+        $0.endpoint = providerEndpoint
         $0.aws = .with { $0.accessKeyID = "AKIAFIXPOINTTEST0001"; $0.secretAccessKey = Self.secret }
       })
     }
@@ -285,5 +287,48 @@ struct InventoryAWSTests {
     #expect(same(try f.probe() as Any, before as Any), "nothing changed in AWS")
     await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.syncProvider(.with { $0.providerID = f.providerID; $0.types = ["s3_buckets"] }) } }
     await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.listResources(.with { $0.type = "S3 Bucket!" }) } }
+  }
+
+  @Test("throttling from every protocol is retried with jittered backoff: sync and apply finish within the bounds")
+  func throttling() async throws {
+    let proxyPort = 31_900 + Int(getpid() % 50)
+    let proxy = Process()
+    proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    proxy.standardOutput = FileHandle.nullDevice
+    defer { if proxy.isRunning { kill(proxy.processIdentifier, SIGKILL) } }
+    let capMS = 400
+    let f = try await AWSFixture.make(
+      endpoint: { moto in
+        proxy.arguments = ["python3", Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/fault_proxy.py").path, "\(proxyPort)", moto.endpoint]
+        try proxy.run()
+        Thread.sleep(forTimeInterval: 1)
+        return "http://127.0.0.1:\(proxyPort)"
+      },
+      inventoryArguments: ["--inventory-aws-backoff-cap-ms", "\(capMS)", "--inventory-aws-max-attempts", "10"])
+    func fault(_ count: Int) throws -> [String: Int] {
+      let (_, out, _) = try runCommand(["curl", "-s", "-X", count < 0 ? "GET" : "POST", "-d", "{\"count\": \(max(count, 0))}", "http://127.0.0.1:\(proxyPort)/_fault"])
+      return try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Int]
+    }
+    let calm = try await f.sync()
+    let faults = 40
+    _ = try fault(faults)
+    let start = ContinuousClock.now
+    let throttled = try await f.sync()
+    let elapsed = ContinuousClock.now - start
+    #expect(throttled.progress.state == .succeeded, "\(throttled.progress.message)")
+    #expect(throttled.unchanged == calm.unchanged && throttled.deleted == 0, "nothing looked deleted because of throttling")
+    #expect(try fault(-1)["served"] == faults)
+    // Each throttled try waits at most the cap; even if they all fell on one call in turn, the
+    // sync cannot take longer than the faults' waits plus a calm sync.
+    #expect(elapsed < .milliseconds(faults * capMS) + .seconds(10), "took \(elapsed)")
+
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    _ = try fault(3)
+    let applied = try await f.inventory { try await $0.applyChange(.with { s in
+      s.changeSet = .with { $0.resource = .with { $0.resourceID = bucket.id }; $0.operations = [.with { $0.path = "versioning"; $0.value = json(#""Enabled""#) }] }
+    }) }
+    #expect(applied.diffs.count == 1)
+    #expect(try fault(-1)["served"] == faults + 3)
+    #expect(same(try f.probe()["bucket.versioning"], "Enabled"))
   }
 }

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""A fault-injecting proxy in front of moto_server: answers AWS throttling errors, shaped the way each
+protocol shapes them, for the next N calls, and forwards everything else untouched.
+
+usage: fault_proxy.py LISTEN_PORT UPSTREAM_URL
+  POST /_fault {"count": N}  the next N AWS calls are throttled
+  GET  /_fault               {"pending": n, "served": n, "forwarded": n}
+"""
+import http.client
+import json
+import re
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+port, upstream = int(sys.argv[1]), urlsplit(sys.argv[2])
+lock = threading.Lock()
+state = {"pending": 0, "served": 0, "forwarded": 0}
+
+# service signing name -> (status, content type, body, extra headers)
+XML_QUERY = '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>'
+SHAPES = {
+    "ec2": (503, "text/xml", '<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r</RequestID></Response>', {}),
+    "iam": (400, "text/xml", XML_QUERY, {}),
+    "sts": (400, "text/xml", XML_QUERY, {}),
+    "rds": (400, "text/xml", XML_QUERY, {}),
+    "s3": (503, "application/xml", "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", {}),
+    "kms": (400, "application/x-amz-json-1.1", '{"__type":"ThrottlingException","message":"Rate exceeded"}', {"X-Amzn-ErrorType": "ThrottlingException"}),
+    "cloudtrail": (400, "application/x-amz-json-1.1", '{"__type":"ThrottlingException","message":"Rate exceeded"}', {"X-Amzn-ErrorType": "ThrottlingException"}),
+    "guardduty": (429, "application/json", '{"message":"Too many requests","__type":"TooManyRequestsException"}', {"x-amzn-ErrorType": "TooManyRequestsException"}),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status, ctype, body, headers=None):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/_fault"):
+            with lock:
+                if self.command == "POST":
+                    state["pending"] = int(json.loads(body or b"{}").get("count", 0))
+                self._reply(200, "application/json", json.dumps(state))
+            return
+        match = re.search(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request", self.headers.get("Authorization", ""))
+        service = match.group(1) if match else "s3"
+        with lock:
+            fault = state["pending"] > 0
+            if fault:
+                state["pending"] -= 1
+                state["served"] += 1
+            else:
+                state["forwarded"] += 1
+        if fault:
+            status, ctype, payload, headers = SHAPES.get(service, SHAPES["s3"])
+            self._reply(status, ctype, payload, headers)
+            return
+        conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        self.send_response(response.status)
+        for k, v in response.getheaders():
+            if k.lower() not in ("connection", "content-length", "transfer-encoding", "keep-alive"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+
+server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+print("ready", flush=True)
+server.serve_forever()
