@@ -331,4 +331,63 @@ struct InventoryAWSTests {
     #expect(try fault(-1)["served"] == faults + 3)
     #expect(same(try f.probe()["bucket.versioning"], "Enabled"))
   }
+
+  /// moto keeps each account's state apart and answers for the account that issued the keys, so a
+  /// role in another account proves the calls carried the assumed role's credentials.
+  @Test("a provider connected through AssumeRole (role ARN and external id) discovers with the role's credentials")
+  func assumeRole() async throws {
+    let f = try await AWSFixture.make()
+    let provider = try await f.inventory { try await $0.connectProvider(.with {
+      $0.kind = .aws
+      $0.displayName = "through a role"
+      $0.endpoint = f.moto.endpoint
+      $0.regions = [AWSFixture.region]
+      $0.aws = .with {
+        $0.accessKeyID = "AKIAFIXPOINTTEST0003"
+        $0.secretAccessKey = AWSFixture.secret
+        $0.roleArn = "arn:aws:iam::111122223333:role/fixpoint-audit"
+        $0.externalID = "fixpoint-ext-1"
+      }
+    }) }
+    #expect(provider.roleArn == "arn:aws:iam::111122223333:role/fixpoint-audit" && provider.accountID == "111122223333")
+    let job = try await f.inventory { inventory in
+      var job = try await inventory.syncProvider(.with { $0.providerID = provider.id; $0.types = ["s3_bucket", "iam_user"] })
+      while job.progress.state == .running {
+        try await Task.sleep(for: .milliseconds(100))
+        job = try await inventory.getSyncJob(.with { $0.jobID = job.progress.jobID })
+      }
+      return job
+    }
+    #expect(job.progress.state == .succeeded, "\(job)")
+    // The seed lives in account 123456789012; the role's account has none of it.
+    #expect(job.progress.counters["s3_bucket"] == 0 && job.progress.counters["iam_user"] == 0, "\(job.progress.counters)")
+  }
+
+  @Test("the CLI connects, syncs with progress, lists, shows and baselines resources")
+  func cli() async throws {
+    let f = try await AWSFixture.make()
+    var env = CLITests.environment(f.cluster)
+    env["AWS_ACCESS_KEY_ID"] = "AKIAFIXPOINTTEST0004"
+    env["AWS_SECRET_ACCESS_KEY"] = AWSFixture.secret
+    let fixpoint = CLITests.fixpoint
+    let (code, connected) = try Cluster.run(fixpoint, ["provider", "connect", "aws", "--name", "cli", "--endpoint", f.moto.endpoint, "--output", "json"], environment: env)
+    #expect(code == 0, "\(connected)")
+    #expect(!connected.contains(AWSFixture.secret))
+    let id = try #require(try CLITests.json(connected).first?["id"] as? String)
+    let (synced, syncOutput) = try Cluster.run(fixpoint, ["provider", "sync", id, "--types", "s3_bucket,security_group"], environment: env)
+    #expect(synced == 0, "\(syncOutput)")
+    #expect(syncOutput.contains("syncing:") && syncOutput.contains("succeeded"), "progress, then the result")
+    let (_, listed) = try Cluster.run(fixpoint, ["resource", "list", "--provider", id, "--type", "s3_bucket", "--output", "json"], environment: env)
+    let buckets = try CLITests.json(listed)
+    #expect(Set(buckets.compactMap { $0["name"] as? String }) == ["fp-bad-bucket", "fp-good-bucket", "fp-trail-logs"])
+    let good = try #require(buckets.first { $0["name"] as? String == "fp-good-bucket" }?["id"] as? String)
+    let (_, shown) = try Cluster.run(fixpoint, ["resource", "show", good], environment: env)
+    #expect(shown.contains("\"sse_algorithm\" : \"AES256\"") && shown.contains("tags:        env=prod"), "\(shown)")
+    let (captured, _) = try Cluster.run(fixpoint, ["baseline", "capture", "--resource", good, "--comment", "reviewed"], environment: env)
+    #expect(captured == 0)
+    let (_, baselines) = try Cluster.run(fixpoint, ["baseline", "list", "--resource", good, "--output", "json"], environment: env)
+    #expect(try CLITests.json(baselines).compactMap { $0["reason"] as? String } == ["manual", "first_discovery"])
+    let (badType, badOutput) = try Cluster.run(fixpoint, ["provider", "sync", id, "--types", "buckets"], environment: env)
+    #expect(badType != 0 && badOutput.contains("unknown type 'buckets'"))
+  }
 }
