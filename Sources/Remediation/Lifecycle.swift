@@ -1,0 +1,56 @@
+import FixpointCore
+import FixpointProtocol
+
+/// The remediation lifecycle as a pure function: which state an action may move to from which.
+///
+///     suggested ──▶ pending_approval ──▶ approved ──▶ executing ──▶ completed ──▶ rolled_back
+///         │                 │               ▲              │                          ▲
+///         └── (no approval needed) ─────────┘              └──▶ failed ───────────────┘
+///                           └──▶ rejected
+enum Lifecycle {
+  typealias State = Fixpoint_V1_ActionState
+
+  /// Every state an action can be in.
+  static let states: [State] = [
+    .suggested, .pendingApproval, .approved, .executing, .completed, .failed, .rolledBack, .rejected,
+  ]
+
+  /// The legal moves.
+  static let moves: [State: Set<State>] = [
+    .suggested: [.pendingApproval, .approved],
+    .pendingApproval: [.approved, .rejected],
+    .approved: [.executing],
+    .executing: [.completed, .failed],
+    .completed: [.rolledBack],
+    // A failed verification can be undone automatically, by configuration.
+    .failed: [.rolledBack],
+  ]
+
+  /// States nothing leaves.
+  static func isFinal(_ s: State) -> Bool { (Self.moves[s] ?? []).isEmpty }
+
+  /// Refuses an illegal move with FAILED_PRECONDITION naming both states.
+  static func check(from: State, to: State) throws(ServiceError) {
+    guard Self.moves[from]?.contains(to) == true else {
+      let allowed = (Self.moves[from] ?? []).map(Self.name).sorted()
+      throw .failedPrecondition(
+        "an action cannot go from \(Self.name(from)) to \(Self.name(to))"
+          + (allowed.isEmpty ? " (\(Self.name(from)) is final)" : " (from \(Self.name(from)) it can go to \(allowed.joined(separator: ", ")))"))
+    }
+  }
+
+  /// `pending_approval`, `rolled_back`, …
+  static func name(_ s: State) -> String {
+    switch s {
+    case .suggested: "suggested"
+    case .pendingApproval: "pending_approval"
+    case .approved: "approved"
+    case .executing: "executing"
+    case .completed: "completed"
+    case .failed: "failed"
+    case .rolledBack: "rolled_back"
+    case .rejected: "rejected"
+    default: "unspecified"
+    }
+  }
+}
