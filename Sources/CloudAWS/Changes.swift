@@ -27,16 +27,18 @@ public enum ChangePlanner {
       }
       desired.set(value.withoutNulls, at: path)
     }
-    let diffs = operations.compactMap { path, value -> PlannedDiff? in
-      let before = current.value(at: path).withoutNulls
-      let after = value.withoutNulls
+    let currentComparable = type.comparable(current)
+    let desiredComparable = type.comparable(desired)
+    let diffs = operations.compactMap { path, _ -> PlannedDiff? in
+      let before = currentComparable.value(at: path).withoutNulls
+      let after = desiredComparable.value(at: path).withoutNulls
       return before == after ? nil : PlannedDiff(path: path, before: before, after: after)
     }
     var fields: [String: JSONValue] = [:]
     for unit in Set(operations.map(\.0.unit)) {
       let root = DocumentPath(segments: [unit])
+      guard desiredComparable.value(at: root) != currentComparable.value(at: root) else { continue }
       let wanted = desired.value(at: root)
-      guard wanted != current.value(at: root) else { continue }
       try type.writers[unit]!.validate(wanted)
       fields[unit] = wanted
     }

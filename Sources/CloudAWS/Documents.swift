@@ -176,6 +176,31 @@ public protocol ResourceType: Sendable {
   /// Reads one resource fresh; nil when it no longer exists.
   func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource?
   var writers: [String: FieldWriter] { get }
+  /// A field as compared when planning and verifying: without values the cloud assigns anew when
+  /// the same setting is written again (rule ids, flow log ids), so a restored setting compares
+  /// equal to its snapshot.
+  func comparable(_ field: String, _ value: JSONValue) -> JSONValue
+}
+
+extension ResourceType {
+  public func comparable(_ field: String, _ value: JSONValue) -> JSONValue { value }
+
+  /// The document with every field in its comparable form.
+  public func comparable(_ document: JSONValue) -> JSONValue {
+    guard case .object(let fields) = document else { return document }
+    return .object(Dictionary(uniqueKeysWithValues: fields.map { ($0.key, self.comparable($0.key, $0.value)) }))
+  }
+}
+
+extension JSONValue {
+  /// A map of objects without `keys` in each entry.
+  public func removingKeysOfEntries(_ keys: Set<String>) -> JSONValue {
+    guard case .object(let entries) = self else { return self }
+    return .object(entries.mapValues { entry in
+      guard case .object(let o) = entry else { return entry }
+      return .object(o.filter { !keys.contains($0.key) })
+    })
+  }
 }
 
 /// A refused change: the path or the value, named.

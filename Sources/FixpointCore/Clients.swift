@@ -1,6 +1,7 @@
 import Foundation
 public import GRPCCore
 public import GRPCNIOTransportHTTP2Posix
+public import ServiceLifecycle
 
 /// Adds the bearer token and propagates the current request id on every outgoing call.
 public struct ClientCredentialsInterceptor: ClientInterceptor {
@@ -69,5 +70,37 @@ public enum ClientFactory {
       }
       return try await body(client)
     }
+  }
+}
+
+/// Runs a long-lived client's connections inside the service group; shuts them down gracefully.
+public struct ClientConnections: Service {
+  let client: GRPCClient<HTTP2ClientTransport.Posix>
+
+  public init(_ client: GRPCClient<HTTP2ClientTransport.Posix>) { self.client = client }
+
+  public func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await self.client.runConnections()
+    } onGracefulShutdown: {
+      self.client.beginGracefulShutdown()
+    }
+  }
+}
+
+extension ServiceEnvironment {
+  /// A client of `peer` (its configured address, this service's TLS and service token), and the
+  /// service that keeps its connections: put that in `ServiceComponents.background`.
+  public func peerClient(_ peer: ServiceName) throws -> (GRPCClient<HTTP2ClientTransport.Posix>, ClientConnections) {
+    guard let text = self.settings.peers[peer], let address = PeerAddress(text) else {
+      throw SettingsError.invalid(key: "\(peer.key).addr", reason: "no address for \(peer.rawValue)")
+    }
+    let token = (try? String(contentsOfFile: self.settings.serviceTokenPath, encoding: .utf8))?
+      .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    guard !token.isEmpty else {
+      throw SettingsError.invalid(key: "auth.service.token", reason: "cannot read \(self.settings.serviceTokenPath)")
+    }
+    let client = try ClientFactory.makeClient(address: address, tls: self.settings.tls, token: token)
+    return (client, ClientConnections(client))
   }
 }

@@ -9,6 +9,8 @@ public enum ServiceError: Error, Equatable, RPCErrorConvertible, CustomStringCon
   case alreadyExists(kind: String, id: String)
   /// A step that is illegal in the current state.
   case failedPrecondition(String)
+  /// The caller's role allows the method, but not this use of it (approving one's own action).
+  case permissionDenied(String)
   /// Logic that belongs to a later piece of work; never a fake success.
   case unimplemented(String)
 
@@ -18,6 +20,7 @@ public enum ServiceError: Error, Equatable, RPCErrorConvertible, CustomStringCon
     case .notFound: .notFound
     case .alreadyExists: .alreadyExists
     case .failedPrecondition: .failedPrecondition
+    case .permissionDenied: .permissionDenied
     case .unimplemented: .unimplemented
     }
   }
@@ -30,6 +33,7 @@ public enum ServiceError: Error, Equatable, RPCErrorConvertible, CustomStringCon
     case .notFound(let kind, let id): "\(kind) \(id) not found"
     case .alreadyExists(let kind, let id): "\(kind) \(id) already exists"
     case .failedPrecondition(let why): why
+    case .permissionDenied(let why): why
     case .unimplemented(let what): what
     }
   }

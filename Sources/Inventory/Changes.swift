@@ -187,9 +187,10 @@ struct ChangeService: Sendable {
     }
     let after = try await type.read(account, region: current.region == "global" ? "us-east-1" : current.region, externalID: current.externalID)
     guard let after else { throw ServiceError.failedPrecondition("resource \(resourceID) disappeared during the change") }
+    let (beforeDoc, afterDoc) = (type.comparable(current.configuration), type.comparable(after.configuration))
     response.diffs = operations.compactMap { path, _ in
-      let before = current.configuration.value(at: path)
-      let now = after.configuration.value(at: path)
+      let before = beforeDoc.value(at: path)
+      let now = afterDoc.value(at: path)
       return before == now ? nil : .with { $0.path = path.description; $0.before = before.protoValue; $0.after = now.protoValue }
     }
     response.after = after.configuration.protoStruct

@@ -8,6 +8,9 @@ struct PolicyDefaults: Sendable {
   var requireApproval: Bool
   var rollbackWindowSeconds: Int
   var approvalTTLSeconds: Int
+  /// A batch touching more resources of one type in one account than this stops (0: no limit).
+  var blastRadiusMaxCount: Int
+  var autoRollbackOnFailedVerification: Bool
 
   /// Reads `dispatcher.approval.required` (bool, true; also `REMEDIATION_REQUIRE_APPROVAL`),
   /// `dispatcher.rollback.window.seconds` (int, 1800, at most 48 h) and
@@ -24,6 +27,11 @@ struct PolicyDefaults: Sendable {
     self.requireApproval = reader.bool(forKey: "dispatcher.approval.required", default: fallback)
     self.rollbackWindowSeconds = reader.int(forKey: "dispatcher.rollback.window.seconds", default: 1800)
     self.approvalTTLSeconds = reader.int(forKey: "dispatcher.approval.ttl.seconds", default: 86_400)
+    self.blastRadiusMaxCount = reader.int(forKey: "dispatcher.blast.radius.max.count", default: 0)
+    self.autoRollbackOnFailedVerification = reader.bool(forKey: "dispatcher.rollback.on.failure", default: true)
+    guard self.blastRadiusMaxCount >= 0 else {
+      throw SettingsError.invalid(key: "dispatcher.blast.radius.max.count", reason: "must not be negative")
+    }
     guard (0...172_800).contains(self.rollbackWindowSeconds) else {
       throw SettingsError.invalid(key: "dispatcher.rollback.window.seconds", reason: "must be between 0 and 172800 (48 h)")
     }
@@ -37,6 +45,8 @@ struct PolicyDefaults: Sendable {
       $0.requireApproval = self.requireApproval
       $0.rollbackWindowSeconds = Int64(self.rollbackWindowSeconds)
       $0.approvalTtlSeconds = Int64(self.approvalTTLSeconds)
+      $0.blastRadiusMaxCount = Int32(self.blastRadiusMaxCount)
+      $0.autoRollbackOnFailedVerification = self.autoRollbackOnFailedVerification
     }
   }
 }

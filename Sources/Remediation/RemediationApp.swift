@@ -1,4 +1,5 @@
 public import FixpointCore
+import Configuration
 import FixpointProtocol
 import GRDB
 
@@ -10,18 +11,38 @@ public enum RemediationApp {
                "whether actions need an approval unless a handler override says otherwise (REMEDIATION_REQUIRE_APPROVAL)"),
     SettingDoc("dispatcher.rollback.window.seconds", "int", "1800", "how long a completed action can be rolled back (max 172800)"),
     SettingDoc("dispatcher.approval.ttl.seconds", "int", "86400", "how long an approval stays valid"),
+    SettingDoc("dispatcher.blast.radius.max.count", "int", "0", "a batch changing more resources of one type in one account stops before any change (0: no limit)"),
+    SettingDoc("dispatcher.rollback.on.failure", "bool", "true", "roll back automatically when an execution fails after changing something"),
+    SettingDoc("dispatcher.s3.encryption.kms.key", "string", "", "S3DefaultEncryption uses SSE-KMS with this key; empty: SSE-S3"),
+    SettingDoc("dispatcher.iam.key.sink", "string", "", "where IAMAccessKeyRotation sends a new secret; empty: the handler refuses"),
+    SettingDoc("dispatcher.tier1.concurrency", "int", "10", "tier 1 actions executing at once (tier2: 5, tier3: 2)"),
+    SettingDoc("dispatcher.tier1.timeout.seconds", "int", "30", "a tier 1 execution taking longer fails (tier2: 120, tier3: 600)"),
   ]
 
   /// The one assembly function, used by `main`, the tests and `fixpoint up`.
   public static func build(_ env: ServiceEnvironment) async throws -> ServiceComponents {
-    let store = try Store(path: env.settings.databasePath, migrations: FindingStore.migrations)
+    let store = try Store(path: env.settings.databasePath, migrations: FindingStore.migrations + [AuditChain.migration, ActionStore.migration])
     let policy = try PolicyDefaults(reader: env.reader)
     let findings = FindingStore(store: store, outbox: Outbox(source: .dispatcher))
+    let r = env.reader
+    var limits = TierLimits()
+    for (tier, key, concurrency, timeout) in [(Fixpoint_V1_Tier.t1AutoSafe, "tier1", 10, 30), (.t2Verify, "tier2", 5, 120), (.t3ChangeWindow, "tier3", 2, 600)] {
+      limits.concurrency[tier] = max(1, r.int(forKey: ConfigKey("dispatcher.\(key).concurrency"), default: concurrency))
+      limits.timeout[tier] = .seconds(max(1, r.int(forKey: ConfigKey("dispatcher.\(key).timeout.seconds"), default: timeout)))
+    }
+    let config = HandlerConfig(
+      s3KMSKey: r.string(forKey: "dispatcher.s3.encryption.kms.key", default: ""), iamKeySink: r.string(forKey: "dispatcher.iam.key.sink", default: ""))
+    let (client, connections) = try env.peerClient(.inventory)
+    let executor = Executor(
+      actions: ActionStore(store: store), findings: findings, policy: policy, handlerConfig: config, limits: limits,
+      inventory: Fixpoint_V1_InventoryService.Client(wrapping: client), logger: env.logger)
+    Task { await executor.reconcile() }
     return ServiceComponents(
       store: store,
-      services: [RemediationRPCs(findings: findings, policy: policy)],
+      services: [RemediationRPCs(findings: findings, policy: policy, executor: executor)],
       roleTable: self.roleTable,
-      eventEffect: { event, db in try findings.record(from: event, in: db) })
+      eventEffect: { event, db in try findings.record(from: event, in: db) },
+      background: [connections])
   }
 
   /// Who may call what. Approve and reject additionally check that the approver is not the requester.

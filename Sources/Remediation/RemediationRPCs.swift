@@ -1,15 +1,17 @@
 import FixpointCore
 import FixpointProtocol
+import GRDB
 import GRPCCore
 
-/// `fixpoint.v1.RemediationService`. Findings, the (still empty) handler catalogue and the
-/// configured policy work; the action lifecycle answers UNIMPLEMENTED until it is built.
+/// `fixpoint.v1.RemediationService`: findings, handlers, the action lifecycle and the audit trail.
+/// Stored policy changes (UpdatePolicy) and metrics answer UNIMPLEMENTED until built.
 struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   let findings: FindingStore
   let policy: PolicyDefaults
+  let executor: Executor
 
-  private static func later(_ method: String) -> ServiceError {
-    .unimplemented("\(method): the remediation lifecycle (handlers, approvals, execution through inventory, audit) is not built yet")
+  private static func later(_ method: String, _ what: String) -> ServiceError {
+    .unimplemented("\(method): \(what) is not built yet")
   }
 
   func submitFinding(request: Fixpoint_V1_SubmitFindingRequest, context: ServerContext) async throws -> Fixpoint_V1_Finding {
@@ -25,8 +27,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func listHandlers(request: Fixpoint_V1_ListHandlersRequest, context: ServerContext) async throws -> Fixpoint_V1_ListHandlersResponse {
-    // The catalogue is empty until the first handlers land; an empty list is the true answer.
-    Fixpoint_V1_ListHandlersResponse()
+    .with { $0.handlers = HandlerCatalogue.all.map(\.info.proto) }
   }
 
   func getPolicy(request: Fixpoint_V1_GetPolicyRequest, context: ServerContext) async throws -> Fixpoint_V1_Policy {
@@ -34,46 +35,61 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func suggestAction(request: Fixpoint_V1_SuggestActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    throw Self.later("SuggestAction")
+    try await self.executor.suggest(request, by: try currentPrincipal())
   }
 
   func listActions(request: Fixpoint_V1_ListActionsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListActionsResponse {
-    throw Self.later("ListActions")
+    let (actions, page) = try await self.executor.actions.list(request)
+    return .with {
+      $0.actions = actions
+      $0.nextPageToken = page.nextToken(returned: actions.count)
+    }
   }
 
   func getAction(request: Fixpoint_V1_GetActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    throw Self.later("GetAction")
+    try await self.executor.actions.get(request.actionID)
   }
 
   func approveAction(request: Fixpoint_V1_ApproveActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    throw Self.later("ApproveAction")
+    try await self.executor.approve(request, by: try currentPrincipal())
   }
 
   func rejectAction(request: Fixpoint_V1_RejectActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    throw Self.later("RejectAction")
+    try await self.executor.reject(request, by: try currentPrincipal())
   }
 
   func executeAction(request: Fixpoint_V1_ExecuteActionRequest, context: ServerContext) async throws -> Fixpoint_V1_ExecuteActionResponse {
-    throw Self.later("ExecuteAction")
+    let actions = try await self.executor.execute(request, by: try currentPrincipal())
+    return .with { $0.actions = actions }
   }
 
   func rollbackAction(request: Fixpoint_V1_RollbackActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    throw Self.later("RollbackAction")
+    try await self.executor.rollback(request, by: try currentPrincipal())
   }
 
   func getAuditTrail(request: Fixpoint_V1_GetAuditTrailRequest, context: ServerContext) async throws -> Fixpoint_V1_GetAuditTrailResponse {
-    throw Self.later("GetAuditTrail")
+    let page = try Page(size: request.pageSize, token: request.pageToken)
+    if !request.actionID.isEmpty { try Validate.id(request.actionID, field: "action_id", prefix: "act") }
+    let rows = try await self.executor.store.pool.read { db in
+      request.actionID.isEmpty
+        ? try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence LIMIT ? OFFSET ?", arguments: [page.size, page.offset])
+        : try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE action_id = ? ORDER BY sequence LIMIT ? OFFSET ?", arguments: [request.actionID, page.size, page.offset])
+    }
+    return .with {
+      $0.entries = rows.map(AuditChain.proto)
+      $0.nextPageToken = page.nextToken(returned: rows.count)
+    }
   }
 
   func verifyAuditChain(request: Fixpoint_V1_VerifyAuditChainRequest, context: ServerContext) async throws -> Fixpoint_V1_VerifyAuditChainResponse {
-    throw Self.later("VerifyAuditChain")
+    try await self.executor.store.pool.read { db in try AuditChain.verify(in: db) }
   }
 
   func updatePolicy(request: Fixpoint_V1_UpdatePolicyRequest, context: ServerContext) async throws -> Fixpoint_V1_Policy {
-    throw Self.later("UpdatePolicy")
+    throw Self.later("UpdatePolicy", "storing policy changes (overrides, change windows, thresholds) at run time")
   }
 
   func getMetrics(request: Fixpoint_V1_GetMetricsRequest, context: ServerContext) async throws -> Fixpoint_V1_RemediationMetrics {
-    throw Self.later("GetMetrics")
+    throw Self.later("GetMetrics", "remediation metrics computed from the audit trail")
   }
 }

@@ -21,9 +21,11 @@ struct AWSFixture: Sendable {
 
   /// moto, the five services, the seed, a connected provider (through `endpoint`, moto by
   /// default) and a finished sync.
-  static func make(endpoint: ((MotoServer) throws -> String)? = nil, inventoryArguments: [String] = []) async throws -> AWSFixture {
+  static func make(
+    endpoint: ((MotoServer) throws -> String)? = nil, inventoryArguments: [String] = [], dispatcherArguments: [String] = []
+  ) async throws -> AWSFixture {
     let moto = try await MotoServer()
-    let cluster = try await Cluster(extraArguments: [.inventory: inventoryArguments])
+    let cluster = try await Cluster(extraArguments: [.inventory: inventoryArguments, .dispatcher: dispatcherArguments])
     let providerEndpoint = try endpoint?(moto) ?? moto.endpoint
     let (status, out, err) = try runCommand(["python3", Cluster.root.appendingPathComponent("Tests/CloudAWSTests/python/seed.py").path, moto.endpoint, Self.region])
     guard status == 0 else { throw ClusterError("seed failed: \(err)") }

@@ -53,7 +53,7 @@ struct SuiteTests {
 
     // What is not built yet says so.
     await #expect { _ = try await cluster.withClient(.dispatcher) {
-      try await Fixpoint_V1_RemediationService.Client(wrapping: $0).suggestAction(.init()) }
+      try await Fixpoint_V1_RemediationService.Client(wrapping: $0).getMetrics(.init()) }
     } throws: { ($0 as? RPCError).map { $0.code == .unimplemented && $0.message.contains("not built yet") } ?? false }
 
     // Metrics count the calls.

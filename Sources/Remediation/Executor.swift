@@ -1,0 +1,452 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import Logging
+import SwiftProtobuf
+
+/// Per-tier execution limits.
+struct TierLimits: Sendable {
+  var concurrency: [Fixpoint_V1_Tier: Int] = [.t1AutoSafe: 10, .t2Verify: 5, .t3ChangeWindow: 2]
+  var timeout: [Fixpoint_V1_Tier: Duration] = [.t1AutoSafe: .seconds(30), .t2Verify: .seconds(120), .t3ChangeWindow: .seconds(600)]
+}
+
+/// Suggests, approves, executes and rolls back actions. Every cloud read and write goes through
+/// inventory (snapshot → apply → verify → restore); the dispatcher holds no credentials. Every
+/// inventory call that changes something carries a request id derived from the action, so a
+/// retry or a resumed execution after a crash is never applied twice.
+final class Executor: Sendable {
+  let actions: ActionStore
+  let findings: FindingStore
+  let policy: PolicyDefaults
+  let handlerConfig: HandlerConfig
+  let limits: TierLimits
+  let inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>
+  let logger: Logger
+  static let system = Principal(subject: "fixpoint-dispatcher", role: .service)
+
+  init(
+    actions: ActionStore, findings: FindingStore, policy: PolicyDefaults, handlerConfig: HandlerConfig, limits: TierLimits,
+    inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>, logger: Logger
+  ) {
+    self.actions = actions
+    self.findings = findings
+    self.policy = policy
+    self.handlerConfig = handlerConfig
+    self.limits = limits
+    self.inventory = inventory
+    self.logger = logger
+  }
+
+  var store: Store { self.actions.store }
+
+  /// Runs an inventory call, turning its failure into this service's words.
+  func callInventory<R>(_ what: String, _ body: () async throws -> R) async throws -> R {
+    do {
+      return try await body()
+    } catch let error as RPCError {
+      switch error.code {
+      case .invalidArgument, .notFound, .failedPrecondition: throw ServiceError.failedPrecondition("inventory refused \(what): \(error.message)")
+      default: throw ServiceError.failedPrecondition("inventory could not \(what) (\(error.code)): \(error.message)")
+      }
+    }
+  }
+
+  // MARK: - Suggest
+
+  func suggest(_ request: Fixpoint_V1_SuggestActionRequest, by actor: Principal) async throws -> Fixpoint_V1_Action {
+    try Validate.id(request.findingID, field: "finding_id", prefix: "fnd")
+    guard let finding = try await self.store.pool.read({ db in try FindingRecord.fetchOne(db, key: request.findingID) }) else {
+      throw ServiceError.notFound(kind: "finding", id: request.findingID)
+    }
+    guard finding.status == Fixpoint_V1_Finding.Status.open.rawValue else {
+      throw ServiceError.failedPrecondition("finding \(finding.id) is not open")
+    }
+    let handler: any RemediationHandler
+    if !request.handler.isEmpty {
+      guard let forced = HandlerCatalogue.byName[request.handler] else {
+        throw ServiceError.invalidArgument(field: "handler", reason: "unknown handler; see ListHandlers")
+      }
+      handler = forced
+    } else {
+      guard let matched = HandlerCatalogue.matching(controlID: finding.control_id, findingType: finding.finding_type) else {
+        throw ServiceError.failedPrecondition("no handler fixes \(finding.control_id.isEmpty ? finding.finding_type : finding.control_id)")
+      }
+      handler = matched
+    }
+    guard finding.resource_id.hasPrefix("res_") else {
+      throw ServiceError.failedPrecondition("finding \(finding.id) names no inventory resource (resource_id); sync the provider first")
+    }
+    let openKey = "\(finding.resource_id)|\(finding.control_id.isEmpty ? finding.finding_type : finding.control_id)"
+    if let existing = try await self.store.pool.read({ db in
+      try Data.fetchOne(db, sql: "SELECT message FROM action WHERE open_key = ?", arguments: [openKey])
+    }) {
+      return try Fixpoint_V1_Action(serializedBytes: existing)  // one open action per (resource, control)
+    }
+    let resource = try await self.callInventory("read the resource") {
+      try await self.inventory.getResource(.with { $0.resourceID = finding.resource_id })
+    }
+    let plan = try handler.plan(resource, config: self.handlerConfig)
+    let changeSet = Fixpoint_V1_ChangeSet.with {
+      $0.resource = .with { r in
+        r.resourceID = resource.id
+        r.externalID = resource.externalID
+        r.type = resource.type
+        r.providerID = resource.providerID
+        r.region = resource.region
+      }
+      $0.operations = plan.operations
+    }
+    var diffs: [Fixpoint_V1_PathDiff] = []
+    if !plan.operations.isEmpty {
+      diffs = try await self.callInventory("plan the change") {
+        try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).diffs
+      }
+    }
+    let approval = self.needsApproval(handler: handler.info, resource: resource)
+    var action = Fixpoint_V1_Action.with {
+      $0.id = RandomID.make(prefix: "act")
+      $0.findingID = finding.id
+      $0.handler = handler.info.name
+      $0.state = .suggested
+      $0.description_p = plan.description
+      $0.resource = changeSet.resource
+      $0.currentConfiguration = resource.configuration
+      $0.changeSet = changeSet
+      $0.plannedDiff = diffs
+      $0.risk = plan.risk
+      $0.tier = handler.info.tier
+      $0.reversible = handler.info.reversible
+      $0.requiresApproval = approval.required
+      $0.requested = .with { s in s.subject = actor.subject; s.role = actor.role.rawValue; s.time = .init(date: Date()) }
+      $0.guidance = plan.guidance
+    }
+    let actions = self.actions
+    return try await RequestLog.once(self.store, method: "SuggestAction", request: request, requestID: request.requestID) { [action] db in
+      var action = action
+      if let existing = try Data.fetchOne(db, sql: "SELECT message FROM action WHERE open_key = ?", arguments: [openKey]) {
+        return try Fixpoint_V1_Action(serializedBytes: existing)
+      }
+      try ActionStore.save(action, openKey: openKey, in: db, insert: true)
+      try actions.record(action, from: "none", actor: actor, comment: plan.description, reason: "", in: db)
+      if approval.required {
+        try actions.transition(&action, to: .pendingApproval, actor: Self.system, comment: approval.why, in: db)
+      } else {
+        try actions.transition(&action, to: .approved, actor: Self.system, comment: "approved by policy: \(approval.why)", in: db)
+      }
+      return action
+    }
+  }
+
+  /// Whether an action needs a person's approval, and why.
+  func needsApproval(handler: HandlerInfo, resource: Fixpoint_V1_Resource) -> (required: Bool, why: String) {
+    if handler.tier == .t3ChangeWindow { return (true, "tier 3 always needs an approval") }
+    if resource.tags["auto_remediate"]?.lowercased() == "false" { return (true, "the resource is tagged auto_remediate=false") }
+    if resource.tags["env"]?.lowercased() == "prod" { return (true, "the resource is tagged env=prod") }
+    if self.policy.requireApproval { return (true, "the policy requires approval") }
+    return (false, "\(handler.tier == .t1AutoSafe ? "tier 1" : "tier 2") and approval not required")
+  }
+
+  // MARK: - Approve, reject
+
+  func approve(_ request: Fixpoint_V1_ApproveActionRequest, by actor: Principal) async throws -> Fixpoint_V1_Action {
+    try Validate.id(request.actionID, field: "action_id", prefix: "act")
+    try Validate.text(request.comment, field: "comment", max: 2000, required: false)
+    let ttl = TimeInterval(self.policy.approvalTTLSeconds)
+    let actions = self.actions
+    return try await RequestLog.once(self.store, method: "ApproveAction", request: request, requestID: request.requestID) { db in
+      var action = try ActionStore.load(request.actionID, in: db)
+      guard action.requested.subject != actor.subject else {
+        throw ServiceError.permissionDenied("\(actor.subject) requested this action and cannot also approve it")
+      }
+      try actions.transition(&action, to: .approved, actor: actor, comment: request.comment, in: db) { a in
+        a.approved = .with { s in s.subject = actor.subject; s.role = actor.role.rawValue; s.time = .init(date: Date()) }
+        a.approvalExpiresAt = .init(date: Date().addingTimeInterval(ttl))
+      }
+      return action
+    }
+  }
+
+  func reject(_ request: Fixpoint_V1_RejectActionRequest, by actor: Principal) async throws -> Fixpoint_V1_Action {
+    try Validate.id(request.actionID, field: "action_id", prefix: "act")
+    try Validate.text(request.comment, field: "comment", max: 2000)
+    let actions = self.actions
+    return try await RequestLog.once(self.store, method: "RejectAction", request: request, requestID: request.requestID) { db in
+      var action = try ActionStore.load(request.actionID, in: db)
+      guard action.requested.subject != actor.subject else {
+        throw ServiceError.permissionDenied("\(actor.subject) requested this action and cannot also decide on it")
+      }
+      try actions.transition(&action, to: .rejected, actor: actor, comment: request.comment, in: db)
+      return action
+    }
+  }
+
+  // MARK: - Execute
+
+  func execute(_ request: Fixpoint_V1_ExecuteActionRequest, by actor: Principal) async throws -> [Fixpoint_V1_Action] {
+    guard request.allApproved != !request.actionIds.isEmpty else {
+      throw ServiceError.invalidArgument(field: "action_ids", reason: "give action ids, or all_approved, not both")
+    }
+    var ids = request.actionIds
+    for (i, id) in ids.enumerated() { try Validate.id(id, field: "action_ids[\(i)]", prefix: "act") }
+    if request.allApproved {
+      ids = try await self.store.pool.read { db in
+        try String.fetchAll(db, sql: "SELECT id FROM action WHERE state = ? ORDER BY created_at", arguments: [Fixpoint_V1_ActionState.approved.rawValue])
+      }
+    }
+    let selected = ids
+    let loaded = try await self.store.pool.read { db in try selected.map { try ActionStore.load($0, in: db) } }
+    if request.dryRun {
+      var out: [Fixpoint_V1_Action] = []
+      for var action in loaded {
+        if !action.changeSet.operations.isEmpty {
+          action.plannedDiff = try await self.callInventory("plan the change") {
+            try await self.inventory.applyChange(.with { $0.changeSet = action.changeSet; $0.dryRun = true }).diffs
+          }
+        }
+        out.append(action)
+      }
+      return out
+    }
+    // Refuse up front what cannot run, so a batch either starts or explains.
+    for action in loaded where !request.allApproved { try self.checkRunnable(action) }
+    let runnable = loaded.filter { (try? self.checkRunnable($0)) != nil }
+    try await self.blastRadius(runnable)
+    return try await self.run(runnable.map(\.id), by: actor)
+  }
+
+  func checkRunnable(_ action: Fixpoint_V1_Action) throws {
+    guard action.state == .approved else {
+      throw ServiceError.failedPrecondition("action \(action.id) is \(Lifecycle.name(action.state)); only approved actions execute")
+    }
+    if action.requiresApproval, action.hasApprovalExpiresAt, action.approvalExpiresAt.date < Date() {
+      throw ServiceError.failedPrecondition("the approval of action \(action.id) expired at \(action.approvalExpiresAt.date); approve it again")
+    }
+    if action.tier == .t3ChangeWindow {
+      throw ServiceError.failedPrecondition("action \(action.id) is tier 3: it executes only inside a change window, and change windows are not built yet")
+    }
+  }
+
+  /// A batch that would touch too many resources of one type in one account stops before any change.
+  func blastRadius(_ batch: [Fixpoint_V1_Action]) async throws {
+    let limit = self.policy.blastRadiusMaxCount
+    guard limit > 0 else { return }
+    let groups = Dictionary(grouping: batch) { "\($0.resource.providerID)/\($0.resource.type)" }
+    if let (key, group) = groups.first(where: { $0.value.count > limit }) {
+      throw ServiceError.failedPrecondition("the batch would change \(group.count) resources of \(key), more than dispatcher.blast.radius.max.count (\(limit)); nothing was changed")
+    }
+  }
+
+  /// Executes the actions, each tier within its concurrency and timeout.
+  func run(_ ids: [String], by actor: Principal) async throws -> [Fixpoint_V1_Action] {
+    let byTier = Dictionary(grouping: try await self.store.pool.read { db in try ids.map { try ActionStore.load($0, in: db) } }, by: \.tier)
+    var results: [String: Fixpoint_V1_Action] = [:]
+    for (tier, group) in byTier {
+      let limit = max(1, self.limits.concurrency[tier] ?? 1)
+      let timeout = self.limits.timeout[tier] ?? .seconds(60)
+      await withTaskGroup(of: Fixpoint_V1_Action?.self) { tasks in
+        var next = 0
+        func launch() {
+          guard next < group.count else { return }
+          let id = group[next].id
+          next += 1
+          tasks.addTask { try? await self.executeOne(id, by: actor, timeout: timeout) }
+        }
+        for _ in 0..<limit { launch() }
+        while let done = await tasks.next() {
+          if let done { results[done.id] = done }
+          launch()
+        }
+      }
+    }
+    let finished = results
+    return try await self.store.pool.read { db in try ids.map { id in try finished[id] ?? ActionStore.load(id, in: db) } }
+  }
+
+  /// approved → executing → (snapshot, re-validate, apply, verify) → completed | failed.
+  func executeOne(_ id: String, by actor: Principal, timeout: Duration) async throws -> Fixpoint_V1_Action {
+    let actions = self.actions
+    let started = try await self.store.pool.write { db -> Fixpoint_V1_Action in
+      var action = try ActionStore.load(id, in: db)
+      if action.state == .approved { try actions.transition(&action, to: .executing, actor: actor, comment: "", in: db) }
+      return action
+    }
+    guard started.state == .executing else { return started }
+    do {
+      let outcome = try await Self.withTimeout(timeout) { try await self.perform(started) }
+      return try await self.finish(id, actor: actor, outcome: outcome)
+    } catch {
+      let reason = (error as? TimeoutError).map { "timed out after \($0.limit)" } ?? "\(error)"
+      return try await self.fail(id, actor: actor, reason: reason)
+    }
+  }
+
+  enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff]), alreadyCompliant(snapshotID: String), guidanceOnly }
+
+  /// The cloud part of an execution; every step is safe to repeat.
+  func perform(_ action: Fixpoint_V1_Action) async throws -> Outcome {
+    guard !action.changeSet.operations.isEmpty else { return .guidanceOnly }
+    let snapshot = try await self.callInventory("take the snapshot") {
+      try await self.inventory.captureSnapshot(.with {
+        $0.requestID = "\(action.id)-snapshot"
+        $0.resourceID = action.resource.resourceID
+        $0.paths = action.changeSet.operations.map(\.path)
+      })
+    }
+    try await self.store.pool.write { db in
+      var a = try ActionStore.load(action.id, in: db)
+      a.snapshotID = snapshot.id
+      try ActionStore.save(a, openKey: nil, in: db)
+    }
+    let applied = try await self.callInventory("apply the change") {
+      try await self.inventory.applyChange(.with { $0.requestID = "\(action.id)-apply"; $0.changeSet = action.changeSet })
+    }
+    if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: snapshot.id) }
+    try await self.verify(action.changeSet, what: "the change")
+    return .changed(snapshotID: snapshot.id, applied: applied.diffs)
+  }
+
+  /// Reads the resource fresh until the change set is in place (a dry run finds nothing to do),
+  /// a bounded number of times, for eventual consistency.
+  func verify(_ changeSet: Fixpoint_V1_ChangeSet, what: String) async throws {
+    for attempt in 1...5 {
+      let pending = try await self.callInventory("verify \(what)") {
+        try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).diffs
+      }
+      if pending.isEmpty { return }
+      if attempt == 5 {
+        throw ServiceError.failedPrecondition("verification failed: \(pending.map(\.path).joined(separator: ", ")) did not take the new value")
+      }
+      try await Task.sleep(for: .milliseconds(200 * attempt))
+    }
+  }
+
+  func finish(_ id: String, actor: Principal, outcome: Outcome) async throws -> Fixpoint_V1_Action {
+    let window = TimeInterval(self.policy.rollbackWindowSeconds)
+    let actions = self.actions
+    return try await self.store.pool.write { db in
+      var action = try ActionStore.load(id, in: db)
+      let comment: String
+      var applied = ""
+      switch outcome {
+      case .changed(_, let diffs):
+        comment = "changed and verified"
+        applied = Self.diffText(diffs)
+      case .alreadyCompliant: comment = "already compliant: recorded as a no-op"
+      case .guidanceOnly: comment = "guidance recorded; no change made"
+      }
+      try actions.transition(&action, to: .completed, actor: actor, comment: comment, reason: applied, in: db) { a in
+        a.completedAt = .init(date: Date())
+        if case .changed = outcome, a.reversible { a.rollbackDeadline = .init(date: Date().addingTimeInterval(window)) }
+      }
+      return action
+    }
+  }
+
+  func fail(_ id: String, actor: Principal, reason: String) async throws -> Fixpoint_V1_Action {
+    let actions = self.actions
+    let failed = try await self.store.pool.write { db in
+      var action = try ActionStore.load(id, in: db)
+      try actions.transition(&action, to: .failed, actor: actor, comment: "", reason: reason, in: db) { $0.failureReason = reason }
+      return action
+    }
+    guard self.policy.autoRollbackOnFailedVerification, failed.reversible, !failed.snapshotID.isEmpty else { return failed }
+    return (try? await self.restore(failed, actor: Self.system, comment: "automatic rollback after a failed execution")) ?? failed
+  }
+
+  // MARK: - Rollback
+
+  func rollback(_ request: Fixpoint_V1_RollbackActionRequest, by actor: Principal) async throws -> Fixpoint_V1_Action {
+    try Validate.id(request.actionID, field: "action_id", prefix: "act")
+    try Validate.text(request.comment, field: "comment", max: 2000, required: false)
+    let action = try await self.actions.get(request.actionID)
+    guard action.state == .completed || action.state == .failed else {
+      try Lifecycle.check(from: action.state, to: .rolledBack)
+      return action
+    }
+    guard action.reversible else { throw ServiceError.failedPrecondition("action \(action.id) (\(action.handler)) is not reversible") }
+    guard !action.snapshotID.isEmpty else { throw ServiceError.failedPrecondition("action \(action.id) changed nothing; there is nothing to roll back") }
+    if action.state == .completed {
+      guard action.hasRollbackDeadline else { throw ServiceError.failedPrecondition("action \(action.id) made no change to roll back") }
+      guard action.rollbackDeadline.date >= Date() else {
+        throw ServiceError.failedPrecondition("the rollback window of action \(action.id) closed at \(action.rollbackDeadline.date)")
+      }
+    }
+    return try await self.restore(action, actor: actor, comment: request.comment)
+  }
+
+  func restore(_ action: Fixpoint_V1_Action, actor: Principal, comment: String) async throws -> Fixpoint_V1_Action {
+    _ = try await self.callInventory("restore the snapshot") {
+      try await self.inventory.restoreSnapshot(.with { $0.requestID = "\(action.id)-rollback"; $0.snapshotID = action.snapshotID })
+    }
+    let pending = try await self.callInventory("verify the rollback") {
+      try await self.inventory.restoreSnapshot(.with { $0.snapshotID = action.snapshotID; $0.dryRun = true }).diffs
+    }
+    guard pending.isEmpty else {
+      throw ServiceError.failedPrecondition("the rollback did not take: \(pending.map(\.path).joined(separator: ", ")) still differ from the snapshot")
+    }
+    let actions = self.actions
+    return try await self.store.pool.write { db in
+      var a = try ActionStore.load(action.id, in: db)
+      try actions.transition(&a, to: .rolledBack, actor: actor, comment: comment, in: db)
+      return a
+    }
+  }
+
+  // MARK: - Crash recovery
+
+  /// Actions a previous process left `executing` are finished: every step repeats safely (the
+  /// inventory calls carry the action's request ids), so the change is never applied twice.
+  func reconcile() async {
+    for attempt in 1...60 {
+      do {
+        let stuck = try await self.store.pool.read { db in
+          try String.fetchAll(db, sql: "SELECT id FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.executing.rawValue])
+        }
+        for id in stuck {
+          let action = try await self.actions.get(id)
+          do {
+            let outcome = try await self.perform(action)
+            _ = try await self.finish(id, actor: Self.system, outcome: outcome)
+          } catch let error as ServiceError {
+            _ = try await self.fail(id, actor: Self.system, reason: "after a restart: \(error)")
+          }
+        }
+        if !stuck.isEmpty { self.logger.info("reconciled interrupted actions", metadata: ["count": "\(stuck.count)"]) }
+        return
+      } catch {
+        self.logger.warning("reconciling interrupted actions failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+        try? await Task.sleep(for: .seconds(2))
+      }
+    }
+  }
+
+  /// A diff as one line per path, `path: before → after` (JSON values), for the audit trail.
+  static func diffText(_ diffs: [Fixpoint_V1_PathDiff]) -> String {
+    diffs.map { d in "\(d.path): \(Self.canonical(d.before)) → \(Self.canonical(d.after))" }.joined(separator: "\n")
+  }
+
+  /// JSON with sorted keys, so equal values read alike.
+  static func canonical(_ value: Google_Protobuf_Value) -> String {
+    guard let text = try? value.jsonString(), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]),
+      let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+    else { return "null" }
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  struct TimeoutError: Error { let limit: Duration }
+
+  static func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+      group.addTask { try await body() }
+      group.addTask {
+        try await Task.sleep(for: limit)
+        throw TimeoutError(limit: limit)
+      }
+      defer { group.cancelAll() }
+      return try await group.next()!
+    }
+  }
+}

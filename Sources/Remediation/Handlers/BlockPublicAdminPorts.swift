@@ -1,0 +1,86 @@
+import FixpointCore
+import FixpointProtocol
+import SwiftProtobuf
+
+/// Revokes only the ingress rules that open administration (and other high-risk) ports to the
+/// whole internet, keeping every other rule. A group many interfaces use is a higher risk.
+struct BlockPublicAdminPorts: RemediationHandler {
+  let info = HandlerInfo(
+    name: "BlockPublicAdminPorts",
+    description: "Revoke security group rules that open SSH, RDP or other high-risk ports to 0.0.0.0/0 or ::/0",
+    controlIDs: ["EC2.53", "EC2.54", "EC2.19", "EC2.13", "EC2.14"], findingTypes: ["security-group-open-admin-port"],
+    resourceTypes: ["security_group"], tier: .t2Verify, risk: .medium,
+    permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules"], reversible: true)
+
+  /// EC2.53/54 (22, 3389) and EC2.19's high-risk list.
+  static let riskyPorts = [20, 21, 22, 23, 25, 110, 135, 143, 445, 1433, 1434, 3000, 3306, 3389, 4333, 5000, 5432, 5500, 5601, 8080, 8088, 8888, 9200, 9300]
+
+  /// The keys of the offending rules.
+  static func offending(_ ingress: [String: Google_Protobuf_Value]) -> [String] {
+    ingress.filter { _, rule in
+      let r = rule.structValue.fields
+      let source = r["cidr_ipv4"]?.stringValue ?? r["cidr_ipv6"]?.stringValue ?? ""
+      guard source == "0.0.0.0/0" || source == "::/0" else { return false }
+      let proto = r["protocol"]?.stringValue ?? ""
+      guard ["tcp", "udp", "-1"].contains(proto) else { return false }
+      if proto == "-1" { return true }
+      let from = Int(r["from_port"]?.numberValue ?? -1)
+      let to = Int(r["to_port"]?.numberValue ?? -1)
+      return Self.riskyPorts.contains { from <= $0 && $0 <= to }
+    }.keys.sorted()
+  }
+
+  func plan(_ resource: Fixpoint_V1_Resource, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
+    try self.requireType(resource)
+    let ingress = resource.field("ingress")?.structValue.fields ?? [:]
+    let keys = Self.offending(ingress)
+    let users = Int(resource.field("network_interface_count")?.numberValue ?? 0)
+    let risk: Fixpoint_V1_Severity = users > config.busyGroupInterfaces ? .high : self.info.risk
+    return HandlerPlan(
+      operations: keys.map { Self.op("ingress[\($0)]", .init(nilLiteral: ())) },
+      description: keys.isEmpty
+        ? "Nothing to revoke on security group \(resource.name): no rule opens a high-risk port to the internet"
+        : "Revoke \(keys.count) rule\(keys.count == 1 ? "" : "s") of security group \(resource.name) (\(keys.joined(separator: "; "))), keeping the rest"
+          + (users > 0 ? "; \(users) network interface\(users == 1 ? " uses" : "s use") the group" : ""),
+      risk: risk)
+  }
+}
+
+/// Procedural: a new key whose secret goes only to a configured sink, then the old key
+/// deactivated (reversible by reactivation until the old key is deleted). Without a sink it
+/// refuses. The sink delivery is not built yet, so for now it always refuses, saying so.
+struct IAMAccessKeyRotation: RemediationHandler {
+  let info = HandlerInfo(
+    name: "IAMAccessKeyRotation", description: "Rotate an IAM user's access key older than 90 days (new key to a configured sink, old one deactivated)",
+    controlIDs: ["IAM.3"], resourceTypes: ["iam_user"], tier: .t2Verify, risk: .high,
+    permissions: ["iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:ListAccessKeys"], reversible: true)
+
+  func plan(_ resource: Fixpoint_V1_Resource, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
+    try self.requireType(resource)
+    guard !config.iamKeySink.isEmpty else {
+      throw .failedPrecondition("IAMAccessKeyRotation needs dispatcher.iam.key.sink (where the new secret goes); none is configured")
+    }
+    throw .unimplemented("IAMAccessKeyRotation: delivering a new secret to \(config.iamKeySink) is not built yet")
+  }
+}
+
+/// For controls that must not be automated: records guidance, makes no API call.
+struct ManualGuidance: RemediationHandler {
+  let info = HandlerInfo(
+    name: "ManualGuidance", description: "Record how to fix a control that must not be changed automatically; no API call",
+    controlIDs: ["EC2.3", "RDS.3", "EC2.9", "IAM.5", "IAM.4", "S3.20"], resourceTypes: ["ebs_volume", "rds_instance", "ec2_instance", "iam_user", "s3_bucket", "s3_account_public_access_block"],
+    tier: .t3ChangeWindow, risk: .info, permissions: [], reversible: false)
+
+  static let guidance: [String: String] = [
+    "ebs_volume": "EBS volumes cannot be encrypted in place: snapshot the volume, copy the snapshot with encryption, create a volume from it and swap it in during a maintenance window.",
+    "rds_instance": "RDS storage encryption is set at creation: snapshot, copy the snapshot encrypted, restore a new instance from it and move clients over.",
+    "ec2_instance": "Remove the public address by moving the instance to a private subnet or disassociating its Elastic IP; the address is lost.",
+    "iam_user": "The user must enroll an MFA device (or the root user must act); notify the owner.",
+  ]
+
+  func plan(_ resource: Fixpoint_V1_Resource, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
+    try self.requireType(resource)
+    let text = Self.guidance[resource.type] ?? "Fix by hand following the control's guidance; this cannot be safely automated."
+    return HandlerPlan(operations: [], description: "Manual fix for \(resource.type) \(resource.name)", risk: .info, guidance: text)
+  }
+}

@@ -1,0 +1,169 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import SwiftProtobuf
+import TestSupport
+import Testing
+
+extension AWSFixture {
+  func dispatcher<R: Sendable>(
+    token: String? = nil, _ body: @Sendable (Fixpoint_V1_RemediationService.Client<HTTP2ClientTransport.Posix>) async throws -> R
+  ) async throws -> R {
+    try await self.cluster.withClient(.dispatcher, token: token) { try await body(Fixpoint_V1_RemediationService.Client(wrapping: $0)) }
+  }
+
+  /// Submits a finding for `resource` and `control`, and asks for an action.
+  func suggest(_ resource: Fixpoint_V1_Resource, control: String, token: String? = nil) async throws -> Fixpoint_V1_Action {
+    try await self.dispatcher(token: token) { d in
+      let finding = try await d.submitFinding(.with { s in
+        s.finding = .with {
+          $0.source = "test"
+          $0.controlID = control
+          $0.title = "\(control) on \(resource.name)"
+          $0.resource = .with { $0.resourceID = resource.id; $0.type = resource.type; $0.providerID = resource.providerID; $0.region = resource.region }
+        }
+      })
+      return try await d.suggestAction(.with { $0.findingID = finding.id })
+    }
+  }
+}
+
+@Suite("remediation against moto", .serialized)
+struct RemediationTests {
+  /// (handler, resource type, resource name, control, what boto3 must read after the fix)
+  typealias Case = (String, String, String, String, @Sendable ([String: Any]) -> Bool)
+
+  static let cases: [Case] = [
+    ("S3BucketPublicAccessBlock", "s3_bucket", "fp-bad-bucket", "S3.8",
+     { same($0["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]) }),
+    ("S3DefaultEncryption", "s3_bucket", "fp-bad-bucket", "S3.17", { same($0["bucket.encryption"], "AES256") }),
+    ("S3AccountPublicAccessBlock", "s3_account_public_access_block", "account 123456789012", "S3.1",
+     { same($0["account.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]) }),
+    ("IMDSv2Enforcement", "ec2_instance", "fp-imdsv1", "EC2.8", { ($0["instance"] as? [String: Any])?["tokens"] as? String == "required" }),
+    ("GuardDutyEnablement", "guardduty_detector", "GuardDuty (us-east-1)", "GuardDuty.1", { same($0["guardduty.enabled"], true) }),
+    ("RDSBackupEnablement", "rds_instance", "fp-db-bad", "RDS.11", { ($0["db"] as? [Any])?.first as? Int == 7 }),
+    ("RDSDeletionProtection", "rds_instance", "fp-db-bad", "RDS.8", { ($0["db"] as? [Any])?[2] as? Bool == true }),
+    ("CloudTrailLogFileValidation", "cloudtrail_trail", "fp-bad-trail", "CloudTrail.4", { ($0["trail"] as? [Any])?[1] as? Bool == true }),
+    ("EBSDefaultEncryption", "ebs_encryption_default", "EBS default encryption (us-east-1)", "EC2.7", { same($0["ebs_default"], true) }),
+    ("BlockPublicAdminPorts", "security_group", "fp-open-ssh", "EC2.53",
+     { same(($0["sg"] as? [String: Any])?["ingress"], ["tcp 443-443 0.0.0.0/0"]) }),
+  ]
+
+  @Test("every executable handler end to end: the dry run equals what is applied, boto3 reads the fix, a repeat is a no-op, rollback restores the snapshot")
+  func handlers() async throws {
+    let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-approval-required", "false"])
+    let initial = try f.probe()
+    let plainKey = try #require(try await f.resources().first { $0.type == "kms_key" && $0.configuration.fields["description"]?.stringValue == "fp not rotated" })
+    var all = Self.cases
+    all.append(("KMSKeyRotation", "kms_key", plainKey.name, "KMS.4", { same($0["kms.rotation"], true) }))
+    var done: [Fixpoint_V1_Action] = []
+    for (handler, type, name, control, _) in all {
+      let resource = try await f.resource(type, name)
+      let action = try await f.suggest(resource, control: control)
+      #expect(action.handler == handler && action.state == .approved && !action.requiresApproval, "\(handler): \(action.state)")
+      #expect(!action.plannedDiff.isEmpty && !action.description_p.isEmpty, "\(handler) plans a change")
+      let executed = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }).actions[0] }
+      #expect(executed.state == .completed && !executed.snapshotID.isEmpty && executed.hasRollbackDeadline, "\(handler): \(executed.state) \(executed.failureReason)")
+      // What inventory applied is exactly the dry run shown at suggestion time.
+      let trail = try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = action.id }).entries }
+      let applied = trail.last { $0.toState == "completed" }?.details.fields["reason"]?.stringValue ?? ""
+      let planned = action.plannedDiff.map { d in "\(d.path): \(canonical(d.before)) → \(canonical(d.after))" }.joined(separator: "\n")
+      #expect(applied == planned, "\(handler)\napplied: \(applied)\nplanned: \(planned)")
+      #expect(trail.map(\.toState) == ["suggested", "approved", "executing", "completed"])
+      done.append(executed)
+    }
+    let fixed = try f.probe()
+    for (handler, _, _, _, check) in all { #expect(check(fixed), "\(handler): boto3 does not read the fix") }
+
+    // A second action on an already fixed resource completes as a recorded no-op.
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    let again = try await f.suggest(bucket, control: "S3.2")
+    #expect(again.handler == "S3BucketPublicAccessBlock" && again.plannedDiff.isEmpty)
+    let noop = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [again.id] }).actions[0] }
+    #expect(noop.state == .completed && !noop.hasRollbackDeadline)
+    let noopTrail = try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = again.id }).entries }
+    #expect(noopTrail.last?.comment.contains("no-op") == true)
+    // Executing a completed action again is refused, and changes nothing.
+    let firstID = done[0].id
+    await #expect(throws: RPCError.self) { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [firstID] }) } }
+
+    // Roll everything back, newest first: boto3 reads the original values.
+    for action in done.reversed() {
+      let rolled = try await f.dispatcher { try await $0.rollbackAction(.with { $0.actionID = action.id; $0.comment = "test" }) }
+      #expect(rolled.state == .rolledBack, "\(action.handler)")
+    }
+    var restored = try f.probe()
+    restored["bucket.versioning"] = initial["bucket.versioning"]
+    for key in ["bucket.public_access_block", "bucket.encryption", "account.public_access_block", "instance", "guardduty.enabled", "db", "trail",
+                "ebs_default", "sg", "kms.rotation"] {
+      #expect(same(restored[key], initial[key]), "rollback of \(key): \(restored[key] ?? "nil") vs \(initial[key] ?? "nil")")
+    }
+    // A rolled back action is final.
+    await #expect(throws: RPCError.self) { _ = try await f.dispatcher { try await $0.rollbackAction(.with { $0.actionID = firstID }) } }
+    let chain = try await f.dispatcher { try await $0.verifyAuditChain(.init()) }
+    #expect(chain.valid && chain.entriesChecked > 40)
+  }
+
+  @Test("approvals: the requester cannot approve, env=prod and tier 3 need approval, expired approvals block, tier 3 waits for windows; tampering is found")
+  func approvals() async throws {
+    let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-approval-required", "false", "--dispatcher-approval-ttl-seconds", "2"])
+    let approver = try await f.cluster.token(role: .approver, subject: "bob")
+    // fp-good-bucket is tagged env=prod.
+    let prod = try await f.suggest(try await f.resource("s3_bucket", "fp-good-bucket"), control: "S3.17")
+    #expect(prod.state == .pendingApproval && prod.requiresApproval)
+    await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [prod.id] }) } } throws: {
+      ($0 as? RPCError)?.code == .failedPrecondition
+    }
+    await #expect { _ = try await f.dispatcher { try await $0.approveAction(.with { $0.actionID = prod.id }) } } throws: {
+      ($0 as? RPCError)?.code == .permissionDenied
+    }
+    let viewer = try await f.cluster.token(role: .viewer, subject: "carol")
+    await #expect { _ = try await f.dispatcher(token: viewer) { try await $0.approveAction(.with { $0.actionID = prod.id }) } } throws: {
+      ($0 as? RPCError)?.code == .permissionDenied
+    }
+    let approved = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = prod.id; $0.comment = "ok" }) }
+    #expect(approved.state == .approved && approved.approved.subject == "bob")
+    try await Task.sleep(for: .milliseconds(2500))
+    await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [prod.id] }) } } throws: {
+      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("expired") } ?? false
+    }
+
+    // Tier 3 always needs approval, and executes only inside a change window.
+    let t3 = try await f.suggest(try await f.resource("rds_instance", "fp-db-bad"), control: "RDS.2")
+    #expect(t3.tier == .t3ChangeWindow && t3.state == .pendingApproval)
+    _ = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = t3.id }) }
+    await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [t3.id] }) } } throws: {
+      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("change window") } ?? false
+    }
+    #expect(same((try f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
+
+    // Reject closes an action.
+    let rejected = try await f.suggest(try await f.resource("ec2_instance", "fp-imdsv1"), control: "EC2.8")
+    #expect(rejected.state == .approved, "tier 2 without approval required")
+    let manual = try await f.suggest(try await f.resource("ebs_volume", "fp-plain-volume"), control: "EC2.3")
+    #expect(manual.handler == "ManualGuidance" && manual.state == .pendingApproval && !manual.guidance.isEmpty)
+    let closed = try await f.dispatcher(token: approver) { try await $0.rejectAction(.with { $0.actionID = manual.id; $0.comment = "will do by hand" }) }
+    #expect(closed.state == .rejected)
+
+    // Tampering with the audit table is found, and named.
+    #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
+    var config = Configuration()
+    config.busyMode = .timeout(5)
+    try await DatabaseQueue(path: f.cluster.databasePath(.dispatcher), configuration: config).write { db in
+      try db.execute(sql: "UPDATE audit SET actor = 'someone-else' WHERE sequence = 3")
+    }
+    let broken = try await f.dispatcher { try await $0.verifyAuditChain(.init()) }
+    #expect(!broken.valid && broken.brokenAtSequence == 3 && broken.problem.contains("edited"), "\(broken)")
+  }
+}
+
+/// JSON with sorted keys (as the dispatcher writes diffs into the audit trail).
+func canonical(_ value: Google_Protobuf_Value) -> String {
+  guard let text = try? value.jsonString(), let object = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]),
+    let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+  else { return "null" }
+  return String(decoding: data, as: UTF8.self)
+}
