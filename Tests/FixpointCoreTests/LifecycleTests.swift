@@ -3,6 +3,7 @@ import FixpointProtocol
 import Foundation
 import GRDB
 @testable import Remediation
+import SwiftProtobuf
 import Testing
 
 @Suite("Remediation lifecycle and audit chain")
@@ -76,5 +77,56 @@ struct LifecycleTests {
     }
     let i = try inserted.read { try AuditChain.verify(in: $0) }
     #expect(!i.valid && i.brokenAtSequence == 6, "\(i.problem)")
+  }
+}
+
+@Suite("Handler catalogue")
+struct HandlerCatalogueTests {
+  /// A misconfigured document for each resource type the handlers fix.
+  static let samples: [String: Google_Protobuf_Struct] = [
+    "s3_bucket": ["name": "b", "versioning": "Disabled"],
+    "s3_account_public_access_block": [:],
+    "security_group": ["ingress": .init(structValue: ["tcp 22-22 0.0.0.0/0": .init(structValue: [
+      "protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_ipv4": "0.0.0.0/0", "rule_id": "sgr-1"])]), "network_interface_count": 12],
+    "ec2_instance": ["metadata_options": .init(structValue: ["http_tokens": "optional"])],
+    "guardduty_detector": ["enabled": false],
+    "rds_instance": ["backup_retention_period": 0, "publicly_accessible": true, "deletion_protection": false],
+    "cloudtrail_trail": ["log_file_validation_enabled": false],
+    "kms_key": ["key_manager": "CUSTOMER", "key_spec": "SYMMETRIC_DEFAULT", "rotation_enabled": false],
+    "ebs_encryption_default": ["enabled": false],
+    "ebs_volume": ["encrypted": false],
+    "iam_user": ["access_keys": .init(structValue: [:])],
+  ]
+
+  @Test("every handler has its metadata, a plan (the dry run's input) for a misconfigured resource, and an end-to-end test")
+  func catalogue() throws {
+    let e2e = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("IntegrationTests/RemediationTests.swift").path, encoding: .utf8)
+    #expect(Set(HandlerCatalogue.all.map(\.info.name)).count == HandlerCatalogue.all.count, "names are unique")
+    for handler in HandlerCatalogue.all {
+      let info = handler.info
+      #expect(!info.name.isEmpty && !info.description.isEmpty && !info.controlIDs.isEmpty && !info.resourceTypes.isEmpty, "\(info.name)")
+      #expect(info.tier != .unspecified && info.risk != .unspecified, "\(info.name)")
+      #expect(info.permissions.isEmpty == (info.name == "ManualGuidance"), "\(info.name) declares the permissions it needs")
+      #expect(e2e.contains("\"\(info.name)\""), "\(info.name) has no end-to-end test in RemediationTests")
+      let type = info.resourceTypes[0]
+      let resource = Fixpoint_V1_Resource.with { $0.id = "res_1"; $0.type = type; $0.name = "sample"; $0.configuration = Self.samples[type] ?? [:] }
+      switch info.name {
+      case "IAMAccessKeyRotation":
+        #expect(throws: ServiceError.self, "refuses without a key sink") { try handler.plan(resource, config: HandlerConfig()) }
+      case "ManualGuidance":
+        let plan = try handler.plan(resource, config: HandlerConfig())
+        #expect(plan.operations.isEmpty && !plan.guidance.isEmpty)
+      default:
+        let plan = try handler.plan(resource, config: HandlerConfig())
+        #expect(!plan.operations.isEmpty && !plan.description.isEmpty, "\(info.name)")
+      }
+      // A handler refuses resources of other types.
+      let other = Fixpoint_V1_Resource.with { $0.type = "not_a_type" }
+      #expect(throws: ServiceError.self) { try handler.plan(other, config: HandlerConfig()) }
+    }
+    // BlockPublicAdminPorts raises the risk of a group many interfaces use.
+    let busy = try BlockPublicAdminPorts().plan(.with { $0.type = "security_group"; $0.configuration = Self.samples["security_group"]! }, config: HandlerConfig())
+    #expect(busy.risk == .high && busy.operations.map(\.path) == ["ingress[tcp 22-22 0.0.0.0/0]"])
   }
 }

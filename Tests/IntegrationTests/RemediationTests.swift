@@ -131,7 +131,7 @@ struct RemediationTests {
       ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("expired") } ?? false
     }
 
-    // Tier 3 always needs approval, and executes only inside a change window.
+    // Tier 3 ("RDSPublicAccessDisable") always needs approval, and executes only inside a change window.
     let t3 = try await f.suggest(try await f.resource("rds_instance", "fp-db-bad"), control: "RDS.2")
     #expect(t3.tier == .t3ChangeWindow && t3.state == .pendingApproval)
     _ = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = t3.id }) }
@@ -143,10 +143,15 @@ struct RemediationTests {
     // Reject closes an action.
     let rejected = try await f.suggest(try await f.resource("ec2_instance", "fp-imdsv1"), control: "EC2.8")
     #expect(rejected.state == .approved, "tier 2 without approval required")
+    // "ManualGuidance": guidance, no API call.
     let manual = try await f.suggest(try await f.resource("ebs_volume", "fp-plain-volume"), control: "EC2.3")
     #expect(manual.handler == "ManualGuidance" && manual.state == .pendingApproval && !manual.guidance.isEmpty)
     let closed = try await f.dispatcher(token: approver) { try await $0.rejectAction(.with { $0.actionID = manual.id; $0.comment = "will do by hand" }) }
     #expect(closed.state == .rejected)
+    // "IAMAccessKeyRotation" refuses without a configured sink for the new secret.
+    await #expect { _ = try await f.suggest(try await f.resource("iam_user", "fp-alice"), control: "IAM.3") } throws: {
+      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("dispatcher.iam.key.sink") } ?? false
+    }
 
     // Tampering with the audit table is found, and named.
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
