@@ -15,7 +15,8 @@ struct Fixpoint: AsyncParsableCommand {
       """,
     version: FixpointVersion.current,
     subcommands: [
-      Init.self, Up.self, Status.self, Token.self, Provider.self, Resource.self, Baseline.self, Alerts.self, Findings.self,
+      Init.self, Up.self, Status.self, Token.self, Provider.self, Resource.self, Baseline.self, Findings.self, Remediation.self,
+      Audit.self, Policy.self, Alerts.self,
       Frameworks.self, Drifts.self,
     ])
 }

@@ -163,6 +163,42 @@ struct RemediationTests {
     let broken = try await f.dispatcher { try await $0.verifyAuditChain(.init()) }
     #expect(!broken.valid && broken.brokenAtSequence == 3 && broken.problem.contains("edited"), "\(broken)")
   }
+
+  @Test("the CLI: suggest, show, approve (not one's own), execute, audit verify, rollback, list")
+  func cli() async throws {
+    let f = try await AWSFixture.make()
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    let finding = try await f.dispatcher { d in
+      try await d.submitFinding(.with { s in
+        s.finding = .with { $0.source = "test"; $0.controlID = "S3.8"; $0.resource = .with { $0.resourceID = bucket.id; $0.type = "s3_bucket" } }
+      })
+    }
+    let env = CLITests.environment(f.cluster)
+    let fixpoint = CLITests.fixpoint
+    let (code, suggested) = try Cluster.run(fixpoint, ["remediation", "suggest", "--finding", finding.id, "--output", "json"], environment: env)
+    #expect(code == 0, "\(suggested)")
+    let id = try #require(try CLITests.json(suggested).first?["id"] as? String)
+    let (_, shown) = try Cluster.run(fixpoint, ["remediation", "show", id], environment: env)
+    #expect(shown.contains("pending-approval") && shown.contains("planned diff:") && shown.contains("public_access_block"), "\(shown)")
+    let (own, ownOutput) = try Cluster.run(fixpoint, ["remediation", "approve", id], environment: env)
+    #expect(own != 0 && ownOutput.contains("permissionDenied"), "the requester cannot approve")
+    var approver = env
+    approver["FIXPOINT_TOKEN"] = try await f.cluster.token(role: .approver, subject: "bob")
+    let (approved, approvedOutput) = try Cluster.run(fixpoint, ["remediation", "approve", id, "--comment", "looks right"], environment: approver)
+    #expect(approved == 0, "\(approvedOutput)")
+    let (executed, executedOutput) = try Cluster.run(fixpoint, ["remediation", "execute", id], environment: env)
+    #expect(executed == 0 && executedOutput.contains("completed"), "\(executedOutput)")
+    #expect(same(try f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
+    let (verified, verifyOutput) = try Cluster.run(fixpoint, ["audit", "verify"], environment: env)
+    #expect(verified == 0 && verifyOutput.contains("intact"))
+    let (rolled, _) = try Cluster.run(fixpoint, ["remediation", "rollback", id, "--comment", "undo"], environment: env)
+    #expect(rolled == 0)
+    #expect(same(try f.probe()["bucket.public_access_block"], NSNull()))
+    let (_, listed) = try Cluster.run(fixpoint, ["remediation", "list", "--state", "rolled-back", "--output", "json"], environment: env)
+    #expect(try CLITests.json(listed).compactMap { $0["id"] as? String } == [id])
+    let (_, trail) = try Cluster.run(fixpoint, ["audit", "show", id, "--output", "json"], environment: env)
+    #expect(try CLITests.json(trail).compactMap { $0["to_state"] as? String } == ["suggested", "pending_approval", "approved", "executing", "completed", "rolled_back"])
+  }
 }
 
 /// JSON with sorted keys (as the dispatcher writes diffs into the audit trail).

@@ -1,0 +1,267 @@
+import ArgumentParser
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import SwiftProtobuf
+
+extension Fixpoint_V1_ActionState: CLIEnum {}
+extension Fixpoint_V1_Tier: CLIEnum {}
+
+private let actionColumns: [Column<Fixpoint_V1_Action>] = [
+  Column("id") { $0.id }, Column("state") { Show.name($0.state) }, Column("handler") { $0.handler },
+  Column("resource") { Show.resource($0.resource) }, Column("tier") { Show.name($0.tier) }, Column("risk") { Show.name($0.risk) },
+  Column("approval") { $0.requiresApproval ? "required" : "no" }, Column("description") { $0.description_p },
+]
+
+/// Runs `body` with a dispatcher client.
+private func dispatcher<R: Sendable>(
+  _ connection: ConnectionOptions, _ body: @Sendable (Fixpoint_V1_RemediationService.Client<HTTP2ClientTransport.Posix>) async throws -> R
+) async throws -> R {
+  try await connection.call(.dispatcher) { try await body(Fixpoint_V1_RemediationService.Client(wrapping: $0)) }
+}
+
+/// `fixpoint remediation …`
+struct Remediation: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Remediation actions: suggest, review, approve, execute, roll back (remediation-dispatcher).",
+    subcommands: [Suggest.self, List.self, ShowAction.self, Approve.self, Reject.self, Execute.self, Rollback.self, Handlers.self])
+
+  struct Suggest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Plan an action for a finding: the handler, the exact change (a dry run) and whether it needs approval.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "The finding (fnd_…).") var finding: String
+    @Option(help: "Use this handler instead of the one matching the finding's control.") var handler: String?
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let action = try await dispatcher(self.connection) { d in
+        try await d.suggestAction(.with {
+          $0.requestID = RandomID.make(prefix: "cli")
+          $0.findingID = self.finding
+          $0.handler = self.handler ?? ""
+        }, options: cliCallOptions)
+      }
+      try printAction(action, format: self.output)
+    }
+  }
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List actions, newest first.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var listing: ListingOptions
+    @Option(help: "\(Fixpoint_V1_ActionState.allValueStrings.joined(separator: ", ")).") var state: Fixpoint_V1_ActionState?
+    @Option(help: "Only actions on this resource (res_…).") var resource: String?
+    @Option(help: "Only this handler.") var handler: String?
+
+    func run() async throws {
+      let request = Fixpoint_V1_ListActionsRequest.with {
+        $0.state = self.state ?? .unspecified
+        $0.resourceID = self.resource ?? ""
+        $0.handler = self.handler ?? ""
+      }
+      let (actions, more) = try await dispatcher(self.connection) { d in
+        try await self.listing.collect { token, size in
+          var page = request
+          (page.pageToken, page.pageSize) = (token, size)
+          let response = try await d.listActions(page, options: cliCallOptions)
+          return (response.actions, response.nextPageToken)
+        }
+      }
+      try printMessages(actions, columns: actionColumns, format: self.listing.output, more: more)
+    }
+  }
+
+  struct ShowAction: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "show", abstract: "Show an action: description, resource, current configuration, planned diff, risk, tier, reversibility, snapshot.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The action (act_…).") var id: String
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let action = try await dispatcher(self.connection) { try await $0.getAction(.with { $0.actionID = self.id }, options: cliCallOptions) }
+      try printAction(action, format: self.output)
+    }
+  }
+
+  struct Approve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Approve an action (approver or admin; not your own).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The action (act_…).") var id: String
+    @Option(help: "Why, for the audit trail.") var comment: String = ""
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let action = try await dispatcher(self.connection) { d in
+        try await d.approveAction(.with { $0.requestID = RandomID.make(prefix: "cli"); $0.actionID = self.id; $0.comment = self.comment }, options: cliCallOptions)
+      }
+      try printMessages([action], columns: actionColumns, format: self.output)
+    }
+  }
+
+  struct Reject: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Reject an action waiting for approval (approver or admin).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The action (act_…).") var id: String
+    @Option(help: "Why, for the audit trail (required).") var comment: String
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let action = try await dispatcher(self.connection) { d in
+        try await d.rejectAction(.with { $0.requestID = RandomID.make(prefix: "cli"); $0.actionID = self.id; $0.comment = self.comment }, options: cliCallOptions)
+      }
+      try printMessages([action], columns: actionColumns, format: self.output)
+    }
+  }
+
+  struct Execute: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Execute approved actions: snapshot, apply, verify; each tier within its concurrency and timeout.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "Action ids (act_…).") var ids: [String] = []
+    @Flag(help: "Every approved action.") var allApproved = false
+    @Flag(help: "Only show what would change.") var dryRun = false
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func validate() throws {
+      guard self.ids.isEmpty == self.allApproved else { throw ValidationError("give action ids or --all-approved") }
+    }
+
+    func run() async throws {
+      let actions = try await dispatcher(self.connection) { d in
+        var options = cliCallOptions
+        options.timeout = .seconds(3600)
+        return try await d.executeAction(.with {
+          $0.requestID = RandomID.make(prefix: "cli")
+          $0.actionIds = self.ids
+          $0.allApproved = self.allApproved
+          $0.dryRun = self.dryRun
+        }, options: options).actions
+      }
+      try printMessages(actions, columns: actionColumns + [Column("failure") { $0.failureReason }], format: self.output)
+      if actions.contains(where: { $0.state == .failed }) { throw ExitCode(2) }
+    }
+  }
+
+  struct Rollback: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Undo a completed action within its rollback window, from its snapshot.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The action (act_…).") var id: String
+    @Option(help: "Why, for the audit trail.") var comment: String = ""
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let action = try await dispatcher(self.connection) { d in
+        try await d.rollbackAction(.with { $0.requestID = RandomID.make(prefix: "cli"); $0.actionID = self.id; $0.comment = self.comment }, options: cliCallOptions)
+      }
+      try printMessages([action], columns: actionColumns, format: self.output)
+    }
+  }
+
+  struct Handlers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The handlers, the controls they fix, their tier and risk.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let handlers = try await dispatcher(self.connection) { try await $0.listHandlers(.init(), options: cliCallOptions).handlers }
+      try printMessages(
+        handlers,
+        columns: [
+          Column("name") { $0.name }, Column("controls") { $0.controlIds.joined(separator: ",") }, Column("types") { $0.resourceTypes.joined(separator: ",") },
+          Column("tier") { Show.name($0.tier) }, Column("risk") { Show.name($0.risk) }, Column("reversible") { "\($0.reversible)" },
+        ], format: self.output)
+    }
+  }
+}
+
+/// An action in full, for `show` and `suggest`.
+private func printAction(_ action: Fixpoint_V1_Action, format: OutputFormat) throws {
+  guard format == .table else {
+    try printMessages([action], columns: actionColumns, format: .json)
+    return
+  }
+  func json(_ m: some SwiftProtobuf.Message) -> String { (try? m.jsonString()) ?? "" }
+  print("""
+    action:      \(action.id) (\(Show.name(action.state)))
+    description: \(action.description_p)
+    handler:     \(action.handler), tier \(Show.name(action.tier)), risk \(Show.name(action.risk)), \(action.reversible ? "reversible" : "not reversible")
+    approval:    \(action.requiresApproval ? "required" : "not required")\(action.approved.subject.isEmpty ? "" : ", approved by \(action.approved.subject)")
+    resource:    \(action.resource.resourceID) \(action.resource.type) \(action.resource.externalID)
+    snapshot:    \(action.snapshotID.isEmpty ? "none yet" : action.snapshotID)
+    """)
+  if !action.guidance.isEmpty { print("guidance:    \(action.guidance)") }
+  if !action.failureReason.isEmpty { print("failure:     \(action.failureReason)") }
+  print("planned diff:")
+  for d in action.plannedDiff { print("  \(d.path): \(json(d.before)) → \(json(d.after))") }
+  if action.plannedDiff.isEmpty { print("  (nothing to change)") }
+  print("current configuration: \(json(action.currentConfiguration))")
+}
+
+/// `fixpoint audit …`
+struct Audit: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "The tamper-evident audit trail of remediation actions.", subcommands: [ShowTrail.self, Verify.self])
+
+  struct ShowTrail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "The trail of one action, or the whole trail.")
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var listing: ListingOptions
+    @Argument(help: "An action (act_…); empty for the whole trail.") var id: String?
+
+    func run() async throws {
+      let (entries, more) = try await dispatcher(self.connection) { d in
+        try await self.listing.collect { token, size in
+          let response = try await d.getAuditTrail(.with { ($0.actionID, $0.pageToken, $0.pageSize) = (self.id ?? "", token, size) }, options: cliCallOptions)
+          return (response.entries, response.nextPageToken)
+        }
+      }
+      try printMessages(
+        entries,
+        columns: [
+          Column("seq") { "\($0.sequence)" }, Column("action") { $0.actionID }, Column("from") { $0.fromState }, Column("to") { $0.toState },
+          Column("actor") { $0.actor.subject }, Column("at") { Show.time($0.actor.time) }, Column("comment") { $0.comment },
+          Column("hash") { String($0.hash.prefix(12)) },
+        ], format: self.listing.output, more: more)
+    }
+  }
+
+  struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Check the hash chain: names the first edited, inserted or deleted entry. Exit status 4 when broken.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func run() async throws {
+      let result = try await dispatcher(self.connection) { try await $0.verifyAuditChain(.init(), options: cliCallOptions) }
+      if self.output == .json {
+        print(try result.jsonString())
+      } else if result.valid {
+        print("audit chain intact: \(result.entriesChecked) entries checked")
+      } else {
+        print("audit chain BROKEN at entry \(result.brokenAtSequence): \(result.problem) (\(result.entriesChecked) entries before it are intact)")
+      }
+      if !result.valid { throw ExitCode(4) }
+    }
+  }
+}
+
+/// `fixpoint policy show`
+struct Policy: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "The remediation policy.", subcommands: [ShowPolicy.self])
+
+  struct ShowPolicy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "The policy in force (approvals, windows, rollback window).")
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+      let policy = try await dispatcher(self.connection) { try await $0.getPolicy(.init(), options: cliCallOptions) }
+      var options = JSONEncodingOptions()
+      options.preserveProtoFieldNames = true
+      print(try policy.jsonString(options: options))
+    }
+  }
+}
