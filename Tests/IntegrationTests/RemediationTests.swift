@@ -199,6 +199,62 @@ struct RemediationTests {
     let (_, trail) = try Cluster.run(fixpoint, ["audit", "show", id, "--output", "json"], environment: env)
     #expect(try CLITests.json(trail).compactMap { $0["to_state"] as? String } == ["suggested", "pending_approval", "approved", "executing", "completed", "rolled_back"])
   }
+
+  @Test("kill -9 in the middle of a 200-action batch: after a restart every action ends completed or failed, none applied twice, the chain verifies")
+  func crash() async throws {
+    let proxy = FaultProxy()
+    let f = try await AWSFixture.make(
+      endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
+      inventoryArguments: ["--inventory-aws-rate", "2000", "--inventory-aws-burst", "2000"],
+      dispatcherArguments: ["--dispatcher-approval-required", "false"])
+    let count = 200
+    let seed = "import boto3,sys\ns3=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',aws_secret_access_key='x')\n"
+      + "for i in range(\(count)): s3.create_bucket(Bucket=f'fp-crash-{i:03d}')\n"
+      + "print(len([b for b in s3.list_buckets()['Buckets'] if b['Name'].startswith('fp-crash-')]))"
+    let (seeded, out, err) = try runCommand(["python3", "-c", seed, f.moto.endpoint])
+    try #require(seeded == 0 && out.trimmingCharacters(in: .whitespacesAndNewlines) == "\(count)", "seeding: \(out) \(err)")
+    let job = try await f.sync()
+    try #require(job.progress.state == .succeeded)
+    let all = try await f.resources()
+    let buckets = all.filter { $0.type == "s3_bucket" && $0.name.hasPrefix("fp-crash-") }
+    try #require(buckets.count == count, "\(job) \(all.filter { $0.type == "s3_bucket" }.map(\.name))")
+    var ids: [String] = []
+    for bucket in buckets { ids.append(try await f.suggest(bucket, control: "S3.8").id) }
+
+    // The batch starts; the dispatcher is killed while it runs, then started again.
+    let batch = Task { try? await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) } }
+    #expect(try await Cluster.eventually(timeout: 60) {
+      try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) ?? 0 } >= 20
+    })
+    _ = f.cluster.stop(.dispatcher, signal: SIGKILL)
+    _ = await batch.value
+    let interrupted = try f.cluster.query(.dispatcher) { db in
+      try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM action WHERE state != ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) ?? 0
+    }
+    #expect(interrupted > 0, "the kill came in the middle of the batch")
+    try f.cluster.start(.dispatcher)
+    try await f.cluster.waitUntilServing(.dispatcher)
+    // Actions left executing are reconciled at start; the operator runs the rest of the batch again.
+    #expect(try await Cluster.eventually(timeout: 60) {
+      try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.executing.rawValue]) } == 0
+    })
+    _ = try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) }
+    let states = try f.cluster.query(.dispatcher) { db in
+      try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM action GROUP BY state").map { (Fixpoint_V1_ActionState(rawValue: $0["state"])!, $0["n"] as Int) }
+    }
+    #expect(states.count == 1 && states.first?.0 == .completed && states.first?.1 == count, "\(states)")
+    // moto's side: every bucket blocked, each written exactly once.
+    let writes = (try proxy.state()["writes"] as? [String: Int]) ?? [:]
+    for i in 0..<count {
+      #expect(writes["PUT /fp-crash-\(String(format: "%03d", i))?publicAccessBlock"] == 1, "bucket \(i): \(writes["PUT /fp-crash-\(String(format: "%03d", i))?publicAccessBlock"] ?? 0) writes")
+    }
+    // The audit: each action entered executing once and completed once; the chain verifies.
+    let perAction = try f.cluster.query(.dispatcher) { db in
+      try Row.fetchAll(db, sql: "SELECT action_id, SUM(to_state = 'executing') AS e, SUM(to_state = 'completed') AS c FROM audit GROUP BY action_id")
+    }
+    #expect(perAction.count == count && perAction.allSatisfy { ($0["e"] as Int) == 1 && ($0["c"] as Int) == 1 })
+    #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
+  }
 }
 
 /// JSON with sorted keys (as the dispatcher writes diffs into the audit trail).

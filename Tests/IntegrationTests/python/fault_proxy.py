@@ -4,7 +4,7 @@ protocol shapes them, for the next N calls, and forwards everything else untouch
 
 usage: fault_proxy.py LISTEN_PORT UPSTREAM_URL
   POST /_fault {"count": N}  the next N AWS calls are throttled
-  GET  /_fault               {"pending": n, "served": n, "forwarded": n}
+  GET  /_fault               {"pending": n, "served": n, "forwarded": n, "writes": {"PUT /bucket?publicAccessBlock": n, …}}
 """
 import http.client
 import json
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 port, upstream = int(sys.argv[1]), urlsplit(sys.argv[2])
 lock = threading.Lock()
-state = {"pending": 0, "served": 0, "forwarded": 0}
+state = {"pending": 0, "served": 0, "forwarded": 0, "writes": {}}
 
 # service signing name -> (status, content type, body, extra headers)
 XML_QUERY = '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>'
@@ -66,6 +66,9 @@ class Handler(BaseHTTPRequestHandler):
                 state["served"] += 1
             else:
                 state["forwarded"] += 1
+                if self.command not in ("GET", "HEAD") and service == "s3":  # S3 writes, counted per bucket and sub-resource
+                    key = f"{self.command} {self.path.split('=')[0]}"
+                    state["writes"][key] = state["writes"].get(key, 0) + 1
         if fault:
             status, ctype, payload, headers = SHAPES.get(service, SHAPES["s3"])
             self._reply(status, ctype, payload, headers)
