@@ -76,3 +76,12 @@ public enum SettingsError: Error, CustomStringConvertible, Equatable {
     }
   }
 }
+
+extension ConfigReader {
+  /// A text value that may contain commas (JSON, lists). The command-line provider splits values
+  /// on commas, so a value that arrives in pieces is joined back.
+  public func text(forKey key: ConfigKey, default defaultValue: String) -> String {
+    if let parts = self.stringArray(forKey: key), parts.count > 1 { return parts.joined(separator: ",") }
+    return self.string(forKey: key, default: defaultValue)
+  }
+}

@@ -225,7 +225,12 @@ final class Executor: Sendable {
       throw ServiceError.failedPrecondition("the approval of action \(action.id) expired at \(action.approvalExpiresAt.date); approve it again")
     }
     if action.tier == .t3ChangeWindow {
-      throw ServiceError.failedPrecondition("action \(action.id) is tier 3: it executes only inside a change window, and change windows are not built yet")
+      guard !self.policy.changeWindows.isEmpty else {
+        throw ServiceError.failedPrecondition("action \(action.id) is tier 3: it executes only inside a change window, and none is configured (dispatcher.change.windows)")
+      }
+      guard self.policy.changeWindows.contains(where: { $0.isOpen(at: Date()) }) else {
+        throw ServiceError.failedPrecondition("action \(action.id) is tier 3: no change window is open now (\(self.policy.changeWindows.map(\.proto.cron).joined(separator: "; ")))")
+      }
     }
   }
 

@@ -11,6 +11,8 @@ struct PolicyDefaults: Sendable {
   /// A batch touching more resources of one type in one account than this stops (0: no limit).
   var blastRadiusMaxCount: Int
   var autoRollbackOnFailedVerification: Bool
+  /// When tier 3 actions may execute.
+  var changeWindows: [ChangeWindow]
 
   /// Reads `dispatcher.approval.required` (bool, true; also `REMEDIATION_REQUIRE_APPROVAL`),
   /// `dispatcher.rollback.window.seconds` (int, 1800, at most 48 h) and
@@ -29,6 +31,7 @@ struct PolicyDefaults: Sendable {
     self.approvalTTLSeconds = reader.int(forKey: "dispatcher.approval.ttl.seconds", default: 86_400)
     self.blastRadiusMaxCount = reader.int(forKey: "dispatcher.blast.radius.max.count", default: 0)
     self.autoRollbackOnFailedVerification = reader.bool(forKey: "dispatcher.rollback.on.failure", default: true)
+    self.changeWindows = try ChangeWindow.parse(reader.text(forKey: "dispatcher.change.windows", default: ""))
     guard self.blastRadiusMaxCount >= 0 else {
       throw SettingsError.invalid(key: "dispatcher.blast.radius.max.count", reason: "must not be negative")
     }
@@ -47,6 +50,7 @@ struct PolicyDefaults: Sendable {
       $0.approvalTtlSeconds = Int64(self.approvalTTLSeconds)
       $0.blastRadiusMaxCount = Int32(self.blastRadiusMaxCount)
       $0.autoRollbackOnFailedVerification = self.autoRollbackOnFailedVerification
+      $0.changeWindows = self.changeWindows.map(\.proto)
     }
   }
 }

@@ -12,6 +12,8 @@ public enum RemediationApp {
     SettingDoc("dispatcher.rollback.window.seconds", "int", "1800", "how long a completed action can be rolled back (max 172800)"),
     SettingDoc("dispatcher.approval.ttl.seconds", "int", "86400", "how long an approval stays valid"),
     SettingDoc("dispatcher.blast.radius.max.count", "int", "0", "a batch changing more resources of one type in one account stops before any change (0: no limit)"),
+    SettingDoc("dispatcher.change.windows", "json", "[]",
+               "when tier 3 actions may execute: [{\"cron\": \"0 22 * * 1-5\", \"duration_seconds\": 7200, \"time_zone\": \"Europe/Berlin\"}]"),
     SettingDoc("dispatcher.rollback.on.failure", "bool", "true", "roll back automatically when an execution fails after changing something"),
     SettingDoc("dispatcher.s3.encryption.kms.key", "string", "", "S3DefaultEncryption uses SSE-KMS with this key; empty: SSE-S3"),
     SettingDoc("dispatcher.iam.key.sink", "string", "", "where IAMAccessKeyRotation sends a new secret; empty: the handler refuses"),

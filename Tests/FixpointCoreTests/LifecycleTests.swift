@@ -130,3 +130,43 @@ struct HandlerCatalogueTests {
     #expect(busy.risk == .high && busy.operations.map(\.path) == ["ingress[tcp 22-22 0.0.0.0/0]"])
   }
 }
+
+@Suite("Change windows")
+struct ChangeWindowTests {
+  static func date(_ text: String, _ zone: String = "UTC") -> Date {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: zone)
+    f.dateFormat = "yyyy-MM-dd HH:mm"
+    return f.date(from: text)!
+  }
+
+  @Test("a weekday-evening window in Berlin is open inside its hours only, across midnight and time zones")
+  func berlin() throws {
+    let w = try ChangeWindow(.with { $0.cron = "0 22 * * 1-5"; $0.durationSeconds = 7200; $0.timeZone = "Europe/Berlin" })
+    #expect(w.isOpen(at: Self.date("2026-11-24 22:00", "Europe/Berlin")))  // Tuesday
+    #expect(w.isOpen(at: Self.date("2026-11-24 23:59", "Europe/Berlin")))
+    #expect(!w.isOpen(at: Self.date("2026-11-25 00:00", "Europe/Berlin")))
+    #expect(!w.isOpen(at: Self.date("2026-11-24 21:59", "Europe/Berlin")))
+    #expect(w.isOpen(at: Self.date("2026-11-24 21:30", "UTC")))  // 22:30 in Berlin
+    #expect(!w.isOpen(at: Self.date("2026-11-28 22:30", "Europe/Berlin")))  // Saturday
+  }
+
+  @Test("cron fields: lists, ranges, steps, Sunday as 0 or 7, day-of-month OR day-of-week; bad input named")
+  func cron() throws {
+    let c = try CronExpression("*/15 9-17 1,15 * 0")
+    #expect(c.minutes == [0, 15, 30, 45] && c.hours == Set(9...17) && c.days == [1, 15] && c.weekdays == [0])
+    #expect(try CronExpression("5/20 0 * * 7").minutes == [5, 25, 45])
+    #expect(try CronExpression("0 0 * * 7").weekdays == [0])
+    var utc = Calendar(identifier: .gregorian)
+    utc.timeZone = TimeZone(identifier: "UTC")!
+    // 2026-11-15 is a Sunday and the 15th; 2026-11-22 a Sunday; 2026-11-01 a Sunday and the 1st.
+    let sundayOnly = utc.dateComponents([.minute, .hour, .day, .month, .weekday], from: Self.date("2026-11-22 10:15"))
+    #expect(c.matches(sundayOnly), "day-of-week alone matches when both day fields are restricted")
+    for bad in ["* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8", "*/0 * * * *", "5-1 * * * *", "a * * * *"] {
+      #expect(throws: ServiceError.self, "\(bad)") { try CronExpression(bad) }
+    }
+    #expect(throws: ServiceError.self) { try ChangeWindow(.with { $0.cron = "* * * * *"; $0.durationSeconds = 3600; $0.timeZone = "Mars/Olympus" }) }
+    #expect(throws: ServiceError.self) { try ChangeWindow(.with { $0.cron = "* * * * *"; $0.durationSeconds = 10 }) }
+  }
+}

@@ -54,7 +54,10 @@ struct RemediationTests {
 
   @Test("every executable handler end to end: the dry run equals what is applied, boto3 reads the fix, a repeat is a no-op, rollback restores the snapshot")
   func handlers() async throws {
-    let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-approval-required", "false"])
+    let f = try await AWSFixture.make(dispatcherArguments: [
+      "--dispatcher-approval-required", "false",
+      "--dispatcher-change-windows", #"[{"cron": "* * * * *", "duration_seconds": 3600, "time_zone": "UTC"}]"#,
+    ])
     let initial = try f.probe()
     let plainKey = try #require(try await f.resources().first { $0.type == "kms_key" && $0.configuration.fields["description"]?.stringValue == "fp not rotated" })
     var all = Self.cases
@@ -75,8 +78,17 @@ struct RemediationTests {
       #expect(trail.map(\.toState) == ["suggested", "approved", "executing", "completed"])
       done.append(executed)
     }
+    // Tier 3 ("RDSPublicAccessDisable"): approval always, then execution inside the (open) window.
+    let t3 = try await f.suggest(try await f.resource("rds_instance", "fp-db-bad"), control: "RDS.2")
+    #expect(t3.tier == .t3ChangeWindow && t3.state == .pendingApproval)
+    let approver = try await f.cluster.token(role: .approver, subject: "bob")
+    _ = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = t3.id }) }
+    let t3Done = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [t3.id] }).actions[0] }
+    #expect(t3Done.state == .completed, "\(t3Done.failureReason)")
+    done.append(t3Done)
     let fixed = try f.probe()
     for (handler, _, _, _, check) in all { #expect(check(fixed), "\(handler): boto3 does not read the fix") }
+    #expect(((fixed["db"] as? [Any])?[1] as? Bool) == false, "RDSPublicAccessDisable: boto3 reads the instance as private")
 
     // A second action on an already fixed resource completes as a recorded no-op.
     let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
