@@ -104,6 +104,17 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .target(
+      name: "Remediation",
+      dependencies: ["FixpointCore", "FixpointProtocol"] + grpc + [
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Configuration", package: "swift-configuration"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Metrics", package: "swift-metrics"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .target(
       name: "Inventory",
       dependencies: ["FixpointCore", "FixpointProtocol", "CloudAWS"] + grpc + [
         .product(name: "GRDB", package: "GRDB.swift"),
@@ -115,7 +126,6 @@ let package = Package(
     ),
     serviceLibrary("Drift"),
     serviceLibrary("Compliance"),
-    serviceLibrary("Remediation"),
     serviceLibrary("Notifier"),
     serviceExecutable("InventoryMain", library: "Inventory", path: "inventory"),
     serviceExecutable("DriftMain", library: "Drift", path: "drift"),

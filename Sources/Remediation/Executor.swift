@@ -267,7 +267,11 @@ final class Executor: Sendable {
       }
     }
     let finished = results
-    return try await self.store.pool.read { db in try ids.map { id in try finished[id] ?? ActionStore.load(id, in: db) } }
+    let (actions, metrics) = try await self.store.pool.read { db in
+      (try ids.map { id in try finished[id] ?? ActionStore.load(id, in: db) }, try RemediationMetrics.compute(in: db))
+    }
+    RemediationMetrics.publish(metrics)
+    return actions
   }
 
   /// approved → executing → (snapshot, re-validate, apply, verify) → completed | failed.

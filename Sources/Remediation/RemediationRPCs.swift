@@ -4,7 +4,7 @@ import GRDB
 import GRPCCore
 
 /// `fixpoint.v1.RemediationService`: findings, handlers, the action lifecycle and the audit trail.
-/// Stored policy changes (UpdatePolicy) and metrics answer UNIMPLEMENTED until built.
+/// Stored policy changes (UpdatePolicy) answer UNIMPLEMENTED until built.
 struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   let findings: FindingStore
   let policy: PolicyDefaults
@@ -90,6 +90,8 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func getMetrics(request: Fixpoint_V1_GetMetricsRequest, context: ServerContext) async throws -> Fixpoint_V1_RemediationMetrics {
-    throw Self.later("GetMetrics", "remediation metrics computed from the audit trail")
+    let metrics = try await self.executor.store.pool.read { db in try RemediationMetrics.compute(in: db) }
+    RemediationMetrics.publish(metrics)
+    return metrics
   }
 }

@@ -117,6 +117,13 @@ struct RemediationTests {
     await #expect(throws: RPCError.self) { _ = try await f.dispatcher { try await $0.rollbackAction(.with { $0.actionID = firstID }) } }
     let chain = try await f.dispatcher { try await $0.verifyAuditChain(.init()) }
     #expect(chain.valid && chain.entriesChecked > 40)
+
+    // Metrics from the trail: 13 completed (12 changes and the no-op), none failed, 12 rolled back.
+    let metrics = try await f.dispatcher { try await $0.getMetrics(.init()) }
+    #expect(metrics.successRate == 1 && abs(metrics.rollbackRate - 12.0 / 13.0) < 1e-9, "\(metrics)")
+    #expect(metrics.meanTimeToRemediateSeconds > 0 && metrics.actionsByState == ["rolled_back": 12, "completed": 1])
+    let (_, scraped) = try Cluster.run("/usr/bin/env", ["curl", "-s", "http://127.0.0.1:\(f.cluster.metricsPort(.dispatcher))/metrics"])
+    #expect(scraped.contains("fixpoint_remediation_success_rate 1") && scraped.contains("fixpoint_remediation_actions{state=\"rolled_back\"} 12"), "\(scraped)")
   }
 
   @Test("approvals: the requester cannot approve, env=prod and tier 3 need approval, expired approvals block, tier 3 waits for windows; tampering is found")
