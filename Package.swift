@@ -138,6 +138,7 @@ let package = Package(
         "FixpointCore", "FixpointProtocol",
         "Inventory", "Drift", "Compliance", "Remediation", "Notifier",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Crypto", package: "swift-crypto"),
       ] + grpc,
       swiftSettings: swiftSettings
     ),

@@ -132,7 +132,7 @@ struct Alerts: AsyncParsableCommand {
 /// `fixpoint findings list`
 struct Findings: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Findings the remediation-dispatcher holds.", subcommands: [List.self])
+    abstract: "Findings the remediation-dispatcher holds.", subcommands: [List.self, ImportFindings.self])
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List findings, newest first.")

@@ -217,6 +217,35 @@ struct RemediationTests {
     #expect(try CLITests.json(listed).compactMap { $0["id"] as? String } == [id])
     let (_, trail) = try Cluster.run(fixpoint, ["audit", "show", id, "--output", "json"], environment: env)
     #expect(try CLITests.json(trail).compactMap { $0["to_state"] as? String } == ["suggested", "pending_approval", "approved", "executing", "completed", "rolled_back"])
+
+    // ASFF import: a failed finding on a known bucket, a passed one (skipped), one on a resource
+    // inventory does not know; importing twice records each once.
+    let asff = f.cluster.dataDir + "/findings.json"
+    let findings: [[String: Any]] = [
+      ["Id": "arn:aws:securityhub:us-east-1:123456789012:security-control/S3.17/finding/1", "GeneratorId": "security-control/S3.17",
+       "Title": "S3 general purpose buckets should be encrypted", "Severity": ["Label": "MEDIUM"], "Compliance": ["Status": "FAILED"],
+       "Resources": [["Type": "AwsS3Bucket", "Id": "arn:aws:s3:::fp-bad-bucket", "Region": "us-east-1"]]],
+      ["Id": "f-2", "GeneratorId": "aws-foundational-security-best-practices/v/1.0.0/S3.8", "Compliance": ["Status": "PASSED"],
+       "Resources": [["Type": "AwsS3Bucket", "Id": "arn:aws:s3:::fp-good-bucket"]]],
+      ["Id": "f-3", "ProductFields": ["ControlId": "EC2.8"], "Severity": ["Label": "HIGH"], "Compliance": ["Status": "FAILED"],
+       "Resources": [["Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:123456789012:instance/i-unknown"]]],
+    ]
+    try JSONSerialization.data(withJSONObject: ["Findings": findings]).write(to: URL(fileURLWithPath: asff))
+    for _ in 0..<2 {
+      let (imported, importOutput) = try Cluster.run(fixpoint, ["findings", "import", asff, "--output", "json"], environment: env)
+      #expect(imported == 0, "\(importOutput)")
+      let outcomes = try CLITests.json(importOutput).compactMap { $0["outcome"] as? String }
+      #expect(outcomes.count == 3 && outcomes[1].hasPrefix("skipped") && outcomes[2].contains("not in inventory"), "\(outcomes)")
+    }
+    let stored = try f.cluster.query(.dispatcher) { db in
+      try Row.fetchAll(db, sql: "SELECT control_id, resource_id, severity FROM finding WHERE source = 'asff' ORDER BY control_id")
+    }
+    #expect(stored.map { $0["control_id"] as String } == ["EC2.8", "S3.17"])
+    #expect(stored[1]["resource_id"] as String == bucket.id && stored[0]["severity"] as Int == Fixpoint_V1_Severity.high.rawValue)
+    let imported = try f.cluster.query(.dispatcher) { try String.fetchOne($0, sql: "SELECT id FROM finding WHERE control_id = 'S3.17'")! }
+    let (planned, plannedOutput) = try Cluster.run(fixpoint, ["remediation", "suggest", "--finding", imported, "--output", "json"], environment: env)
+    let plannedHandler = try CLITests.json(plannedOutput).first?["handler"] as? String
+    #expect(planned == 0 && plannedHandler == "S3DefaultEncryption", "\(plannedOutput)")
   }
 
   @Test("kill -9 in the middle of a 200-action batch: after a restart every action ends completed or failed, none applied twice, the chain verifies")
