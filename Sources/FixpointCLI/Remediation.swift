@@ -251,7 +251,57 @@ struct Audit: AsyncParsableCommand {
 
 /// `fixpoint policy show`
 struct Policy: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "The remediation policy.", subcommands: [ShowPolicy.self])
+  static let configuration = CommandConfiguration(abstract: "The remediation policy.", subcommands: [ShowPolicy.self, SetPolicy.self])
+
+  struct SetPolicy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "set", abstract: "Change the policy (admin): only the fields given change; the change is audited.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Whether actions need an approval by default (true or false).") var requireApproval: Bool?
+    @Option(help: "HANDLER=always|never|default; repeat for several. Replaces the overrides.") var override: [String] = []
+    @Option(help: "A change window for tier 3, 'CRON|DURATION|TIME_ZONE' (e.g. '0 22 * * 1-5|2h|Europe/Berlin'); repeat. Replaces the windows.")
+    var window: [String] = []
+    @Flag(help: "Remove every change window.") var noWindows = false
+    @Option(help: "How long an approval stays valid, e.g. 24h.") var approvalTTL: String?
+    @Option(help: "How long a completed action can be rolled back, e.g. 30m (at most 48h).") var rollbackWindow: String?
+    @Option(help: "Findings below this severity need an approval.") var minAutoSeverity: Fixpoint_V1_Severity?
+    @Option(help: "A batch changing more resources of one type in one account stops (0: no limit).") var blastRadius: Int?
+
+    func run() async throws {
+      var policy = Fixpoint_V1_Policy()
+      var mask: [String] = []
+      if let v = self.requireApproval { policy.requireApproval = v; mask.append("require_approval") }
+      if !self.override.isEmpty {
+        for o in self.override {
+          let parts = o.split(separator: "=", maxSplits: 1).map(String.init)
+          let value: Fixpoint_V1_Policy.Override? = parts.count == 2 ? ["always": .always, "never": .never, "default": .default][parts[1].lowercased()] : nil
+          guard let value else { throw ValidationError("--override '\(o)' is not HANDLER=always|never|default") }
+          policy.handlerOverrides[parts[0]] = value
+        }
+        mask.append("handler_overrides")
+      }
+      if !self.window.isEmpty || self.noWindows {
+        policy.changeWindows = try self.window.map { w in
+          let parts = w.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+          guard parts.count == 3 else { throw ValidationError("--window '\(w)' is not 'CRON|DURATION|TIME_ZONE'") }
+          let seconds = Int64(try parseDuration(parts[1]))
+          return Fixpoint_V1_ChangeWindow.with { $0.cron = parts[0]; $0.durationSeconds = seconds; $0.timeZone = parts[2] }
+        }
+        mask.append("change_windows")
+      }
+      if let t = self.approvalTTL { policy.approvalTtlSeconds = Int64(try parseDuration(t)); mask.append("approval_ttl_seconds") }
+      if let t = self.rollbackWindow { policy.rollbackWindowSeconds = Int64(try parseDuration(t)); mask.append("rollback_window_seconds") }
+      if let s = self.minAutoSeverity { policy.minAutoSeverity = s; mask.append("min_auto_severity") }
+      if let b = self.blastRadius { policy.blastRadiusMaxCount = Int32(b); mask.append("blast_radius_max_count") }
+      guard !mask.isEmpty else { throw ValidationError("nothing to change: give at least one option") }
+      let (request, fields) = (Fixpoint_V1_UpdatePolicyRequest.with { $0.requestID = RandomID.make(prefix: "cli"); $0.policy = policy; $0.updateMask = mask }, mask)
+      let updated = try await dispatcher(self.connection) { try await $0.updatePolicy(request, options: cliCallOptions) }
+      var options = JSONEncodingOptions()
+      options.preserveProtoFieldNames = true
+      FileHandle.standardError.write(Data("changed: \(fields.joined(separator: ", "))\n".utf8))
+      print(try updated.jsonString(options: options))
+    }
+  }
 
   struct ShowPolicy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "The policy in force (approvals, windows, rollback window).")

@@ -20,7 +20,8 @@ struct TierLimits: Sendable {
 final class Executor: Sendable {
   let actions: ActionStore
   let findings: FindingStore
-  let policy: PolicyDefaults
+  let book: PolicyBook
+  var policy: PolicyDefaults { self.book.current }
   let handlerConfig: HandlerConfig
   let limits: TierLimits
   let inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>
@@ -28,12 +29,12 @@ final class Executor: Sendable {
   static let system = Principal(subject: "fixpoint-dispatcher", role: .service)
 
   init(
-    actions: ActionStore, findings: FindingStore, policy: PolicyDefaults, handlerConfig: HandlerConfig, limits: TierLimits,
+    actions: ActionStore, findings: FindingStore, book: PolicyBook, handlerConfig: HandlerConfig, limits: TierLimits,
     inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>, logger: Logger
   ) {
     self.actions = actions
     self.findings = findings
-    self.policy = policy
+    self.book = book
     self.handlerConfig = handlerConfig
     self.limits = limits
     self.inventory = inventory
@@ -105,7 +106,8 @@ final class Executor: Sendable {
         try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).diffs
       }
     }
-    let approval = self.needsApproval(handler: handler.info, resource: resource)
+    let approval = self.needsApproval(
+      handler: handler.info, resource: resource, severity: Fixpoint_V1_Severity(rawValue: finding.severity) ?? .medium)
     var action = Fixpoint_V1_Action.with {
       $0.id = RandomID.make(prefix: "act")
       $0.findingID = finding.id
@@ -141,11 +143,20 @@ final class Executor: Sendable {
   }
 
   /// Whether an action needs a person's approval, and why.
-  func needsApproval(handler: HandlerInfo, resource: Fixpoint_V1_Resource) -> (required: Bool, why: String) {
+  func needsApproval(handler: HandlerInfo, resource: Fixpoint_V1_Resource, severity: Fixpoint_V1_Severity) -> (required: Bool, why: String) {
+    let policy = self.policy
     if handler.tier == .t3ChangeWindow { return (true, "tier 3 always needs an approval") }
     if resource.tags["auto_remediate"]?.lowercased() == "false" { return (true, "the resource is tagged auto_remediate=false") }
+    switch policy.handlerOverrides[handler.name] {
+    case .always: return (true, "the policy requires approval for \(handler.name)")
+    case .never: return (false, "the policy lets \(handler.name) run without approval")
+    default: break
+    }
     if resource.tags["env"]?.lowercased() == "prod" { return (true, "the resource is tagged env=prod") }
-    if self.policy.requireApproval { return (true, "the policy requires approval") }
+    if policy.minAutoSeverity != .unspecified && severity.rawValue < policy.minAutoSeverity.rawValue {
+      return (true, "findings below \(policy.minAutoSeverity) need an approval")
+    }
+    if policy.requireApproval { return (true, "the policy requires approval") }
     return (false, "\(handler.tier == .t1AutoSafe ? "tier 1" : "tier 2") and approval not required")
   }
 

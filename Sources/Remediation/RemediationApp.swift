@@ -23,8 +23,8 @@ public enum RemediationApp {
 
   /// The one assembly function, used by `main`, the tests and `fixpoint up`.
   public static func build(_ env: ServiceEnvironment) async throws -> ServiceComponents {
-    let store = try Store(path: env.settings.databasePath, migrations: FindingStore.migrations + [AuditChain.migration, ActionStore.migration])
-    let policy = try PolicyDefaults(reader: env.reader)
+    let store = try Store(path: env.settings.databasePath, migrations: FindingStore.migrations + [AuditChain.migration, ActionStore.migration, PolicyBook.migration])
+    let book = try PolicyBook(configured: try PolicyDefaults(reader: env.reader), store: store)
     let findings = FindingStore(store: store, outbox: Outbox(source: .dispatcher))
     let r = env.reader
     var limits = TierLimits()
@@ -36,12 +36,12 @@ public enum RemediationApp {
       s3KMSKey: r.string(forKey: "dispatcher.s3.encryption.kms.key", default: ""), iamKeySink: r.string(forKey: "dispatcher.iam.key.sink", default: ""))
     let (client, connections) = try env.peerClient(.inventory)
     let executor = Executor(
-      actions: ActionStore(store: store), findings: findings, policy: policy, handlerConfig: config, limits: limits,
+      actions: ActionStore(store: store), findings: findings, book: book, handlerConfig: config, limits: limits,
       inventory: Fixpoint_V1_InventoryService.Client(wrapping: client), logger: env.logger)
     Task { await executor.reconcile() }
     return ServiceComponents(
       store: store,
-      services: [RemediationRPCs(findings: findings, policy: policy, executor: executor)],
+      services: [RemediationRPCs(findings: findings, book: book, executor: executor)],
       roleTable: self.roleTable,
       eventEffect: { event, db in try findings.record(from: event, in: db) },
       background: [connections])

@@ -3,16 +3,13 @@ import FixpointProtocol
 import GRDB
 import GRPCCore
 
-/// `fixpoint.v1.RemediationService`: findings, handlers, the action lifecycle and the audit trail.
-/// Stored policy changes (UpdatePolicy) answer UNIMPLEMENTED until built.
+/// `fixpoint.v1.RemediationService`: findings, handlers, the action lifecycle, policy, metrics and
+/// the audit trail.
 struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   let findings: FindingStore
-  let policy: PolicyDefaults
+  let book: PolicyBook
   let executor: Executor
 
-  private static func later(_ method: String, _ what: String) -> ServiceError {
-    .unimplemented("\(method): \(what) is not built yet")
-  }
 
   func submitFinding(request: Fixpoint_V1_SubmitFindingRequest, context: ServerContext) async throws -> Fixpoint_V1_Finding {
     try await self.findings.submit(request)
@@ -31,7 +28,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func getPolicy(request: Fixpoint_V1_GetPolicyRequest, context: ServerContext) async throws -> Fixpoint_V1_Policy {
-    self.policy.proto
+    self.book.current.proto
   }
 
   func suggestAction(request: Fixpoint_V1_SuggestActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
@@ -86,7 +83,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func updatePolicy(request: Fixpoint_V1_UpdatePolicyRequest, context: ServerContext) async throws -> Fixpoint_V1_Policy {
-    throw Self.later("UpdatePolicy", "storing policy changes (overrides, change windows, thresholds) at run time")
+    try await self.book.update(request, by: try currentPrincipal())
   }
 
   func getMetrics(request: Fixpoint_V1_GetMetricsRequest, context: ServerContext) async throws -> Fixpoint_V1_RemediationMetrics {

@@ -126,7 +126,7 @@ struct RemediationTests {
     #expect(scraped.contains("fixpoint_remediation_success_rate 1") && scraped.contains("fixpoint_remediation_actions{state=\"rolled_back\"} 12"), "\(scraped)")
   }
 
-  @Test("approvals: the requester cannot approve, env=prod and tier 3 need approval, expired approvals block, tier 3 waits for windows; tampering is found")
+  @Test("approvals: the requester cannot approve, env=prod, tier 3 and handler overrides need approval, expired approvals block, tier 3 waits for windows; tampering is found")
   func approvals() async throws {
     let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-approval-required", "false", "--dispatcher-approval-ttl-seconds", "2"])
     let approver = try await f.cluster.token(role: .approver, subject: "bob")
@@ -159,9 +159,26 @@ struct RemediationTests {
     }
     #expect(same((try f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
 
+    // UpdatePolicy (admin only, validated, stored, audited): IMDSv2Enforcement now always needs approval.
+    let operatorToken = try await f.cluster.token(role: .operator, subject: "olga")
+    await #expect { _ = try await f.dispatcher(token: operatorToken) { try await $0.updatePolicy(.init()) } } throws: {
+      ($0 as? RPCError)?.code == .permissionDenied
+    }
+    await #expect { _ = try await f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["approve_everything"] }) } } throws: {
+      ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("update_mask[0]") } ?? false
+    }
+    await #expect { _ = try await f.dispatcher { try await $0.updatePolicy(.with {
+      $0.updateMask = ["change_windows"]; $0.policy.changeWindows = [.with { $0.cron = "0 25 * * *"; $0.durationSeconds = 600 }] }) } } throws: {
+      ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("policy.change_windows[0]") } ?? false
+    }
+    let updated = try await f.dispatcher { try await $0.updatePolicy(.with {
+      $0.updateMask = ["handler_overrides"]; $0.policy.handlerOverrides = ["IMDSv2Enforcement": .always] }) }
+    #expect(updated.handlerOverrides["IMDSv2Enforcement"] == .always && updated.updated.subject == "admin" && !updated.requireApproval)
+    #expect(try await f.dispatcher { try await $0.getPolicy(.init()) }.handlerOverrides == ["IMDSv2Enforcement": .always])
+
     // Reject closes an action.
     let rejected = try await f.suggest(try await f.resource("ec2_instance", "fp-imdsv1"), control: "EC2.8")
-    #expect(rejected.state == .approved, "tier 2 without approval required")
+    #expect(rejected.state == .pendingApproval && rejected.requiresApproval, "the handler override asks for approval")
     // "ManualGuidance": guidance, no API call.
     let manual = try await f.suggest(try await f.resource("ebs_volume", "fp-plain-volume"), control: "EC2.3")
     #expect(manual.handler == "ManualGuidance" && manual.state == .pendingApproval && !manual.guidance.isEmpty)
@@ -215,6 +232,10 @@ struct RemediationTests {
     #expect(same(try f.probe()["bucket.public_access_block"], NSNull()))
     let (_, listed) = try Cluster.run(fixpoint, ["remediation", "list", "--state", "rolled-back", "--output", "json"], environment: env)
     #expect(try CLITests.json(listed).compactMap { $0["id"] as? String } == [id])
+    let (set, setOutput) = try Cluster.run(fixpoint, ["policy", "set", "--window", "0 22 * * 1-5|2h|Europe/Berlin", "--approval-ttl", "12h"], environment: env)
+    #expect(set == 0 && setOutput.contains("0 22 * * 1-5") && setOutput.contains("43200"), "\(setOutput)")
+    let (badSet, badSetOutput) = try Cluster.run(fixpoint, ["policy", "set", "--override", "NoSuchHandler=always"], environment: env)
+    #expect(badSet != 0 && badSetOutput.contains("unknown handler"))
     let (_, trail) = try Cluster.run(fixpoint, ["audit", "show", id, "--output", "json"], environment: env)
     #expect(try CLITests.json(trail).compactMap { $0["to_state"] as? String } == ["suggested", "pending_approval", "approved", "executing", "completed", "rolled_back"])
 

@@ -52,8 +52,8 @@ struct SuiteTests {
     #expect(try cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM alert") } == 1)
 
     // What is not built yet says so.
-    await #expect { _ = try await cluster.withClient(.dispatcher) {
-      try await Fixpoint_V1_RemediationService.Client(wrapping: $0).getMetrics(.init()) }
+    await #expect { _ = try await cluster.withClient(.compliance) {
+      try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).runAssessment(.init()) }
     } throws: { ($0 as? RPCError).map { $0.code == .unimplemented && $0.message.contains("not built yet") } ?? false }
 
     // Metrics count the calls.
