@@ -14,14 +14,14 @@ let grpc: [Target.Dependency] = [
 ]
 
 /// A service library: its logic, storage and RPCs. It sees only the shared runtime and the protocol.
-func serviceLibrary(_ name: String) -> Target {
+func serviceLibrary(_ name: String, extra: [Target.Dependency] = []) -> Target {
   .target(
     name: name,
     dependencies: ["FixpointCore", "FixpointProtocol"] + grpc + [
       .product(name: "GRDB", package: "GRDB.swift"),
       .product(name: "Logging", package: "swift-log"),
       .product(name: "Configuration", package: "swift-configuration"),
-    ],
+    ] + extra,
     swiftSettings: swiftSettings
   )
 }
@@ -103,27 +103,8 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
-    .target(
-      name: "Remediation",
-      dependencies: ["FixpointCore", "FixpointProtocol"] + grpc + [
-        .product(name: "GRDB", package: "GRDB.swift"),
-        .product(name: "Logging", package: "swift-log"),
-        .product(name: "Configuration", package: "swift-configuration"),
-        .product(name: "Crypto", package: "swift-crypto"),
-        .product(name: "Metrics", package: "swift-metrics"),
-      ],
-      swiftSettings: swiftSettings
-    ),
-    .target(
-      name: "Inventory",
-      dependencies: ["FixpointCore", "FixpointProtocol", "CloudAWS"] + grpc + [
-        .product(name: "GRDB", package: "GRDB.swift"),
-        .product(name: "Logging", package: "swift-log"),
-        .product(name: "Configuration", package: "swift-configuration"),
-        .product(name: "Crypto", package: "swift-crypto"),
-      ],
-      swiftSettings: swiftSettings
-    ),
+    serviceLibrary("Remediation", extra: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "Metrics", package: "swift-metrics")]),
+    serviceLibrary("Inventory", extra: ["CloudAWS", .product(name: "Crypto", package: "swift-crypto")]),
     serviceLibrary("Drift"),
     serviceLibrary("Compliance"),
     serviceLibrary("Notifier"),

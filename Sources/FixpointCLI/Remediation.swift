@@ -89,31 +89,23 @@ struct Remediation: AsyncParsableCommand {
 
   struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Approve an action (approver or admin; not your own).")
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "The action (act_…).") var id: String
-    @Option(help: "Why, for the audit trail.") var comment: String = ""
-    @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var step: ActionStep
 
     func run() async throws {
-      let action = try await dispatcher(self.connection) { d in
-        try await d.approveAction(.with { $0.requestID = RandomID.make(prefix: "cli"); $0.actionID = self.id; $0.comment = self.comment }, options: cliCallOptions)
-      }
-      try printMessages([action], columns: actionColumns, format: self.output)
+      try await self.step.run { d, r in try await d.approveAction(.with { ($0.requestID, $0.actionID, $0.comment) = r }, options: cliCallOptions) }
     }
   }
 
   struct Reject: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Reject an action waiting for approval (approver or admin).")
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "The action (act_…).") var id: String
-    @Option(help: "Why, for the audit trail (required).") var comment: String
-    @Option(help: "table or json.") var output: OutputFormat = .table
+    static let configuration = CommandConfiguration(abstract: "Reject an action waiting for approval (approver or admin; --comment required).")
+    @OptionGroup var step: ActionStep
+
+    func validate() throws {
+      guard !self.step.comment.isEmpty else { throw ValidationError("say why with --comment") }
+    }
 
     func run() async throws {
-      let action = try await dispatcher(self.connection) { d in
-        try await d.rejectAction(.with { $0.requestID = RandomID.make(prefix: "cli"); $0.actionID = self.id; $0.comment = self.comment }, options: cliCallOptions)
-      }
-      try printMessages([action], columns: actionColumns, format: self.output)
+      try await self.step.run { d, r in try await d.rejectAction(.with { ($0.requestID, $0.actionID, $0.comment) = r }, options: cliCallOptions) }
     }
   }
 
@@ -148,16 +140,10 @@ struct Remediation: AsyncParsableCommand {
 
   struct Rollback: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Undo a completed action within its rollback window, from its snapshot.")
-    @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "The action (act_…).") var id: String
-    @Option(help: "Why, for the audit trail.") var comment: String = ""
-    @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var step: ActionStep
 
     func run() async throws {
-      let action = try await dispatcher(self.connection) { d in
-        try await d.rollbackAction(.with { $0.requestID = RandomID.make(prefix: "cli"); $0.actionID = self.id; $0.comment = self.comment }, options: cliCallOptions)
-      }
-      try printMessages([action], columns: actionColumns, format: self.output)
+      try await self.step.run { d, r in try await d.rollbackAction(.with { ($0.requestID, $0.actionID, $0.comment) = r }, options: cliCallOptions) }
     }
   }
 
@@ -175,6 +161,23 @@ struct Remediation: AsyncParsableCommand {
           Column("tier") { Show.name($0.tier) }, Column("risk") { Show.name($0.risk) }, Column("reversible") { "\($0.reversible)" },
         ], format: self.output)
     }
+  }
+}
+
+/// What approve, reject and rollback share: the action, a comment for the audit trail, the output.
+struct ActionStep: ParsableArguments {
+  @OptionGroup var connection: ConnectionOptions
+  @Argument(help: "The action (act_…).") var id: String
+  @Option(help: "Why, for the audit trail.") var comment: String = ""
+  @Option(help: "table or json.") var output: OutputFormat = .table
+
+  /// Calls the step with (request id, action id, comment) and prints the action it answers.
+  func run(
+    _ call: @escaping @Sendable (Fixpoint_V1_RemediationService.Client<HTTP2ClientTransport.Posix>, (String, String, String)) async throws -> Fixpoint_V1_Action
+  ) async throws {
+    let request = (RandomID.make(prefix: "cli"), self.id, self.comment)
+    let action = try await dispatcher(self.connection) { try await call($0, request) }
+    try printMessages([action], columns: actionColumns, format: self.output)
   }
 }
 
