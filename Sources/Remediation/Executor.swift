@@ -324,8 +324,18 @@ final class Executor: Sendable {
       try await self.inventory.applyChange(.with { $0.requestID = "\(action.id)-apply"; $0.changeSet = action.changeSet })
     }
     if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: snapshot.id) }
-    try await self.verify(action.changeSet, what: "the change")
+    // inventory re-read the resource after writing: when that read already shows every operation
+    // in place, it is the verification; otherwise read again, bounded (eventual consistency).
+    if !Self.shows(applied.diffs, all: action.changeSet.operations) {
+      try await self.verify(action.changeSet, what: "the change")
+    }
     return .changed(snapshotID: snapshot.id, applied: applied.diffs)
+  }
+
+  /// Whether the after-values of `diffs` (read back from the cloud) are exactly the operations' values.
+  static func shows(_ diffs: [Fixpoint_V1_PathDiff], all operations: [Fixpoint_V1_PathOperation]) -> Bool {
+    let after = Dictionary(diffs.map { ($0.path, $0.after) }, uniquingKeysWith: { a, _ in a })
+    return operations.allSatisfy { op in after[op.path].map { Self.canonical($0) == Self.canonical(op.value) } ?? false }
   }
 
   /// Reads the resource fresh until the change set is in place (a dry run finds nothing to do),

@@ -170,3 +170,22 @@ struct ChangeWindowTests {
     #expect(throws: ServiceError.self) { try ChangeWindow(.with { $0.cron = "* * * * *"; $0.durationSeconds = 10 }) }
   }
 }
+
+@Suite("Verification from the re-read")
+struct VerificationTests {
+  @Test("an apply's re-read verifies only when every operation's value is read back exactly")
+  func shows() {
+    let pab = Google_Protobuf_Value(structValue: ["block_public_acls": true, "ignore_public_acls": true])
+    let reordered = Google_Protobuf_Value(structValue: ["ignore_public_acls": true, "block_public_acls": true])
+    let ops: [Fixpoint_V1_PathOperation] = [.with { $0.path = "public_access_block"; $0.value = pab }, .with { $0.path = "ingress[tcp 22-22 0.0.0.0/0]"; $0.value = .init(nilLiteral: ()) }]
+    let read: [Fixpoint_V1_PathDiff] = [
+      .with { $0.path = "public_access_block"; $0.after = reordered },
+      .with { $0.path = "ingress[tcp 22-22 0.0.0.0/0]"; $0.after = .init(nilLiteral: ()) },
+    ]
+    #expect(Executor.shows(read, all: ops))
+    #expect(!Executor.shows(Array(read.prefix(1)), all: ops), "a path the re-read did not show changed is not verified")
+    var wrong = read
+    wrong[0].after = .init(structValue: ["block_public_acls": false])
+    #expect(!Executor.shows(wrong, all: ops))
+  }
+}
