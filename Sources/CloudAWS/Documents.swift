@@ -124,6 +124,10 @@ public struct CloudResource: Sendable, Equatable {
   /// The normalized configuration document (docs/resources.md).
   public var configuration: JSONValue
 
+  /// The region to call about a resource recorded in `region`: account-wide (`global`) ones are
+  /// called in us-east-1.
+  public static func callRegion(_ region: String) -> String { region == "global" ? "us-east-1" : region }
+
   public init(type: String, externalID: String, name: String, region: String, tags: [String: String] = [:], configuration: JSONValue) {
     self.type = type
     self.externalID = externalID

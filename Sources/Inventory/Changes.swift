@@ -44,22 +44,24 @@ struct ChangeService: Sendable {
   let providers: Providers
   let sync: SyncEngine
 
-  /// The resource's type, account and a fresh read of it (FAILED_PRECONDITION if it is gone).
-  func fresh(_ resourceID: String) async throws -> (any ResourceType, AWSAccount, ResourceRecord, CloudResource) {
-    let record = try await SyncEngine.resource(resourceID, store: self.store)
-    guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
-    let (_, account) = try await self.providers.account(record.provider_id)
-    let current: CloudResource?
-    do {
-      current = try await type.read(account, region: record.region == "global" ? "us-east-1" : record.region, externalID: record.external_id)
-    } catch let error as AWSError {
-      throw ServiceError.failedPrecondition("reading \(record.external_id) from AWS failed: \(error)")
-    }
+  /// `record`'s account and a fresh read of its resource; FAILED_PRECONDITION (and the record
+  /// marked deleted) when the cloud no longer has it.
+  func fresh(_ record: ResourceRecord) async throws -> (AWSAccount, CloudResource) {
+    let (_, account, current) = try await self.sync.readNow(record)
     guard let current else {
-      _ = try await self.sync.refresh(resourceID)
-      throw ServiceError.failedPrecondition("resource \(resourceID) (\(record.external_id)) no longer exists")
+      _ = try await self.sync.save(nil, for: record)
+      throw ServiceError.failedPrecondition("resource \(record.id) (\(record.external_id)) no longer exists")
     }
-    return (type, account, record, current)
+    return (account, current)
+  }
+
+  /// The plan for `operations` on `document`; a refused path or value is INVALID_ARGUMENT.
+  static func plan(_ type: any ResourceType, _ document: JSONValue, _ operations: [(DocumentPath, JSONValue)]) throws -> ChangePlanner.Plan {
+    do {
+      return try ChangePlanner.plan(type, current: document, operations: operations)
+    } catch let error as ChangeError {
+      throw ServiceError.invalidArgument(field: "change_set.operations[\(error.field)]", reason: error.reason)
+    }
   }
 
   /// Parses paths into fields `type` can change; `field(i)` names the i-th in errors.
@@ -80,7 +82,7 @@ struct ChangeService: Sendable {
     let record = try await SyncEngine.resource(request.resourceID, store: self.store)
     guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
     let paths = try Self.paths(request.paths, list: "paths", field: { "paths[\($0)]" }, type: type)
-    let (_, _, _, current) = try await self.fresh(request.resourceID)
+    let (_, current) = try await self.fresh(record)
     let values = JSONValue.object(Dictionary(paths.map { ($0.description, current.configuration.value(at: $0)) }, uniquingKeysWith: { a, _ in a }))
     let id = RandomID.make(prefix: "snp")
     let writer = self.sync.writer
@@ -124,7 +126,7 @@ struct ChangeService: Sendable {
       guard op.hasValue else { throw ServiceError.invalidArgument(field: "change_set.operations[\(i)].value", reason: "is required (null to remove)") }
       return try JSONValue(op.value)
     }
-    return try await self.change(request, operations: Array(zip(paths, values)), resourceID: record.id, type: type, dryRun: request.dryRun,
+    return try await self.change(request, operations: Array(zip(paths, values)), record: record, type: type, dryRun: request.dryRun,
                                  method: "ApplyChange", requestID: request.requestID)
   }
 
@@ -145,7 +147,7 @@ struct ChangeService: Sendable {
       let path = DocumentPath(segments: [unit])
       return (path, document.value(at: path))
     }
-    return try await self.change(request, operations: operations, resourceID: record.id, type: type, dryRun: request.dryRun,
+    return try await self.change(request, operations: operations, record: record, type: type, dryRun: request.dryRun,
                                  method: "RestoreSnapshot", requestID: request.requestID)
   }
 
@@ -153,7 +155,7 @@ struct ChangeService: Sendable {
   /// changed fields, re-reads and records the result. A retry with the same request id returns
   /// the first answer; without one, a repeat finds everything in place and calls no write API.
   private func change(
-    _ request: some SwiftProtobuf.Message, operations: [(DocumentPath, JSONValue)], resourceID: String, type: any ResourceType,
+    _ request: some SwiftProtobuf.Message, operations: [(DocumentPath, JSONValue)], record: ResourceRecord, type: any ResourceType,
     dryRun: Bool, method: String, requestID: String
   ) async throws -> Fixpoint_V1_ApplyChangeResponse {
     if !dryRun, let answered = try await RequestLog.previous(
@@ -161,13 +163,10 @@ struct ChangeService: Sendable {
     {
       return answered
     }
-    let (_, account, record, current) = try await self.fresh(resourceID)
-    let plan: ChangePlanner.Plan
-    do {
-      plan = try ChangePlanner.plan(type, current: current.configuration, operations: operations)
-    } catch let error as ChangeError {
-      throw ServiceError.invalidArgument(field: "change_set.operations[\(error.field)]", reason: error.reason)
-    }
+    // Paths and values are checked against the stored document first, so bad input calls nothing.
+    _ = try Self.plan(type, record.document, operations)
+    let (account, current) = try await self.fresh(record)
+    let plan = try Self.plan(type, current.configuration, operations)
     var response = Fixpoint_V1_ApplyChangeResponse()
     response.dryRun = dryRun
     if dryRun || plan.fields.isEmpty {
@@ -185,8 +184,8 @@ struct ChangeService: Sendable {
     } catch let error as AWSError {
       throw ServiceError.failedPrecondition("AWS refused the change (\(error.operation): \(error.code)): \(error.message)")
     }
-    let after = try await type.read(account, region: current.region == "global" ? "us-east-1" : current.region, externalID: current.externalID)
-    guard let after else { throw ServiceError.failedPrecondition("resource \(resourceID) disappeared during the change") }
+    let after = try await type.read(account, region: CloudResource.callRegion(record.region), externalID: record.external_id)
+    guard let after else { throw ServiceError.failedPrecondition("resource \(record.id) disappeared during the change") }
     let (beforeDoc, afterDoc) = (type.comparable(current.configuration), type.comparable(after.configuration))
     response.diffs = operations.compactMap { path, _ in
       let before = beforeDoc.value(at: path)

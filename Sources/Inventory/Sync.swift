@@ -264,24 +264,33 @@ final class SyncEngine: Sendable {
     }
   }
 
-  /// Re-reads one resource now; a resource the cloud no longer has is marked deleted.
-  func refresh(_ resourceID: String) async throws -> ResourceRecord {
-    let record = try await Self.resource(resourceID, store: self.store)
-    let (_, account) = try await self.providers.account(record.provider_id)
+  /// The resource `record` describes, read from the cloud now: its type, its account, and what
+  /// the cloud says (nil when it no longer has it).
+  func readNow(_ record: ResourceRecord) async throws -> (any ResourceType, AWSAccount, CloudResource?) {
     guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
-    let fresh: CloudResource?
+    let (_, account) = try await self.providers.account(record.provider_id)
     do {
-      fresh = try await type.read(account, region: record.region == "global" ? "us-east-1" : record.region, externalID: record.external_id)
+      return (type, account, try await type.read(account, region: CloudResource.callRegion(record.region), externalID: record.external_id))
     } catch let error as AWSError {
       throw ServiceError.failedPrecondition("reading \(record.external_id) from AWS failed: \(error)")
     }
-    return try await self.store.pool.write { db in
+  }
+
+  /// Records a fresh read of `record`'s resource: an upsert, or `deleted` when it is gone.
+  func save(_ fresh: CloudResource?, for record: ResourceRecord) async throws -> ResourceRecord {
+    try await self.store.pool.write { db in
       guard let fresh else {
         if record.status == Fixpoint_V1_Resource.Status.active.rawValue { try self.writer.markDeleted(record, in: db) }
-        return try ResourceRecord.fetchOne(db, sql: "SELECT * FROM resource WHERE id = ?", arguments: [resourceID])!
+        return try ResourceRecord.fetchOne(db, sql: "SELECT * FROM resource WHERE id = ?", arguments: [record.id])!
       }
       return try self.writer.upsert(fresh, providerID: record.provider_id, now: Date().timeIntervalSince1970, in: db).1
     }
+  }
+
+  /// Re-reads one resource now; a resource the cloud no longer has is marked deleted.
+  func refresh(_ resourceID: String) async throws -> ResourceRecord {
+    let record = try await Self.resource(resourceID, store: self.store)
+    return try await self.save(try await self.readNow(record).2, for: record)
   }
 
   static func resource(_ id: String, store: Store) async throws -> ResourceRecord {

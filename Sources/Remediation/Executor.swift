@@ -221,9 +221,15 @@ final class Executor: Sendable {
       }
       return out
     }
-    // Refuse up front what cannot run, so a batch either starts or explains.
-    for action in loaded where !request.allApproved { try self.checkRunnable(action) }
-    let runnable = loaded.filter { (try? self.checkRunnable($0)) != nil }
+    // Named actions that cannot run are refused up front, so the batch either starts or explains;
+    // "all approved" runs those that can.
+    let runnable: [Fixpoint_V1_Action]
+    if request.allApproved {
+      runnable = loaded.filter { (try? self.checkRunnable($0)) != nil }
+    } else {
+      for action in loaded { try self.checkRunnable(action) }
+      runnable = loaded
+    }
     try await self.blastRadius(runnable)
     return try await self.run(runnable.map(\.id), by: actor)
   }

@@ -237,7 +237,7 @@ public struct S3AccountPublicAccessBlock: ResourceType {
   }
 
   public func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource? {
-    let signingRegion = region == "global" ? "us-east-1" : region
+    let signingRegion = CloudResource.callRegion(region)
     var block: XMLTree?
     do {
       block = try await account.client.restXML(
