@@ -127,6 +127,17 @@ struct InventoryAWSTests {
       let data = FileManager.default.contents(atPath: "\(f.cluster.dataDir)/\(file)") ?? Data()
       #expect(data.range(of: Data(AWSFixture.secret.utf8)) == nil, "the secret is in \(file)")
     }
+    // A resource gone from the cloud is marked deleted on the next sync and kept as history.
+    let gone = try #require(resources.first { $0.type == "security_group" && $0.name == "fp-private-https" })
+    let delete = "import boto3,sys\nboto3.client('ec2',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
+      + "aws_secret_access_key='x').delete_security_group(GroupId=sys.argv[2])"
+    let (deleted, _, deleteError) = try runCommand(["python3", "-c", delete, f.moto.endpoint, gone.configuration.fields["id"]?.stringValue ?? ""])
+    try #require(deleted == 0, "\(deleteError)")
+    let afterDelete = try await f.sync()
+    #expect(afterDelete.deleted == 1 && afterDelete.created == 0)
+    let stillListed = try await f.inventory { try await $0.getResource(.with { $0.resourceID = gone.id }) }
+    #expect(stillListed.status == .deleted)
+
     // Disconnecting forgets the credentials and keeps the resources.
     _ = try await f.inventory { try await $0.disconnectProvider(.with { $0.providerID = f.providerID }) }
     let after = try f.cluster.query(.inventory) { db in
@@ -210,6 +221,11 @@ struct InventoryAWSTests {
       let applied = try await f.inventory { try await $0.applyChange(.with { $0.requestID = "apply-\(r.id)-\(path)"; $0.changeSet = changeSet(r, path, value) }) }
       #expect(applied.diffs.count == 1, "\(r.type) \(path) applied \(applied.diffs)")
     }
+    // The same request id again: the first answer, and no second write.
+    let (firstResource, firstPath, firstValue, _, _) = cases[0]
+    let retried = try await f.inventory { try await $0.applyChange(.with {
+      $0.requestID = "apply-\(firstResource.id)-\(firstPath)"; $0.changeSet = changeSet(firstResource, firstPath, firstValue) }) }
+    #expect(retried.diffs.count == 1 && retried.diffs[0].path == firstPath, "the stored answer, not a fresh no-op")
     let applied = try f.probe()
     for (r, path, _, key, expected) in cases where !(expected is NSNull) {
       #expect(same(applied[key], expected), "\(r.type) \(path): boto3 reads \(applied[key] ?? "nothing"), expected \(expected)")
@@ -235,7 +251,9 @@ struct InventoryAWSTests {
 
   @Test("bad input is refused naming the field, and nothing is written or called")
   func badInput() async throws {
-    let f = try await AWSFixture.make()
+    let proxy = FaultProxy()
+    let f = try await AWSFixture.make(endpoint: { moto in try proxy.start(upstream: moto.endpoint) })
+    let callsBefore = try proxy.state()["forwarded"] as? Int
     let providersBefore = try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") }
     func connect(_ edit: @escaping @Sendable (inout Fixpoint_V1_ConnectProviderRequest) -> Void) async -> RPCError? {
       do {
@@ -243,7 +261,7 @@ struct InventoryAWSTests {
           var request = Fixpoint_V1_ConnectProviderRequest.with {
             $0.kind = .aws
             $0.displayName = "another"
-            $0.endpoint = f.moto.endpoint
+            $0.endpoint = "http://127.0.0.1:\(proxy.port)"
             $0.aws = .with { $0.accessKeyID = "AKIAFIXPOINTTEST0002"; $0.secretAccessKey = "s" }
           }
           edit(&request)
@@ -267,8 +285,10 @@ struct InventoryAWSTests {
     }
     #expect(try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") } == providersBefore)
 
+    #expect(try proxy.state()["forwarded"] as? Int == callsBefore, "no AWS call for a refused connect")
     let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
     let before = try f.probe()
+    let callsBeforeChanges = try proxy.state()["forwarded"] as? Int
     let bad: [(String, String, String)] = [
       ("nonsense", "true", "no changeable field 'nonsense'"),
       ("encryption..x", "true", "is not a document path"),
@@ -287,6 +307,7 @@ struct InventoryAWSTests {
         #expect(error.code == .invalidArgument && error.message.contains(reason) && error.message.contains("change_set.operations"), "\(path): \(error.message)")
       }
     }
+    #expect(try proxy.state()["forwarded"] as? Int == callsBeforeChanges, "no AWS call for a refused change")
     #expect(same(try f.probe() as Any, before as Any), "nothing changed in AWS")
     await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.syncProvider(.with { $0.providerID = f.providerID; $0.types = ["s3_buckets"] }) } }
     await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.listResources(.with { $0.type = "S3 Bucket!" }) } }
