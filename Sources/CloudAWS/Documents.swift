@@ -128,6 +128,17 @@ public struct CloudResource: Sendable, Equatable {
   /// called in us-east-1.
   public static func callRegion(_ region: String) -> String { region == "global" ? "us-east-1" : region }
 
+  /// `self` with `fields` replaced by their fresh values (absent ones removed); a fresh `tags`
+  /// field is the resource's tags too.
+  public func replacing(_ fresh: [String: JSONValue]) -> CloudResource {
+    var out = self
+    var document = self.configuration.objectValue ?? [:]
+    for (field, value) in fresh { document[field] = value }
+    out.configuration = JSONValue.object(document).withoutNulls
+    if let tags = fresh["tags"] { out.tags = (tags.objectValue ?? [:]).compactMapValues(\.stringValue) }
+    return out
+  }
+
   public init(type: String, externalID: String, name: String, region: String, tags: [String: String] = [:], configuration: JSONValue) {
     self.type = type
     self.externalID = externalID
@@ -179,6 +190,10 @@ public protocol ResourceType: Sendable {
   func discover(_ account: AWSAccount, region: String) async throws -> [CloudResource]
   /// Reads one resource fresh; nil when it no longer exists.
   func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource?
+  /// Reads only `fields` of a resource fresh, over `stored` (what inventory holds): the other
+  /// fields keep their stored values. nil when it no longer exists. Types that describe a
+  /// resource whole in one call read it whole (the default).
+  func read(_ account: AWSAccount, stored: CloudResource, fields: Set<String>) async throws -> CloudResource?
   var writers: [String: FieldWriter] { get }
   /// A field as compared when planning and verifying: without values the cloud assigns anew when
   /// the same setting is written again (rule ids, flow log ids), so a restored setting compares
@@ -188,6 +203,10 @@ public protocol ResourceType: Sendable {
 
 extension ResourceType {
   public func comparable(_ field: String, _ value: JSONValue) -> JSONValue { value }
+
+  public func read(_ account: AWSAccount, stored: CloudResource, fields: Set<String>) async throws -> CloudResource? {
+    try await self.read(account, region: CloudResource.callRegion(stored.region), externalID: stored.externalID)
+  }
 
   /// The document with every field in its comparable form.
   public func comparable(_ document: JSONValue) -> JSONValue {

@@ -269,6 +269,8 @@ struct Policy: AsyncParsableCommand {
     @Option(help: "How long a completed action can be rolled back, e.g. 30m (at most 48h).") var rollbackWindow: String?
     @Option(help: "Findings below this severity need an approval.") var minAutoSeverity: Fixpoint_V1_Severity?
     @Option(help: "A batch changing more resources of one type in one account stops (0: no limit).") var blastRadius: Int?
+    @Option(help: "A batch changing more than this share (0–1, e.g. 0.25) of an account's resources of one type stops (0: no limit).")
+    var blastRadiusShare: Double?
 
     func run() async throws {
       var policy = Fixpoint_V1_Policy()
@@ -296,6 +298,7 @@ struct Policy: AsyncParsableCommand {
       if let t = self.rollbackWindow { policy.rollbackWindowSeconds = Int64(try parseDuration(t)); mask.append("rollback_window_seconds") }
       if let s = self.minAutoSeverity { policy.minAutoSeverity = s; mask.append("min_auto_severity") }
       if let b = self.blastRadius { policy.blastRadiusMaxCount = Int32(b); mask.append("blast_radius_max_count") }
+      if let b = self.blastRadiusShare { policy.blastRadiusMaxShare = b; mask.append("blast_radius_max_share") }
       guard !mask.isEmpty else { throw ValidationError("nothing to change: give at least one option") }
       let (request, fields) = (Fixpoint_V1_UpdatePolicyRequest.with { $0.requestID = RandomID.make(prefix: "cli"); $0.policy = policy; $0.updateMask = mask }, mask)
       let updated = try await dispatcher(self.connection) { try await $0.updatePolicy(request, options: cliCallOptions) }

@@ -614,7 +614,10 @@ public nonisolated struct Fixpoint_V1_GetSnapshotRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Exactly one: the snapshot's id, or the request_id of the ApplyChange that took it.
   public var snapshotID: String = String()
+
+  public var changeRequestID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -638,6 +641,15 @@ public nonisolated struct Fixpoint_V1_ApplyChangeRequest: Sendable {
   public mutating func clearChangeSet() {self._changeSet = nil}
 
   public var dryRun: Bool = false
+
+  /// Take a snapshot of the changed fields from the same fresh read the change is planned on,
+  /// stored before anything is written; its id is in the response. A retry with the same
+  /// request_id reuses that snapshot, and its diff is still against the state before the write.
+  public var snapshot: Bool = false
+
+  /// Dry run only: plan against the configuration inventory recorded (last sync or change)
+  /// instead of reading the cloud now. No cloud call; execution always reads fresh.
+  public var fromRecord: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -679,6 +691,12 @@ public nonisolated struct Fixpoint_V1_ApplyChangeResponse: @unchecked Sendable {
   public var hasResource: Bool {_storage._resource != nil}
   /// Clears the value of `resource`. Subsequent reads from it will return its default value.
   public mutating func clearResource() {_uniqueStorage()._resource = nil}
+
+  /// The snapshot taken before the change (with snapshot = true).
+  public var snapshotID: String {
+    get {_storage._snapshotID}
+    set {_uniqueStorage()._snapshotID = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1758,7 +1776,7 @@ nonisolated extension Fixpoint_V1_CaptureSnapshotRequest: SwiftProtobuf.Message,
 
 nonisolated extension Fixpoint_V1_GetSnapshotRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetSnapshotRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}snapshot_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}snapshot_id\0\u{3}change_request_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1767,6 +1785,7 @@ nonisolated extension Fixpoint_V1_GetSnapshotRequest: SwiftProtobuf.Message, Swi
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.snapshotID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.changeRequestID) }()
       default: break
       }
     }
@@ -1776,11 +1795,15 @@ nonisolated extension Fixpoint_V1_GetSnapshotRequest: SwiftProtobuf.Message, Swi
     if !self.snapshotID.isEmpty {
       try visitor.visitSingularStringField(value: self.snapshotID, fieldNumber: 1)
     }
+    if !self.changeRequestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.changeRequestID, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fixpoint_V1_GetSnapshotRequest, rhs: Fixpoint_V1_GetSnapshotRequest) -> Bool {
     if lhs.snapshotID != rhs.snapshotID {return false}
+    if lhs.changeRequestID != rhs.changeRequestID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1788,7 +1811,7 @@ nonisolated extension Fixpoint_V1_GetSnapshotRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApplyChangeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}change_set\0\u{3}dry_run\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}change_set\0\u{3}dry_run\0\u{1}snapshot\0\u{3}from_record\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1799,6 +1822,8 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._changeSet) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.snapshot) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.fromRecord) }()
       default: break
       }
     }
@@ -1818,6 +1843,12 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
     if self.dryRun != false {
       try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 3)
     }
+    if self.snapshot != false {
+      try visitor.visitSingularBoolField(value: self.snapshot, fieldNumber: 4)
+    }
+    if self.fromRecord != false {
+      try visitor.visitSingularBoolField(value: self.fromRecord, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1825,6 +1856,8 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
     if lhs.requestID != rhs.requestID {return false}
     if lhs._changeSet != rhs._changeSet {return false}
     if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.snapshot != rhs.snapshot {return false}
+    if lhs.fromRecord != rhs.fromRecord {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1832,13 +1865,14 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApplyChangeResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}diffs\0\u{3}dry_run\0\u{1}after\0\u{1}resource\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}diffs\0\u{3}dry_run\0\u{1}after\0\u{1}resource\0\u{3}snapshot_id\0")
 
   fileprivate class _StorageClass {
     var _diffs: [Fixpoint_V1_PathDiff] = []
     var _dryRun: Bool = false
     var _after: SwiftProtobuf.Google_Protobuf_Struct? = nil
     var _resource: Fixpoint_V1_Resource? = nil
+    var _snapshotID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1853,6 +1887,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
       _dryRun = source._dryRun
       _after = source._after
       _resource = source._resource
+      _snapshotID = source._snapshotID
     }
   }
 
@@ -1875,6 +1910,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
         case 2: try { try decoder.decodeSingularBoolField(value: &_storage._dryRun) }()
         case 3: try { try decoder.decodeSingularMessageField(value: &_storage._after) }()
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._resource) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._snapshotID) }()
         default: break
         }
       }
@@ -1899,6 +1935,9 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
       try { if let v = _storage._resource {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
       } }()
+      if !_storage._snapshotID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._snapshotID, fieldNumber: 5)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1912,6 +1951,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
         if _storage._dryRun != rhs_storage._dryRun {return false}
         if _storage._after != rhs_storage._after {return false}
         if _storage._resource != rhs_storage._resource {return false}
+        if _storage._snapshotID != rhs_storage._snapshotID {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -44,10 +44,10 @@ struct ChangeService: Sendable {
   let providers: Providers
   let sync: SyncEngine
 
-  /// `record`'s account and a fresh read of its resource; FAILED_PRECONDITION (and the record
-  /// marked deleted) when the cloud no longer has it.
-  func fresh(_ record: ResourceRecord) async throws -> (AWSAccount, CloudResource) {
-    let (_, account, current) = try await self.sync.readNow(record)
+  /// `record`'s account and a fresh read of `fields` of its resource (over the stored document);
+  /// FAILED_PRECONDITION (and the record marked deleted) when the cloud no longer has it.
+  func fresh(_ record: ResourceRecord, fields: Set<String>) async throws -> (AWSAccount, CloudResource) {
+    let (_, account, current) = try await self.sync.readNow(record, fields: fields)
     guard let current else {
       _ = try await self.sync.save(nil, for: record)
       throw ServiceError.failedPrecondition("resource \(record.id) (\(record.external_id)) no longer exists")
@@ -82,20 +82,37 @@ struct ChangeService: Sendable {
     let record = try await SyncEngine.resource(request.resourceID, store: self.store)
     guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
     let paths = try Self.paths(request.paths, list: "paths", field: { "paths[\($0)]" }, type: type)
-    let (_, current) = try await self.fresh(record)
-    let values = JSONValue.object(Dictionary(paths.map { ($0.description, current.configuration.value(at: $0)) }, uniquingKeysWith: { a, _ in a }))
-    let id = RandomID.make(prefix: "snp")
+    let (_, current) = try await self.fresh(record, fields: Set(paths.map(\.unit)))
     let writer = self.sync.writer
     return try await RequestLog.once(self.store, method: "CaptureSnapshot", request: request, requestID: request.requestID) { db in
       _ = try writer.upsert(current, providerID: record.provider_id, now: Date().timeIntervalSince1970, in: db)
-      try db.execute(
-        sql: "INSERT INTO snapshot (id, resource_id, paths, \"values\", document, captured_by, captured_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        arguments: [
-          id, record.id, String(decoding: JSONValue.array(paths.map { .string($0.description) }).canonicalData, as: UTF8.self),
-          values.description, current.configuration.description, actor, Date().timeIntervalSince1970,
-        ])
+      let id = try Self.insertSnapshot(of: current, record: record, paths: paths, by: actor, changeRequestID: nil, in: db)
       return try Self.snapshot(id, in: db)!
     }
+  }
+
+  /// Stores `current` as a snapshot of `paths`; returns its id.
+  static func insertSnapshot(
+    of current: CloudResource, record: ResourceRecord, paths: [DocumentPath], by actor: String, changeRequestID: String?, in db: Database
+  ) throws -> String {
+    let id = RandomID.make(prefix: "snp")
+    let values = JSONValue.object(Dictionary(paths.map { ($0.description, current.configuration.value(at: $0)) }, uniquingKeysWith: { a, _ in a }))
+    try db.execute(
+      sql: """
+        INSERT INTO snapshot (id, resource_id, paths, "values", document, captured_by, captured_at, change_request_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+      arguments: [
+        id, record.id, String(decoding: JSONValue.array(paths.map { .string($0.description) }).canonicalData, as: UTF8.self),
+        values.description, current.configuration.description, actor, Date().timeIntervalSince1970, changeRequestID,
+      ])
+    return id
+  }
+
+  /// The snapshot the ApplyChange with `requestID` took, if any.
+  static func snapshot(changeRequestID requestID: String, in db: Database) throws -> Fixpoint_V1_Snapshot? {
+    guard let id = try String.fetchOne(db, sql: "SELECT id FROM snapshot WHERE change_request_id = ?", arguments: [requestID]) else { return nil }
+    return try Self.snapshot(id, in: db)
   }
 
   static func snapshot(_ id: String, in db: Database) throws -> Fixpoint_V1_Snapshot? {
@@ -113,10 +130,16 @@ struct ChangeService: Sendable {
     }
   }
 
-  func applyChange(_ request: Fixpoint_V1_ApplyChangeRequest) async throws -> Fixpoint_V1_ApplyChangeResponse {
+  func applyChange(_ request: Fixpoint_V1_ApplyChangeRequest, by actor: String) async throws -> Fixpoint_V1_ApplyChangeResponse {
     let set = request.changeSet
     guard !set.resource.resourceID.isEmpty else {
       throw ServiceError.invalidArgument(field: "change_set.resource.resource_id", reason: "is required")
+    }
+    if request.fromRecord && !request.dryRun {
+      throw ServiceError.invalidArgument(field: "from_record", reason: "only with dry_run: a change is always planned on a fresh read")
+    }
+    if request.snapshot && (request.dryRun || request.requestID.isEmpty) {
+      throw ServiceError.invalidArgument(field: "snapshot", reason: "needs a request_id, and no dry_run")
     }
     let record = try await SyncEngine.resource(set.resource.resourceID, store: self.store)
     guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
@@ -126,8 +149,16 @@ struct ChangeService: Sendable {
       guard op.hasValue else { throw ServiceError.invalidArgument(field: "change_set.operations[\(i)].value", reason: "is required (null to remove)") }
       return try JSONValue(op.value)
     }
-    return try await self.change(request, operations: Array(zip(paths, values)), record: record, type: type, dryRun: request.dryRun,
-                                 method: "ApplyChange", requestID: request.requestID)
+    let operations = Array(zip(paths, values))
+    if request.fromRecord {
+      return try .with { r in
+        r.dryRun = true
+        r.diffs = Self.proto(try Self.plan(type, record.document, operations).diffs)
+      }
+    }
+    return try await self.change(
+      request, operations: operations, record: record, type: type, dryRun: request.dryRun, method: "ApplyChange", requestID: request.requestID,
+      snapshotBy: request.snapshot ? actor : nil)
   }
 
   func restoreSnapshot(_ request: Fixpoint_V1_RestoreSnapshotRequest) async throws -> Fixpoint_V1_ApplyChangeResponse {
@@ -148,15 +179,22 @@ struct ChangeService: Sendable {
       return (path, document.value(at: path))
     }
     return try await self.change(request, operations: operations, record: record, type: type, dryRun: request.dryRun,
-                                 method: "RestoreSnapshot", requestID: request.requestID)
+                                 method: "RestoreSnapshot", requestID: request.requestID, snapshotBy: nil)
   }
 
-  /// Re-reads, plans (skipping operations already in place), and unless `dryRun` writes the
-  /// changed fields, re-reads and records the result. A retry with the same request id returns
-  /// the first answer; without one, a repeat finds everything in place and calls no write API.
+  static func proto(_ diffs: [PlannedDiff]) -> [Fixpoint_V1_PathDiff] {
+    diffs.map { d in .with { $0.path = d.path.description; $0.before = d.before.protoValue; $0.after = d.after.protoValue } }
+  }
+
+  /// Re-reads the fields the operations touch, plans (skipping operations already in place), and
+  /// unless `dryRun` writes the changed fields, re-reads them and records the result. With
+  /// `snapshotBy`, a snapshot of the fresh read is stored before anything is written — once per
+  /// request id: a retry (say after a crash mid-change) reuses it, and its diff is against it.
+  /// A retry of a finished request returns the first answer; without a request id, a repeat finds
+  /// everything in place and calls no write API.
   private func change(
     _ request: some SwiftProtobuf.Message, operations: [(DocumentPath, JSONValue)], record: ResourceRecord, type: any ResourceType,
-    dryRun: Bool, method: String, requestID: String
+    dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?
   ) async throws -> Fixpoint_V1_ApplyChangeResponse {
     if !dryRun, let answered = try await RequestLog.previous(
       self.store, method: method, request: request, requestID: requestID, as: Fixpoint_V1_ApplyChangeResponse.self)
@@ -165,42 +203,55 @@ struct ChangeService: Sendable {
     }
     // Paths and values are checked against the stored document first, so bad input calls nothing.
     _ = try Self.plan(type, record.document, operations)
-    let (account, current) = try await self.fresh(record)
+    let fields = Set(operations.map(\.0.unit))
+    let (account, current) = try await self.fresh(record, fields: fields)
     let plan = try Self.plan(type, current.configuration, operations)
     var response = Fixpoint_V1_ApplyChangeResponse()
     response.dryRun = dryRun
-    if dryRun || plan.fields.isEmpty {
-      response.diffs = plan.diffs.map { d in .with { $0.path = d.path.description; $0.before = d.before.protoValue; $0.after = d.after.protoValue } }
-      if !dryRun {
-        response.after = current.configuration.protoStruct
-        response.resource = try record.proto()
-      }
+    if dryRun {
+      response.diffs = Self.proto(plan.diffs)
       return response
     }
-    do {
-      try await ChangePlanner.apply(plan, to: current, type: type, account: account)
-    } catch let error as ChangeError {
-      throw ServiceError.failedPrecondition("\(error.field): \(error.reason)")
-    } catch let error as AWSError {
-      throw ServiceError.failedPrecondition("AWS refused the change (\(error.operation): \(error.code)): \(error.message)")
+    let writer = self.sync.writer
+    var before = current.configuration
+    if let actor {
+      let paths = operations.map(\.0)
+      let taken = try await self.store.pool.write { db -> Fixpoint_V1_Snapshot in
+        if let earlier = try Self.snapshot(changeRequestID: requestID, in: db) { return earlier }
+        _ = try writer.upsert(current, providerID: record.provider_id, now: Date().timeIntervalSince1970, in: db)
+        let id = try Self.insertSnapshot(of: current, record: record, paths: paths, by: actor, changeRequestID: requestID, in: db)
+        return try Self.snapshot(id, in: db)!
+      }
+      response.snapshotID = taken.id
+      before = JSONValue.object(try taken.document.fields.mapValues { try JSONValue($0) })
     }
-    let after = try await type.read(account, region: CloudResource.callRegion(record.region), externalID: record.external_id)
-    guard let after else { throw ServiceError.failedPrecondition("resource \(record.id) disappeared during the change") }
-    let (beforeDoc, afterDoc) = (type.comparable(current.configuration), type.comparable(after.configuration))
+    var after = current
+    if !plan.fields.isEmpty {
+      do {
+        try await ChangePlanner.apply(plan, to: current, type: type, account: account)
+      } catch let error as ChangeError {
+        throw ServiceError.failedPrecondition("\(error.field): \(error.reason)")
+      } catch let error as AWSError {
+        throw ServiceError.failedPrecondition("AWS refused the change (\(error.operation): \(error.code)): \(error.message)")
+      }
+      guard let read = try await type.read(account, stored: current, fields: Set(plan.fields.keys)) else {
+        throw ServiceError.failedPrecondition("resource \(record.id) disappeared during the change")
+      }
+      after = read
+    }
+    let (beforeDoc, afterDoc) = (type.comparable(before), type.comparable(after.configuration))
     response.diffs = operations.compactMap { path, _ in
-      let before = beforeDoc.value(at: path)
-      let now = afterDoc.value(at: path)
-      return before == now ? nil : .with { $0.path = path.description; $0.before = before.protoValue; $0.after = now.protoValue }
+      let was = beforeDoc.value(at: path).withoutNulls
+      let now = afterDoc.value(at: path).withoutNulls
+      return was == now ? nil : .with { $0.path = path.description; $0.before = was.protoValue; $0.after = now.protoValue }
     }
     response.after = after.configuration.protoStruct
-    let writer = self.sync.writer
     let providerID = record.provider_id
-    let stored = try await RequestLog.once(self.store, method: method, request: request, requestID: requestID) { [response] db in
+    return try await RequestLog.once(self.store, method: method, request: request, requestID: requestID) { [response, after] db in
       var response = response
       response.resource = try writer.upsert(after, providerID: providerID, now: Date().timeIntervalSince1970, in: db).1.proto()
       return response
     }
-    return stored
   }
 
   func captureBaseline(_ request: Fixpoint_V1_CaptureBaselineRequest, by actor: String) async throws -> Fixpoint_V1_Baseline {

@@ -153,6 +153,16 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
   }
 
   func getSnapshot(request: Fixpoint_V1_GetSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_Snapshot {
+    guard request.snapshotID.isEmpty != request.changeRequestID.isEmpty else {
+      throw ServiceError.invalidArgument(field: "snapshot_id", reason: "give exactly one of snapshot_id and change_request_id")
+    }
+    if !request.changeRequestID.isEmpty {
+      try Validate.text(request.changeRequestID, field: "change_request_id", max: 200)
+      guard let snapshot = try await self.store.pool.read({ db in try ChangeService.snapshot(changeRequestID: request.changeRequestID, in: db) }) else {
+        throw ServiceError.notFound(kind: "snapshot of change request", id: request.changeRequestID)
+      }
+      return snapshot
+    }
     try Validate.id(request.snapshotID, field: "snapshot_id", prefix: "snp")
     guard let snapshot = try await self.store.pool.read({ db in try ChangeService.snapshot(request.snapshotID, in: db) }) else {
       throw ServiceError.notFound(kind: "snapshot", id: request.snapshotID)
@@ -161,7 +171,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
   }
 
   func applyChange(request: Fixpoint_V1_ApplyChangeRequest, context: ServerContext) async throws -> Fixpoint_V1_ApplyChangeResponse {
-    try await self.changes.applyChange(request)
+    try await self.changes.applyChange(request, by: try currentPrincipal().subject)
   }
 
   func restoreSnapshot(request: Fixpoint_V1_RestoreSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_ApplyChangeResponse {

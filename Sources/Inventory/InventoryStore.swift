@@ -78,6 +78,13 @@ enum InventoryStore {
         );
         """)
     },
+    // The snapshot an ApplyChange took, by its request id: a retry reuses it.
+    Store.Migration("inventory.3-snapshot-change-request") { db in
+      try db.execute(sql: """
+        ALTER TABLE snapshot ADD COLUMN change_request_id TEXT;
+        CREATE UNIQUE INDEX snapshot_change_request ON snapshot (change_request_id) WHERE change_request_id IS NOT NULL;
+        """)
+    },
   ]
 }
 

@@ -90,6 +90,13 @@ extension ResourceRecord {
   }
 
   var document: JSONValue { (try? JSONValue.parse(Array(self.configuration.utf8))) ?? [:] }
+
+  /// The resource as inventory last recorded it.
+  var cloudResource: CloudResource {
+    let tags = (try? JSONDecoder().decode([String: String].self, from: Data(self.tags.utf8))) ?? [:]
+    return CloudResource(
+      type: self.type, externalID: self.external_id, name: self.name, region: self.region, tags: tags, configuration: self.document)
+  }
 }
 
 /// Runs provider syncs: every (type, region) pair concurrently within the account's rate budget,
@@ -264,12 +271,16 @@ final class SyncEngine: Sendable {
     }
   }
 
-  /// The resource `record` describes, read from the cloud now: its type, its account, and what
-  /// the cloud says (nil when it no longer has it).
-  func readNow(_ record: ResourceRecord) async throws -> (any ResourceType, AWSAccount, CloudResource?) {
+  /// The resource `record` describes, read from the cloud now — only `fields` when given, over
+  /// the stored document: its type, its account, and what the cloud says (nil when it no longer
+  /// has it).
+  func readNow(_ record: ResourceRecord, fields: Set<String>? = nil) async throws -> (any ResourceType, AWSAccount, CloudResource?) {
     guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
     let (_, account) = try await self.providers.account(record.provider_id)
     do {
+      if let fields {
+        return (type, account, try await type.read(account, stored: record.cloudResource, fields: fields))
+      }
       return (type, account, try await type.read(account, region: CloudResource.callRegion(record.region), externalID: record.external_id))
     } catch let error as AWSError {
       throw ServiceError.failedPrecondition("reading \(record.external_id) from AWS failed: \(error)")

@@ -103,7 +103,9 @@ final class Executor: Sendable {
     var diffs: [Fixpoint_V1_PathDiff] = []
     if !plan.operations.isEmpty {
       diffs = try await self.callInventory("plan the change") {
-        try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).diffs
+        // Planned on inventory's record (what the finding was raised on): no cloud call per
+        // suggestion. Execution plans again on a fresh read before it writes anything.
+        try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true; $0.fromRecord = true }).diffs
       }
     }
     let approval = self.needsApproval(
@@ -251,44 +253,76 @@ final class Executor: Sendable {
     }
   }
 
-  /// A batch that would touch too many resources of one type in one account stops before any change.
+  /// A batch that would touch more than the allowed count, or share, of an account's resources of
+  /// one type stops before any change. The share is of what inventory holds as active.
   func blastRadius(_ batch: [Fixpoint_V1_Action]) async throws {
-    let limit = self.policy.blastRadiusMaxCount
-    guard limit > 0 else { return }
-    let groups = Dictionary(grouping: batch) { "\($0.resource.providerID)/\($0.resource.type)" }
-    if let (key, group) = groups.first(where: { $0.value.count > limit }) {
-      throw ServiceError.failedPrecondition("the batch would change \(group.count) resources of \(key), more than dispatcher.blast.radius.max.count (\(limit)); nothing was changed")
+    let (maxCount, maxShare) = (self.policy.blastRadiusMaxCount, self.policy.blastRadiusMaxShare)
+    guard maxCount > 0 || maxShare > 0 else { return }
+    let touched = Dictionary(grouping: batch.filter { !$0.changeSet.operations.isEmpty }) { BlastGroup(providerID: $0.resource.providerID, type: $0.resource.type) }
+      .mapValues { Set($0.map(\.resource.resourceID)).count }
+    for (group, count) in touched.sorted(by: { $0.key.description < $1.key.description }) {
+      if maxCount > 0, count > maxCount {
+        throw ServiceError.failedPrecondition(
+          "the batch would change \(count) \(group), more than dispatcher.blast.radius.max.count (\(maxCount)); nothing was changed")
+      }
+      guard maxShare > 0 else { continue }
+      let total = try await self.callInventory("count the account's resources") {
+        try await self.inventory.listResources(.with {
+          $0.providerID = group.providerID
+          $0.type = group.type
+          $0.status = .active
+          $0.pageSize = 1
+        }).totalSize
+      }
+      if Double(count) > maxShare * Double(max(total, 1)) {
+        throw ServiceError.failedPrecondition(
+          "the batch would change \(count) of \(total) \(group) (\(Int((Double(count) / Double(max(total, 1)) * 100).rounded())) %), more than dispatcher.blast.radius.max.share (\(maxShare)); nothing was changed")
+      }
     }
   }
 
-  /// Executes the actions, each tier within its concurrency and timeout.
+  struct BlastGroup: Hashable, CustomStringConvertible {
+    let providerID: String
+    let type: String
+    var description: String { "\(self.type) resources of provider \(self.providerID)" }
+  }
+
+  /// Executes the actions, each tier within its own concurrency and timeout, the tiers side by side.
   func run(_ ids: [String], by actor: Principal) async throws -> [Fixpoint_V1_Action] {
     let byTier = Dictionary(grouping: try await self.store.pool.read { db in try ids.map { try ActionStore.load($0, in: db) } }, by: \.tier)
-    var results: [String: Fixpoint_V1_Action] = [:]
-    for (tier, group) in byTier {
-      let limit = max(1, self.limits.concurrency[tier] ?? 1)
-      let timeout = self.limits.timeout[tier] ?? .seconds(60)
-      await withTaskGroup(of: Fixpoint_V1_Action?.self) { tasks in
-        var next = 0
-        func launch() {
-          guard next < group.count else { return }
-          let id = group[next].id
-          next += 1
-          tasks.addTask { try? await self.executeOne(id, by: actor, timeout: timeout) }
-        }
-        for _ in 0..<limit { launch() }
-        while let done = await tasks.next() {
-          if let done { results[done.id] = done }
-          launch()
-        }
+    let results = await withTaskGroup(of: [Fixpoint_V1_Action].self) { tiers in
+      for (tier, group) in byTier {
+        tiers.addTask { await self.run(group.map(\.id), limit: max(1, self.limits.concurrency[tier] ?? 1), timeout: self.limits.timeout[tier] ?? .seconds(60), by: actor) }
       }
+      var all: [String: Fixpoint_V1_Action] = [:]
+      for await done in tiers { for action in done { all[action.id] = action } }
+      return all
     }
-    let finished = results
     let (actions, metrics) = try await self.store.pool.read { db in
-      (try ids.map { id in try finished[id] ?? ActionStore.load(id, in: db) }, try RemediationMetrics.compute(in: db))
+      (try ids.map { id in try results[id] ?? ActionStore.load(id, in: db) }, try RemediationMetrics.compute(in: db))
     }
     RemediationMetrics.publish(metrics)
     return actions
+  }
+
+  /// Executes `ids`, at most `limit` at a time.
+  private func run(_ ids: [String], limit: Int, timeout: Duration, by actor: Principal) async -> [Fixpoint_V1_Action] {
+    await withTaskGroup(of: Fixpoint_V1_Action?.self) { tasks in
+      var next = 0
+      func launch() {
+        guard next < ids.count else { return }
+        let id = ids[next]
+        next += 1
+        tasks.addTask { try? await self.executeOne(id, by: actor, timeout: timeout) }
+      }
+      for _ in 0..<limit { launch() }
+      var done: [Fixpoint_V1_Action] = []
+      while let result = await tasks.next() {
+        if let result { done.append(result) }
+        launch()
+      }
+      return done
+    }
   }
 
   /// approved → executing → (snapshot, re-validate, apply, verify) → completed | failed.
@@ -311,32 +345,25 @@ final class Executor: Sendable {
 
   enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff]), alreadyCompliant(snapshotID: String), guidanceOnly }
 
-  /// The cloud part of an execution; every step is safe to repeat.
+  /// The cloud part of an execution, one inventory call that is safe to repeat: inventory reads
+  /// the fields fresh, stores the snapshot, re-validates (already compliant → nothing written),
+  /// writes and reads back. A repeat after a crash reuses the snapshot and the first answer.
   func perform(_ action: Fixpoint_V1_Action) async throws -> Outcome {
     guard !action.changeSet.operations.isEmpty else { return .guidanceOnly }
-    let snapshot = try await self.callInventory("take the snapshot") {
-      try await self.inventory.captureSnapshot(.with {
-        $0.requestID = "\(action.id)-snapshot"
-        $0.resourceID = action.resource.resourceID
-        $0.paths = action.changeSet.operations.map(\.path)
-      })
-    }
-    try await self.store.pool.write { db in
-      var a = try ActionStore.load(action.id, in: db)
-      a.snapshotID = snapshot.id
-      try ActionStore.save(a, openKey: nil, in: db)
-    }
     let applied = try await self.callInventory("apply the change") {
-      try await self.inventory.applyChange(.with { $0.requestID = "\(action.id)-apply"; $0.changeSet = action.changeSet })
+      try await self.inventory.applyChange(.with { $0.requestID = Self.changeRequestID(action.id); $0.changeSet = action.changeSet; $0.snapshot = true })
     }
-    if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: snapshot.id) }
+    if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: applied.snapshotID) }
     // inventory re-read the resource after writing: when that read already shows every operation
     // in place, it is the verification; otherwise read again, bounded (eventual consistency).
     if !Self.shows(applied.diffs, all: action.changeSet.operations) {
       try await self.verify(action.changeSet, what: "the change")
     }
-    return .changed(snapshotID: snapshot.id, applied: applied.diffs)
+    return .changed(snapshotID: applied.snapshotID, applied: applied.diffs)
   }
+
+  /// The request id of an action's change in inventory (and so of its snapshot).
+  static func changeRequestID(_ actionID: String) -> String { "\(actionID)-apply" }
 
   /// Whether the after-values of `diffs` (read back from the cloud) are exactly the operations' values.
   static func shows(_ diffs: [Fixpoint_V1_PathDiff], all operations: [Fixpoint_V1_PathOperation]) -> Bool {
@@ -375,6 +402,10 @@ final class Executor: Sendable {
       }
       try actions.transition(&action, to: .completed, actor: actor, comment: comment, reason: applied, in: db) { a in
         a.completedAt = .init(date: Date())
+        switch outcome {
+        case .changed(let snapshotID, _), .alreadyCompliant(let snapshotID): a.snapshotID = snapshotID
+        case .guidanceOnly: break
+        }
         if case .changed = outcome, a.reversible { a.rollbackDeadline = .init(date: Date().addingTimeInterval(window)) }
       }
       return action
@@ -383,9 +414,15 @@ final class Executor: Sendable {
 
   func fail(_ id: String, actor: Principal, reason: String) async throws -> Fixpoint_V1_Action {
     let actions = self.actions
+    // A change that failed after inventory took its snapshot (a partial write, a failed
+    // verification) is rolled back from that snapshot.
+    let snapshotID = try? await self.inventory.getSnapshot(.with { $0.changeRequestID = Self.changeRequestID(id) }).id
     let failed = try await self.store.pool.write { db in
       var action = try ActionStore.load(id, in: db)
-      try actions.transition(&action, to: .failed, actor: actor, comment: "", reason: reason, in: db) { $0.failureReason = reason }
+      try actions.transition(&action, to: .failed, actor: actor, comment: "", reason: reason, in: db) { a in
+        a.failureReason = reason
+        if let snapshotID { a.snapshotID = snapshotID }
+      }
       return action
     }
     guard self.policy.autoRollbackOnFailedVerification, failed.reversible, !failed.snapshotID.isEmpty else { return failed }

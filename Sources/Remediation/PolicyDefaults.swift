@@ -14,6 +14,8 @@ struct PolicyDefaults: Sendable {
   var approvalTTLSeconds: Int
   /// A batch touching more resources of one type in one account than this stops (0: no limit).
   var blastRadiusMaxCount: Int
+  /// A batch touching more than this share (0–1) of an account's resources of one type stops (0: no limit).
+  var blastRadiusMaxShare: Double
   var autoRollbackOnFailedVerification: Bool
   /// When tier 3 actions may execute.
   var changeWindows: [ChangeWindow]
@@ -39,10 +41,14 @@ struct PolicyDefaults: Sendable {
     self.rollbackWindowSeconds = reader.int(forKey: "dispatcher.rollback.window.seconds", default: 1800)
     self.approvalTTLSeconds = reader.int(forKey: "dispatcher.approval.ttl.seconds", default: 86_400)
     self.blastRadiusMaxCount = reader.int(forKey: "dispatcher.blast.radius.max.count", default: 0)
+    self.blastRadiusMaxShare = reader.double(forKey: "dispatcher.blast.radius.max.share", default: 0)
     self.autoRollbackOnFailedVerification = reader.bool(forKey: "dispatcher.rollback.on.failure", default: true)
     self.changeWindows = try ChangeWindow.parse(reader.text(forKey: "dispatcher.change.windows", default: ""))
     guard self.blastRadiusMaxCount >= 0 else {
       throw SettingsError.invalid(key: "dispatcher.blast.radius.max.count", reason: "must not be negative")
+    }
+    guard (0...1).contains(self.blastRadiusMaxShare) else {
+      throw SettingsError.invalid(key: "dispatcher.blast.radius.max.share", reason: "must be between 0 and 1 (0: no limit)")
     }
     guard (0...172_800).contains(self.rollbackWindowSeconds) else {
       throw SettingsError.invalid(key: "dispatcher.rollback.window.seconds", reason: "must be between 0 and 172800 (48 h)")
@@ -58,6 +64,7 @@ struct PolicyDefaults: Sendable {
       $0.rollbackWindowSeconds = Int64(self.rollbackWindowSeconds)
       $0.approvalTtlSeconds = Int64(self.approvalTTLSeconds)
       $0.blastRadiusMaxCount = Int32(self.blastRadiusMaxCount)
+      $0.blastRadiusMaxShare = self.blastRadiusMaxShare
       $0.autoRollbackOnFailedVerification = self.autoRollbackOnFailedVerification
       $0.changeWindows = self.changeWindows.map(\.proto)
       $0.handlerOverrides = self.handlerOverrides
@@ -70,7 +77,7 @@ struct PolicyDefaults: Sendable {
 extension PolicyDefaults {
   static let fields = [
     "require_approval", "handler_overrides", "change_windows", "approval_ttl_seconds", "rollback_window_seconds", "min_auto_severity",
-    "blast_radius_max_count", "auto_rollback_on_failed_verification",
+    "blast_radius_max_count", "blast_radius_max_share", "auto_rollback_on_failed_verification",
   ]
 
   /// Applies the fields of `p` named in `mask` (all when empty), validating each; nothing changes
@@ -105,6 +112,11 @@ extension PolicyDefaults {
       case "blast_radius_max_count":
         guard p.blastRadiusMaxCount >= 0 else { throw .invalidArgument(field: "policy.blast_radius_max_count", reason: "must not be negative") }
         next.blastRadiusMaxCount = Int(p.blastRadiusMaxCount)
+      case "blast_radius_max_share":
+        guard (0...1).contains(p.blastRadiusMaxShare) else {
+          throw .invalidArgument(field: "policy.blast_radius_max_share", reason: "must be between 0 and 1 (0: no limit)")
+        }
+        next.blastRadiusMaxShare = p.blastRadiusMaxShare
       case "auto_rollback_on_failed_verification": next.autoRollbackOnFailedVerification = p.autoRollbackOnFailedVerification
       default:
         throw .invalidArgument(field: "update_mask[\(i)]", reason: "'\(name)' is not a policy field (\(Self.fields.joined(separator: ", ")))")

@@ -12,6 +12,7 @@ public enum RemediationApp {
     SettingDoc("dispatcher.rollback.window.seconds", "int", "1800", "how long a completed action can be rolled back (max 172800)"),
     SettingDoc("dispatcher.approval.ttl.seconds", "int", "86400", "how long an approval stays valid"),
     SettingDoc("dispatcher.blast.radius.max.count", "int", "0", "a batch changing more resources of one type in one account stops before any change (0: no limit)"),
+    SettingDoc("dispatcher.blast.radius.max.share", "double", "0", "a batch changing more than this share (0–1) of an account's active resources of one type stops before any change (0: no limit)"),
     SettingDoc("dispatcher.change.windows", "json", "[]",
                "when tier 3 actions may execute: [{\"cron\": \"0 22 * * 1-5\", \"duration_seconds\": 7200, \"time_zone\": \"Europe/Berlin\"}]"),
     SettingDoc("dispatcher.rollback.on.failure", "bool", "true", "roll back automatically when an execution fails after changing something"),

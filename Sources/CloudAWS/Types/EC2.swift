@@ -90,6 +90,31 @@ public struct SecurityGroup: ResourceType {
     return self.document(group, rules: rules, interfaces: interfaces, region: region, account: account.accountID)
   }
 
+  /// Rules alone are one call (the group itself is described only when it has no rule, to tell
+  /// an empty group from a deleted one); any other field reads the group whole.
+  public func read(_ account: AWSAccount, stored: CloudResource, fields: Set<String>) async throws -> CloudResource? {
+    let region = stored.region
+    guard let id = stored.configuration["id"]?.stringValue, fields.isSubset(of: ["ingress", "egress"]) else {
+      return try await self.read(account, region: region, externalID: stored.externalID)
+    }
+    let rules = try await account.client.ec2Items("DescribeSecurityGroupRules", region: region, listKey: "securityGroupRuleSet", ec2Filter(1, "group-id", [id]))
+    if rules.isEmpty {
+      do {
+        let groups = try await account.client.ec2Items(
+          "DescribeSecurityGroups", region: region, listKey: "securityGroupInfo", numbered("GroupId", [id]), pageSize: nil)
+        if groups.isEmpty { return nil }
+      } catch let error as AWSError where error.kind == .notFound {
+        return nil
+      }
+    }
+    var fresh: [String: [String: JSONValue]] = ["ingress": [:], "egress": [:]]
+    for rule in rules where rule.string("groupId") == id {
+      let (key, doc) = Self.rule(rule)
+      fresh[rule.bool("isEgress") == true ? "egress" : "ingress", default: [:]][key] = doc
+    }
+    return stored.replacing(fresh.filter { fields.contains($0.key) }.mapValues(JSONValue.object))
+  }
+
   func document(_ group: XMLTree, rules: [XMLTree], interfaces: [XMLTree], region: String, account: String) -> CloudResource {
     let id = group.string("groupId") ?? ""
     var ingress: [String: JSONValue] = [:]

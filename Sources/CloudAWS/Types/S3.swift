@@ -40,57 +40,78 @@ public struct S3Bucket: ResourceType {
 
   public func read(_ account: AWSAccount, region home: String, externalID: String) async throws -> CloudResource? {
     let bucket = String(externalID.dropFirst("arn:aws:s3:::".count))
-    let client = account.client
     let location: XMLTree?
     do {
-      location = try await client.s3("GET", bucket: bucket, subresource: "location", region: home, operation: "GetBucketLocation")
+      location = try await account.client.s3("GET", bucket: bucket, subresource: "location", region: home, operation: "GetBucketLocation")
     } catch let error as AWSError where error.code == "NoSuchBucket" {
       return nil
     }
     var region = location?.text ?? ""
     if region.isEmpty { region = "us-east-1" } else if region == "EU" { region = "eu-west-1" }
+    let bare = CloudResource(
+      type: self.name, externalID: externalID, name: bucket, region: region, configuration: ["name": .string(bucket), "region": .string(region)])
+    return try await self.read(account, stored: bare, fields: Set(Self.fieldReaders.keys))
+  }
 
-    let encryption = try await client.s3(
-      "GET", bucket: bucket, subresource: "encryption", region: region, operation: "GetBucketEncryption",
-      absentCodes: ["ServerSideEncryptionConfigurationNotFoundError"])
-    let rule = encryption?.child("Rule")
-    let pab = try await client.s3(
-      "GET", bucket: bucket, subresource: "publicAccessBlock", region: region, operation: "GetPublicAccessBlock",
-      absentCodes: ["NoSuchPublicAccessBlockConfiguration"])
-    let versioning = try await client.s3("GET", bucket: bucket, subresource: "versioning", region: region, operation: "GetBucketVersioning")
-    let logging = try await client.s3("GET", bucket: bucket, subresource: "logging", region: region, operation: "GetBucketLogging")
-    let tagging = try await client.s3(
-      "GET", bucket: bucket, subresource: "tagging", region: region, operation: "GetBucketTagging", absentCodes: ["NoSuchTagSet"])
-    let policy = try await self.policy(client, bucket: bucket, region: region)
-
-    var tags: [String: String] = [:]
-    for tag in tagging?.child("TagSet")?.all("Tag") ?? [] {
-      if let k = tag.string("Key") { tags[k] = tag.string("Value") ?? "" }
+  /// One call per field: a fix to the encryption reads only the encryption.
+  public func read(_ account: AWSAccount, stored: CloudResource, fields: Set<String>) async throws -> CloudResource? {
+    var fresh: [String: JSONValue] = [:]
+    do {
+      for field in fields.sorted() {
+        guard let reader = Self.fieldReaders[field] else { continue }
+        fresh[field] = try await reader(account.client, stored.name, stored.region)
+      }
+    } catch let error as AWSError where error.code == "NoSuchBucket" {
+      return nil
     }
-    let loggingEnabled = logging?.child("LoggingEnabled")
-    let doc: JSONValue = [
-      "name": .string(bucket),
-      "region": .string(region),
-      "encryption": rule.map { r in
+    return stored.replacing(fresh)
+  }
+
+  typealias FieldReader = @Sendable (AWSClient, _ bucket: String, _ region: String) async throws -> JSONValue
+
+  static let fieldReaders: [String: FieldReader] = [
+    "encryption": { client, bucket, region in
+      let encryption = try await client.s3(
+        "GET", bucket: bucket, subresource: "encryption", region: region, operation: "GetBucketEncryption",
+        absentCodes: ["ServerSideEncryptionConfigurationNotFoundError"])
+      return encryption?.child("Rule").map { r in
         [
           "sse_algorithm": .from(r.at("ApplyServerSideEncryptionByDefault", "SSEAlgorithm")?.text),
           "kms_key_id": .from(r.at("ApplyServerSideEncryptionByDefault", "KMSMasterKeyID")?.text),
           "bucket_key_enabled": .bool(r.bool("BucketKeyEnabled") ?? false),
         ]
-      } ?? .null,
-      "public_access_block": pab.map(S3PublicAccessBlockXML.document) ?? .null,
-      "policy": policy,
-      "versioning": .string(versioning?.string("Status") ?? "Disabled"),
-      "logging": loggingEnabled.map { l in
+      } ?? .null
+    },
+    "public_access_block": { client, bucket, region in
+      try await client.s3(
+        "GET", bucket: bucket, subresource: "publicAccessBlock", region: region, operation: "GetPublicAccessBlock",
+        absentCodes: ["NoSuchPublicAccessBlockConfiguration"]
+      ).map(S3PublicAccessBlockXML.document) ?? .null
+    },
+    "policy": { client, bucket, region in try await S3Bucket.policy(client, bucket: bucket, region: region) },
+    "versioning": { client, bucket, region in
+      let versioning = try await client.s3("GET", bucket: bucket, subresource: "versioning", region: region, operation: "GetBucketVersioning")
+      return .string(versioning?.string("Status") ?? "Disabled")
+    },
+    "logging": { client, bucket, region in
+      let logging = try await client.s3("GET", bucket: bucket, subresource: "logging", region: region, operation: "GetBucketLogging")
+      return logging?.child("LoggingEnabled").map { l in
         ["target_bucket": .from(l.string("TargetBucket")), "target_prefix": .string(l.string("TargetPrefix") ?? "")]
-      } ?? .null,
-      "tags": .object(tags.mapValues(JSONValue.string)),
-    ]
-    return CloudResource(type: self.name, externalID: externalID, name: bucket, region: region, tags: tags, configuration: doc)
-  }
+      } ?? .null
+    },
+    "tags": { client, bucket, region in
+      let tagging = try await client.s3(
+        "GET", bucket: bucket, subresource: "tagging", region: region, operation: "GetBucketTagging", absentCodes: ["NoSuchTagSet"])
+      var tags: [String: JSONValue] = [:]
+      for tag in tagging?.child("TagSet")?.all("Tag") ?? [] {
+        if let k = tag.string("Key") { tags[k] = .string(tag.string("Value") ?? "") }
+      }
+      return .object(tags)
+    },
+  ]
 
   /// The bucket policy as a JSON document (S3 answers it as raw JSON, not XML).
-  func policy(_ client: AWSClient, bucket: String, region: String) async throws -> JSONValue {
+  static func policy(_ client: AWSClient, bucket: String, region: String) async throws -> JSONValue {
     do {
       let response = try await client.send(
         AWSRequest(method: "GET", host: "", path: "/" + SigV4.encode(bucket), query: [("policy", "")]),
