@@ -22,6 +22,7 @@ public struct AWSService: Sendable, Hashable {
   public static let kms = AWSService(signingName: "kms", endpointPrefix: "kms", global: false)
   public static let cloudtrail = AWSService(signingName: "cloudtrail", endpointPrefix: "cloudtrail", global: false)
   public static let guardduty = AWSService(signingName: "guardduty", endpointPrefix: "guardduty", global: false)
+  public static let secretsmanager = AWSService(signingName: "secretsmanager", endpointPrefix: "secretsmanager", global: false)
 }
 
 /// Where credentials come from; asked before every call, so temporary ones can be refreshed.

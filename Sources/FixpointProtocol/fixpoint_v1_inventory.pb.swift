@@ -651,6 +651,11 @@ public nonisolated struct Fixpoint_V1_ApplyChangeRequest: Sendable {
   /// instead of reading the cloud now. No cloud call; execution always reads fresh.
   public var fromRecord: Bool = false
 
+  /// iam_user only, with snapshot: before the change set is applied, create a new access key and
+  /// deliver its secret to this sink ("secretsmanager:PREFIX" → secret PREFIX/USER_NAME), never
+  /// anywhere else; the change set then deactivates the old key. A retry makes no second key.
+  public var newAccessKeySink: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -696,6 +701,12 @@ public nonisolated struct Fixpoint_V1_ApplyChangeResponse: @unchecked Sendable {
   public var snapshotID: String {
     get {_storage._snapshotID}
     set {_uniqueStorage()._snapshotID = newValue}
+  }
+
+  /// The access key created for new_access_key_sink (its id only; the secret went to the sink).
+  public var newAccessKeyID: String {
+    get {_storage._newAccessKeyID}
+    set {_uniqueStorage()._newAccessKeyID = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1811,7 +1822,7 @@ nonisolated extension Fixpoint_V1_GetSnapshotRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApplyChangeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}change_set\0\u{3}dry_run\0\u{1}snapshot\0\u{3}from_record\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}change_set\0\u{3}dry_run\0\u{1}snapshot\0\u{3}from_record\0\u{3}new_access_key_sink\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1824,6 +1835,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
       case 3: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.snapshot) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.fromRecord) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.newAccessKeySink) }()
       default: break
       }
     }
@@ -1849,6 +1861,9 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
     if self.fromRecord != false {
       try visitor.visitSingularBoolField(value: self.fromRecord, fieldNumber: 5)
     }
+    if !self.newAccessKeySink.isEmpty {
+      try visitor.visitSingularStringField(value: self.newAccessKeySink, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1858,6 +1873,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
     if lhs.dryRun != rhs.dryRun {return false}
     if lhs.snapshot != rhs.snapshot {return false}
     if lhs.fromRecord != rhs.fromRecord {return false}
+    if lhs.newAccessKeySink != rhs.newAccessKeySink {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1865,7 +1881,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApplyChangeResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}diffs\0\u{3}dry_run\0\u{1}after\0\u{1}resource\0\u{3}snapshot_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}diffs\0\u{3}dry_run\0\u{1}after\0\u{1}resource\0\u{3}snapshot_id\0\u{3}new_access_key_id\0")
 
   fileprivate class _StorageClass {
     var _diffs: [Fixpoint_V1_PathDiff] = []
@@ -1873,6 +1889,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
     var _after: SwiftProtobuf.Google_Protobuf_Struct? = nil
     var _resource: Fixpoint_V1_Resource? = nil
     var _snapshotID: String = String()
+    var _newAccessKeyID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1888,6 +1905,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
       _after = source._after
       _resource = source._resource
       _snapshotID = source._snapshotID
+      _newAccessKeyID = source._newAccessKeyID
     }
   }
 
@@ -1911,6 +1929,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
         case 3: try { try decoder.decodeSingularMessageField(value: &_storage._after) }()
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._resource) }()
         case 5: try { try decoder.decodeSingularStringField(value: &_storage._snapshotID) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._newAccessKeyID) }()
         default: break
         }
       }
@@ -1938,6 +1957,9 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
       if !_storage._snapshotID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._snapshotID, fieldNumber: 5)
       }
+      if !_storage._newAccessKeyID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._newAccessKeyID, fieldNumber: 6)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1952,6 +1974,7 @@ nonisolated extension Fixpoint_V1_ApplyChangeResponse: SwiftProtobuf.Message, Sw
         if _storage._after != rhs_storage._after {return false}
         if _storage._resource != rhs_storage._resource {return false}
         if _storage._snapshotID != rhs_storage._snapshotID {return false}
+        if _storage._newAccessKeyID != rhs_storage._newAccessKeyID {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1,4 +1,5 @@
 import CloudAWS
+import Crypto
 import FixpointCore
 import FixpointProtocol
 import Foundation
@@ -141,8 +142,16 @@ struct ChangeService: Sendable {
     if request.snapshot && (request.dryRun || request.requestID.isEmpty) {
       throw ServiceError.invalidArgument(field: "snapshot", reason: "needs a request_id, and no dry_run")
     }
+    var sink: AccessKeySink?
+    if !request.newAccessKeySink.isEmpty {
+      do { sink = try AccessKeySink(request.newAccessKeySink) } catch { throw ServiceError.invalidArgument(field: error.field, reason: error.reason) }
+      guard request.snapshot else { throw ServiceError.invalidArgument(field: "new_access_key_sink", reason: "needs snapshot (the rotation is resumed from it)") }
+    }
     let record = try await SyncEngine.resource(set.resource.resourceID, store: self.store)
     guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
+    if sink != nil, !(type is IAMUser) {
+      throw ServiceError.invalidArgument(field: "new_access_key_sink", reason: "only for iam_user resources, not \(record.type)")
+    }
     let paths = try Self.paths(
       set.operations.map(\.path), list: "change_set.operations", field: { "change_set.operations[\($0)].path" }, type: type)
     let values = try set.operations.enumerated().map { i, op in
@@ -158,7 +167,7 @@ struct ChangeService: Sendable {
     }
     return try await self.change(
       request, operations: operations, record: record, type: type, dryRun: request.dryRun, method: "ApplyChange", requestID: request.requestID,
-      snapshotBy: request.snapshot ? actor : nil)
+      snapshotBy: request.snapshot ? actor : nil, newAccessKeySink: sink)
   }
 
   func restoreSnapshot(_ request: Fixpoint_V1_RestoreSnapshotRequest) async throws -> Fixpoint_V1_ApplyChangeResponse {
@@ -168,18 +177,26 @@ struct ChangeService: Sendable {
     }) else { throw ServiceError.notFound(kind: "snapshot", id: request.snapshotID) }
     let record = try await SyncEngine.resource(row["resource_id"], store: self.store)
     guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
-    // Whole fields, not just the recorded paths: a field that was absent (no encryption, no
-    // public access block) is restored as absent, and removed map entries (rules) come back.
-    let paths = (try JSONValue.parse(Array((row["paths"] as String).utf8)).arrayValue ?? []).compactMap(\.stringValue)
+    let paths = try (try JSONValue.parse(Array((row["paths"] as String).utf8)).arrayValue ?? []).compactMap(\.stringValue).map { try DocumentPath($0) }
     let document = try JSONValue.parse(Array((row["document"] as String).utf8))
-    var units: [String] = []
-    for text in paths { let unit = try DocumentPath(text).unit; if !units.contains(unit) { units.append(unit) } }
-    let operations = units.map { unit in
-      let path = DocumentPath(segments: [unit])
-      return (path, document.value(at: path))
-    }
+    let operations = Self.restoration(of: paths, from: document).map { ($0, document.value(at: $0)) }
     return try await self.change(request, operations: operations, record: record, type: type, dryRun: request.dryRun,
-                                 method: "RestoreSnapshot", requestID: request.requestID, snapshotBy: nil)
+                                 method: "RestoreSnapshot", requestID: request.requestID, snapshotBy: nil, newAccessKeySink: nil)
+  }
+
+  /// What restoring `paths` from a snapshot `document` writes: each path, or its highest ancestor
+  /// that was absent — an absent public access block comes back absent (deleted), not as a
+  /// block of false flags — and nothing twice. A removed map entry (a rule) is set back.
+  static func restoration(of paths: [DocumentPath], from document: JSONValue) -> [DocumentPath] {
+    var targets: [DocumentPath] = []
+    for path in paths {
+      let absent = (1...path.segments.count).lazy.map { DocumentPath(segments: Array(path.segments.prefix($0))) }.first { document.value(at: $0) == .null }
+      let target = absent ?? path
+      if !targets.contains(target) { targets.append(target) }
+    }
+    return targets.filter { t in
+      !targets.contains { o in o.segments.count < t.segments.count && Array(t.segments.prefix(o.segments.count)) == o.segments }
+    }
   }
 
   static func proto(_ diffs: [PlannedDiff]) -> [Fixpoint_V1_PathDiff] {
@@ -191,10 +208,11 @@ struct ChangeService: Sendable {
   /// `snapshotBy`, a snapshot of the fresh read is stored before anything is written — once per
   /// request id: a retry (say after a crash mid-change) reuses it, and its diff is against it.
   /// A retry of a finished request returns the first answer; without a request id, a repeat finds
-  /// everything in place and calls no write API.
+  /// everything in place and calls no write API. With `newAccessKeySink`, a new access key is
+  /// made and delivered there after the snapshot and before the writes (IAMUser.rotateAccessKey).
   private func change(
     _ request: some SwiftProtobuf.Message, operations: [(DocumentPath, JSONValue)], record: ResourceRecord, type: any ResourceType,
-    dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?
+    dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?, newAccessKeySink sink: AccessKeySink?
   ) async throws -> Fixpoint_V1_ApplyChangeResponse {
     if !dryRun, let answered = try await RequestLog.previous(
       self.store, method: method, request: request, requestID: requestID, as: Fixpoint_V1_ApplyChangeResponse.self)
@@ -214,27 +232,36 @@ struct ChangeService: Sendable {
     }
     let writer = self.sync.writer
     var before = current.configuration
+    var resumed = false
     if let actor {
       let paths = operations.map(\.0)
-      let taken = try await self.store.pool.write { db -> Fixpoint_V1_Snapshot in
-        if let earlier = try Self.snapshot(changeRequestID: requestID, in: db) { return earlier }
+      let (taken, earlier) = try await self.store.pool.write { db -> (Fixpoint_V1_Snapshot, Bool) in
+        if let earlier = try Self.snapshot(changeRequestID: requestID, in: db) { return (earlier, true) }
         _ = try writer.upsert(current, providerID: record.provider_id, now: Date().timeIntervalSince1970, in: db)
         let id = try Self.insertSnapshot(of: current, record: record, paths: paths, by: actor, changeRequestID: requestID, in: db)
-        return try Self.snapshot(id, in: db)!
+        return (try Self.snapshot(id, in: db)!, false)
       }
       response.snapshotID = taken.id
       before = JSONValue.object(try taken.document.fields.mapValues { try JSONValue($0) })
+      resumed = earlier
     }
     var after = current
-    if !plan.fields.isEmpty {
+    // A resumed rotation repeats (idempotently) to report its key, even when the writes are done.
+    let rotate = sink != nil && (!plan.fields.isEmpty || resumed)
+    if !plan.fields.isEmpty || rotate {
       do {
+        if let sink, rotate {
+          let keysBefore = Set((before["access_keys"]?.objectValue ?? [:]).keys)
+          let token = SHA256.hash(data: Data("\(method)/\(requestID)".utf8)).map { String(format: "%02x", $0) }.joined()
+          response.newAccessKeyID = try await IAMUser.rotateAccessKey(account, user: record.name, keysBefore: keysBefore, sink: sink, token: token)
+        }
         try await ChangePlanner.apply(plan, to: current, type: type, account: account)
       } catch let error as ChangeError {
         throw ServiceError.failedPrecondition("\(error.field): \(error.reason)")
       } catch let error as AWSError {
         throw ServiceError.failedPrecondition("AWS refused the change (\(error.operation): \(error.code)): \(error.message)")
       }
-      guard let read = try await type.read(account, stored: current, fields: Set(plan.fields.keys)) else {
+      guard let read = try await type.read(account, stored: current, fields: rotate ? fields : Set(plan.fields.keys)) else {
         throw ServiceError.failedPrecondition("resource \(record.id) disappeared during the change")
       }
       after = read

@@ -343,7 +343,7 @@ final class Executor: Sendable {
     }
   }
 
-  enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff]), alreadyCompliant(snapshotID: String), guidanceOnly }
+  enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff], note: String), alreadyCompliant(snapshotID: String), guidanceOnly }
 
   /// The cloud part of an execution, one inventory call that is safe to repeat: inventory reads
   /// the fields fresh, stores the snapshot, re-validates (already compliant → nothing written),
@@ -351,7 +351,12 @@ final class Executor: Sendable {
   func perform(_ action: Fixpoint_V1_Action) async throws -> Outcome {
     guard !action.changeSet.operations.isEmpty else { return .guidanceOnly }
     let applied = try await self.callInventory("apply the change") {
-      try await self.inventory.applyChange(.with { $0.requestID = Self.changeRequestID(action.id); $0.changeSet = action.changeSet; $0.snapshot = true })
+      try await self.inventory.applyChange(.with {
+        $0.requestID = Self.changeRequestID(action.id)
+        $0.changeSet = action.changeSet
+        $0.snapshot = true
+        if HandlerCatalogue.byName[action.handler]?.info.deliversNewAccessKey == true { $0.newAccessKeySink = self.handlerConfig.iamKeySink }
+      })
     }
     if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: applied.snapshotID) }
     // inventory re-read the resource after writing: when that read already shows every operation
@@ -359,7 +364,8 @@ final class Executor: Sendable {
     if !Self.shows(applied.diffs, all: action.changeSet.operations) {
       try await self.verify(action.changeSet, what: "the change")
     }
-    return .changed(snapshotID: applied.snapshotID, applied: applied.diffs)
+    let note = applied.newAccessKeyID.isEmpty ? "" : "; new access key \(applied.newAccessKeyID) delivered to \(self.handlerConfig.iamKeySink)"
+    return .changed(snapshotID: applied.snapshotID, applied: applied.diffs, note: note)
   }
 
   /// The request id of an action's change in inventory (and so of its snapshot).
@@ -394,8 +400,8 @@ final class Executor: Sendable {
       let comment: String
       var applied = ""
       switch outcome {
-      case .changed(_, let diffs):
-        comment = "changed and verified"
+      case .changed(_, let diffs, let note):
+        comment = "changed and verified" + note
         applied = Self.diffText(diffs)
       case .alreadyCompliant: comment = "already compliant: recorded as a no-op"
       case .guidanceOnly: comment = "guidance recorded; no change made"
@@ -403,7 +409,7 @@ final class Executor: Sendable {
       try actions.transition(&action, to: .completed, actor: actor, comment: comment, reason: applied, in: db) { a in
         a.completedAt = .init(date: Date())
         switch outcome {
-        case .changed(let snapshotID, _), .alreadyCompliant(let snapshotID): a.snapshotID = snapshotID
+        case .changed(let snapshotID, _, _), .alreadyCompliant(let snapshotID): a.snapshotID = snapshotID
         case .guidanceOnly: break
         }
         if case .changed = outcome, a.reversible { a.rollbackDeadline = .init(date: Date().addingTimeInterval(window)) }

@@ -17,7 +17,8 @@ public enum RemediationApp {
                "when tier 3 actions may execute: [{\"cron\": \"0 22 * * 1-5\", \"duration_seconds\": 7200, \"time_zone\": \"Europe/Berlin\"}]"),
     SettingDoc("dispatcher.rollback.on.failure", "bool", "true", "roll back automatically when an execution fails after changing something"),
     SettingDoc("dispatcher.s3.encryption.kms.key", "string", "", "S3DefaultEncryption uses SSE-KMS with this key; empty: SSE-S3"),
-    SettingDoc("dispatcher.iam.key.sink", "string", "", "where IAMAccessKeyRotation sends a new secret; empty: the handler refuses"),
+    SettingDoc("dispatcher.iam.key.sink", "string", "", "where IAMAccessKeyRotation puts a new key's secret: secretsmanager:[REGION:]PREFIX (secret PREFIX/USER_NAME); empty: the handler refuses"),
+    SettingDoc("dispatcher.iam.key.max.age.days", "int", "90", "IAMAccessKeyRotation rotates active access keys at least this many days old"),
     SettingDoc("dispatcher.tier1.concurrency", "int", "10", "tier 1 actions executing at once (tier2: 5, tier3: 2)"),
     SettingDoc("dispatcher.tier1.timeout.seconds", "int", "30", "a tier 1 execution taking longer fails (tier2: 120, tier3: 600)"),
   ]
@@ -34,7 +35,12 @@ public enum RemediationApp {
       limits.timeout[tier] = .seconds(max(1, r.int(forKey: ConfigKey("dispatcher.\(key).timeout.seconds"), default: timeout)))
     }
     let config = HandlerConfig(
-      s3KMSKey: r.string(forKey: "dispatcher.s3.encryption.kms.key", default: ""), iamKeySink: r.string(forKey: "dispatcher.iam.key.sink", default: ""))
+      s3KMSKey: r.string(forKey: "dispatcher.s3.encryption.kms.key", default: ""), iamKeySink: r.string(forKey: "dispatcher.iam.key.sink", default: ""),
+      iamKeyMaxAgeDays: r.int(forKey: "dispatcher.iam.key.max.age.days", default: 90))
+    guard config.iamKeySink.isEmpty || config.iamKeySink.hasPrefix("secretsmanager:") else {
+      throw SettingsError.invalid(key: "dispatcher.iam.key.sink", reason: "must be secretsmanager:PREFIX or secretsmanager:REGION:PREFIX (the secret is PREFIX/USER_NAME)")
+    }
+    guard config.iamKeyMaxAgeDays >= 0 else { throw SettingsError.invalid(key: "dispatcher.iam.key.max.age.days", reason: "must not be negative") }
     let (client, connections) = try env.peerClient(.inventory)
     let executor = Executor(
       actions: ActionStore(store: store), findings: findings, book: book, handlerConfig: config, limits: limits,

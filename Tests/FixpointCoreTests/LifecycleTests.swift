@@ -95,7 +95,7 @@ struct HandlerCatalogueTests {
     "kms_key": ["key_manager": "CUSTOMER", "key_spec": "SYMMETRIC_DEFAULT", "rotation_enabled": false],
     "ebs_encryption_default": ["enabled": false],
     "ebs_volume": ["encrypted": false],
-    "iam_user": ["access_keys": .init(structValue: [:])],
+    "iam_user": ["access_keys": .init(structValue: ["AKIAOLD": .init(structValue: ["status": "Active", "created": "2025-01-02T03:04:05Z"])])],
   ]
 
   @Test("every handler has its metadata, a plan (the dry run's input) for a misconfigured resource, and an end-to-end test")
@@ -114,6 +114,18 @@ struct HandlerCatalogueTests {
       switch info.name {
       case "IAMAccessKeyRotation":
         #expect(throws: ServiceError.self, "refuses without a key sink") { try handler.plan(resource, config: HandlerConfig()) }
+        let sink = HandlerConfig(iamKeySink: "secretsmanager:fixpoint/keys")
+        let plan = try handler.plan(resource, config: sink)
+        #expect(plan.operations.map(\.path) == ["access_keys[AKIAOLD].status"] && plan.operations[0].value.stringValue == "Inactive")
+        #expect(plan.description.contains("secretsmanager:fixpoint/keys"), "\(plan.description)")
+        // A key younger than the limit is left alone; a user at IAM's two keys is refused.
+        var young = resource
+        young.configuration = ["access_keys": .init(structValue: ["AKIANEW": .init(structValue: [
+          "status": "Active", "created": .init(stringLiteral: ISO8601DateFormatter().string(from: Date()))])])]
+        #expect(try handler.plan(young, config: sink).operations.isEmpty)
+        var two = resource
+        two.configuration.fields["access_keys"]!.structValue.fields["AKIASECOND"] = .init(structValue: ["status": "Inactive", "created": "2025-06-01T00:00:00Z"])
+        #expect(throws: ServiceError.self, "two keys: IAM allows no third") { try handler.plan(two, config: sink) }
       case "ManualGuidance":
         let plan = try handler.plan(resource, config: HandlerConfig())
         #expect(plan.operations.isEmpty && !plan.guidance.isEmpty)

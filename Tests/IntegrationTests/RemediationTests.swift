@@ -126,6 +126,70 @@ struct RemediationTests {
     #expect(scraped.contains("fixpoint_remediation_success_rate 1") && scraped.contains("fixpoint_remediation_actions{state=\"rolled_back\"} 12"), "\(scraped)")
   }
 
+  @Test("IAMAccessKeyRotation: a new key whose secret only Secrets Manager holds, the old key deactivated; a resumed rotation makes no second key; rollback reactivates")
+  func rotation() async throws {
+    let f = try await AWSFixture.make(dispatcherArguments: [
+      "--dispatcher-approval-required", "false", "--dispatcher-iam-key-sink", "secretsmanager:fixpoint/rotated", "--dispatcher-iam-key-max-age-days", "0",
+    ])
+    let alice = try await f.resource("iam_user", "fp-alice")
+    let old = try #require(alice.configuration.fields["access_keys"]?.structValue.fields.keys.first)
+    let action = try await f.suggest(alice, control: "IAM.3")
+    #expect(action.handler == "IAMAccessKeyRotation" && action.state == .approved, "\(action.state)")
+    #expect(action.plannedDiff.map(\.path) == ["access_keys[\(old)].status"] && action.description_p.contains("secretsmanager:fixpoint/rotated"))
+
+    // The state a crash leaves mid-rotation: inventory stored the snapshot under the change's
+    // request id and created a key, but the secret never reached the sink (it is lost). The
+    // execution resumes from that snapshot, deletes the orphan and makes one delivered key.
+    let interrupted = try await f.cluster.withClient(.inventory) { c in
+      try await Fixpoint_V1_InventoryService.Client(wrapping: c).captureSnapshot(.with { $0.resourceID = alice.id; $0.paths = ["access_keys[\(old)].status"] })
+    }
+    var config = Configuration()
+    config.busyMode = .timeout(5)
+    try await DatabaseQueue(path: f.cluster.databasePath(.inventory), configuration: config).write { db in
+      try db.execute(sql: "UPDATE snapshot SET change_request_id = ? WHERE id = ?", arguments: ["\(action.id)-apply", interrupted.id])
+    }
+    let create = "import boto3,sys\nprint(boto3.client('iam',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
+      + "aws_secret_access_key='x').create_access_key(UserName='fp-alice')['AccessKey']['AccessKeyId'])"
+    let (created, orphanOut, createError) = try runCommand(["python3", "-c", create, f.moto.endpoint])
+    try #require(created == 0, "\(createError)")
+    let orphan = orphanOut.trimmingCharacters(in: .whitespacesAndNewlines)
+    let executed = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }).actions[0] }
+    #expect(executed.state == .completed && executed.snapshotID == interrupted.id, "\(executed.failureReason)")
+    let after = try f.probe()
+    let keys = try #require(after["alice.keys"] as? [String: String])
+    let secret = try #require(after["alice.secret"] as? [String: String], "the sink holds the new key")
+    let new = try #require(secret["AccessKeyId"])
+    #expect(keys == [old: "Inactive", new: "Active"] && new != orphan, "\(keys), orphan \(orphan)")
+    #expect(secret["UserName"] == "fp-alice" && (secret["SecretAccessKey"]?.count ?? 0) > 10)
+    let trail = try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = action.id }).entries }
+    #expect(trail.last?.comment.contains("new access key \(new)") == true, "\(trail.last?.comment ?? "")")
+    // The secret is only in Secrets Manager: in no file of the data directory (stores, WALs, logs).
+    for file in try FileManager.default.contentsOfDirectory(atPath: f.cluster.dataDir) where !file.hasPrefix("keys") {
+      let data = FileManager.default.contents(atPath: "\(f.cluster.dataDir)/\(file)") ?? Data()
+      #expect(data.range(of: Data(secret["SecretAccessKey"]!.utf8)) == nil, "the new secret is in \(file)")
+    }
+    // The same change request again (a dispatcher resuming after a crash) makes no second key.
+    let resumed = try await f.cluster.withClient(.inventory) { c in
+      try await Fixpoint_V1_InventoryService.Client(wrapping: c).applyChange(.with {
+        $0.requestID = "\(action.id)-apply"; $0.changeSet = action.changeSet; $0.snapshot = true; $0.newAccessKeySink = "secretsmanager:fixpoint/rotated"
+      })
+    }
+    #expect(resumed.newAccessKeyID == new && resumed.snapshotID == executed.snapshotID)
+    let again = try f.probe()
+    #expect((again["alice.keys"] as? [String: String])?.count == 2 && again["alice.secret_versions"] as? Int == 1)
+
+    // Rollback reactivates the old key; the new one stays (whoever fetched it keeps working).
+    let rolled = try await f.dispatcher { try await $0.rollbackAction(.with { $0.actionID = action.id; $0.comment = "app not switched yet" }) }
+    #expect(rolled.state == .rolledBack)
+    #expect(try f.probe()["alice.keys"] as? [String: String] == [old: "Active", new: "Active"])
+    // A bad sink is refused before anything is read or written.
+    await #expect { _ = try await f.cluster.withClient(.inventory) { c in
+      try await Fixpoint_V1_InventoryService.Client(wrapping: c).applyChange(.with {
+        $0.requestID = "bad-sink"; $0.changeSet = action.changeSet; $0.snapshot = true; $0.newAccessKeySink = "s3://somewhere"
+      })
+    } } throws: { ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("new_access_key_sink") } ?? false }
+  }
+
   @Test("approvals: the requester cannot approve, env=prod, tier 3 and handler overrides need approval, expired approvals block, tier 3 waits for windows; tampering is found")
   func approvals() async throws {
     let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-approval-required", "false", "--dispatcher-approval-ttl-seconds", "2"])

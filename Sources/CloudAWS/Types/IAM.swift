@@ -108,6 +108,91 @@ public struct IAMUser: ResourceType {
   }
 }
 
+/// Where a rotated access key's secret goes: a Secrets Manager secret in the same account,
+/// `secretsmanager:[REGION:]PREFIX` → the secret `PREFIX/USER_NAME` (created on first use; each
+/// rotation is a new version holding `AccessKeyId`, `SecretAccessKey` and `UserName` as JSON).
+public struct AccessKeySink: Sendable, Equatable, CustomStringConvertible {
+  public var prefix: String
+  /// The secret's region (`secretsmanager:REGION:PREFIX`); us-east-1 when not given.
+  public var region: String
+
+  public init(_ text: String) throws(ChangeError) {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+    let (region, prefix) = parts.count == 3 ? (parts[1], parts[2]) : ("us-east-1", parts.count == 2 ? parts[1] : "")
+    let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+=.@-")
+    guard parts.first == "secretsmanager", AWSNames.isRegion(region), !prefix.isEmpty, prefix.count <= 400,
+      prefix.unicodeScalars.allSatisfy(allowed.contains)
+    else {
+      throw ChangeError(
+        field: "new_access_key_sink",
+        reason: "must be secretsmanager:PREFIX or secretsmanager:REGION:PREFIX (letters, digits and /_+=.@-); the secret is PREFIX/USER_NAME")
+    }
+    (self.region, self.prefix) = (region, prefix)
+  }
+
+  public var description: String { "secretsmanager:\(self.region):\(self.prefix)" }
+  public func secretName(user: String) -> String { "\(self.prefix)/\(user)" }
+
+  /// The access key id the sink holds for `user`, if any.
+  func heldKey(_ client: AWSClient, user: String) async throws -> String? {
+    do {
+      let value = try await client.json(.secretsmanager, region: self.region, target: "secretsmanager.GetSecretValue", ["SecretId": .string(self.secretName(user: user))])
+      guard let text = value["SecretString"]?.stringValue else { return nil }
+      return (try? JSONValue.parse(Array(text.utf8)))?["AccessKeyId"]?.stringValue
+    } catch let error as AWSError where error.kind == .notFound || error.code == "ResourceNotFoundException" {
+      return nil
+    }
+  }
+
+  /// Stores the key as the new current version of the user's secret. `token` makes a retry of
+  /// the same delivery a no-op.
+  func deliver(_ client: AWSClient, user: String, keyID: String, secret: String, token: String) async throws {
+    let value = JSONValue.object(["AccessKeyId": .string(keyID), "SecretAccessKey": .string(secret), "UserName": .string(user)])
+    let text = String(decoding: value.canonicalData, as: UTF8.self)
+    let name = self.secretName(user: user)
+    do {
+      _ = try await client.json(.secretsmanager, region: self.region, target: "secretsmanager.PutSecretValue", [
+        "SecretId": .string(name), "SecretString": .string(text), "ClientRequestToken": .string(token),
+      ])
+    } catch let error as AWSError where error.kind == .notFound || error.code == "ResourceNotFoundException" {
+      _ = try await client.json(.secretsmanager, region: self.region, target: "secretsmanager.CreateSecret", [
+        "Name": .string(name), "SecretString": .string(text), "ClientRequestToken": .string(token),
+        "Description": .string("IAM access key of \(user), rotated by Fixpoint"),
+      ])
+    }
+  }
+}
+
+extension IAMUser {
+  /// Creates a new access key for `user` and delivers its secret to `sink` — only there: the
+  /// secret is never returned or kept. Safe to repeat for one rotation: `keysBefore` are the
+  /// user's keys before its first attempt (from the snapshot); a key the sink already holds that
+  /// is not among them was made by an earlier attempt and is the answer; a key that is neither
+  /// was made by an attempt interrupted before delivery — its secret is lost — and is deleted.
+  /// Returns the new key's id.
+  public static func rotateAccessKey(
+    _ account: AWSAccount, user: String, keysBefore: Set<String>, sink: AccessKeySink, token: String
+  ) async throws -> String {
+    let client = account.client
+    let keys = Set(try await client.iamMembers("ListAccessKeys", listKey: "AccessKeyMetadata", [("UserName", user)]).compactMap { $0.string("AccessKeyId") })
+    if let held = try await sink.heldKey(client, user: user), keys.contains(held), !keysBefore.contains(held) {
+      return held
+    }
+    for orphan in keys.subtracting(keysBefore).sorted() {
+      _ = try await client.iam("DeleteAccessKey", [("UserName", user), ("AccessKeyId", orphan)])
+    }
+    guard keysBefore.intersection(keys).count < 2 else {
+      throw ChangeError(field: "access_keys", reason: "\(user) already has two access keys (the most IAM allows); delete the unused one first")
+    }
+    let created = try await client.iam("CreateAccessKey", [("UserName", user)]).at("CreateAccessKeyResult", "AccessKey")
+    guard let id = created?.string("AccessKeyId"), let secret = created?.string("SecretAccessKey") else {
+      throw AWSError(kind: .protocolError, code: "MissingAccessKey", message: "CreateAccessKey answered without a key", status: 200, operation: "CreateAccessKey")
+    }
+    try await sink.deliver(client, user: user, keyID: id, secret: secret, token: token)
+    return id
+  }
+}
+
 /// `iam_password_policy`: the account's password policy, or null when none is set.
 public struct IAMPasswordPolicy: ResourceType {
   public let name = "iam_password_policy"

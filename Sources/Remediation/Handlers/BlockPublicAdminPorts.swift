@@ -1,5 +1,6 @@
 import FixpointCore
 import FixpointProtocol
+import Foundation
 import SwiftProtobuf
 
 /// Revokes only the ingress rules that open administration (and other high-risk) ports to the
@@ -46,21 +47,51 @@ struct BlockPublicAdminPorts: RemediationHandler {
   }
 }
 
-/// Procedural: a new key whose secret goes only to a configured sink, then the old key
-/// deactivated (reversible by reactivation until the old key is deleted). Without a sink it
-/// refuses. The sink delivery is not built yet, so for now it always refuses, saying so.
+/// Procedural: inventory creates a new key and puts its secret only in the configured sink
+/// (Secrets Manager), then the change set deactivates the old key — the part that is verified
+/// and reversible (reactivation, until someone deletes the old key). Without a sink it refuses.
 struct IAMAccessKeyRotation: RemediationHandler {
   let info = HandlerInfo(
-    name: "IAMAccessKeyRotation", description: "Rotate an IAM user's access key older than 90 days (new key to a configured sink, old one deactivated)",
+    name: "IAMAccessKeyRotation", description: "Rotate an IAM user's oldest active access key past the age limit (new key to the configured sink, old one deactivated)",
     controlIDs: ["IAM.3"], resourceTypes: ["iam_user"], tier: .t2Verify, risk: .high,
-    permissions: ["iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:ListAccessKeys"], reversible: true)
+    permissions: ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "secretsmanager:GetSecretValue",
+                  "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
+    reversible: true, deliversNewAccessKey: true)
 
   func plan(_ resource: Fixpoint_V1_Resource, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
     try self.requireType(resource)
     guard !config.iamKeySink.isEmpty else {
       throw .failedPrecondition("IAMAccessKeyRotation needs dispatcher.iam.key.sink (where the new secret goes); none is configured")
     }
-    throw .unimplemented("IAMAccessKeyRotation: delivering a new secret to \(config.iamKeySink) is not built yet")
+    let user = resource.name
+    let keys = resource.field("access_keys")?.structValue.fields ?? [:]
+    let now = Date()
+    let stale = keys.compactMap { id, key -> (String, Date)? in
+      let k = key.structValue.fields
+      guard k["status"]?.stringValue == "Active", let created = Self.date(k["created"]?.stringValue ?? "") else { return nil }
+      return now.timeIntervalSince(created) >= Double(config.iamKeyMaxAgeDays) * 86_400 ? (id, created) : nil
+    }.sorted { $0.1 < $1.1 }
+    guard let (old, created) = stale.first else {
+      return HandlerPlan(
+        operations: [], description: "No active access key of IAM user \(user) is older than \(config.iamKeyMaxAgeDays) days: nothing to rotate", risk: .info)
+    }
+    guard keys.count < 2 else {
+      throw .failedPrecondition("IAM user \(user) already has two access keys (IAM's limit): delete the unused one, then rotate")
+    }
+    let days = Int(now.timeIntervalSince(created) / 86_400)
+    return HandlerPlan(
+      operations: [Self.op("access_keys[\(old)].status", .init(stringLiteral: "Inactive"))],
+      description: "Rotate access key \(old) of IAM user \(user) (\(days) days old): create a new key, put its secret only in "
+        + "\(config.iamKeySink) (secret …/\(user)), then deactivate \(old); reactivating it undoes the change",
+      risk: self.info.risk)
+  }
+
+  /// IAM's timestamps, with or without fractional seconds.
+  static func date(_ text: String) -> Date? {
+    let plain = ISO8601DateFormatter()
+    let fractional = ISO8601DateFormatter()
+    fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return plain.date(from: text) ?? fractional.date(from: text)
   }
 }
 

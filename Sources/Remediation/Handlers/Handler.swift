@@ -14,6 +14,9 @@ struct HandlerInfo: Sendable {
   var risk: Fixpoint_V1_Severity
   var permissions: [String]
   var reversible: Bool
+  /// Execution first makes a new access key whose secret inventory delivers to
+  /// `dispatcher.iam.key.sink` (ApplyChange's new_access_key_sink).
+  var deliversNewAccessKey = false
 
   var proto: Fixpoint_V1_Handler {
     .with {
@@ -46,6 +49,8 @@ struct HandlerConfig: Sendable {
   var s3KMSKey: String = ""
   /// `dispatcher.iam.key.sink`: where a rotated access key's new secret goes; empty refuses.
   var iamKeySink: String = ""
+  /// `dispatcher.iam.key.max.age.days`: IAMAccessKeyRotation rotates active keys at least this old.
+  var iamKeyMaxAgeDays: Int = 90
   /// Security groups used by more interfaces than this get a raised risk.
   var busyGroupInterfaces: Int = 5
 }

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 endpoint, region = sys.argv[1], sys.argv[2]
 kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="AKIAFIXPOINTPROBE001", aws_secret_access_key="probe-secret")
-s3, ec2, iam, rds, ct, gd, kms = (boto3.client(n, **kw) for n in ("s3", "ec2", "iam", "rds", "cloudtrail", "guardduty", "kms"))
+s3, ec2, iam, rds, ct, gd, kms, sm = (boto3.client(n, **kw) for n in ("s3", "ec2", "iam", "rds", "cloudtrail", "guardduty", "kms", "secretsmanager"))
 
 
 def absent(call, *codes):
@@ -59,6 +59,8 @@ logging = s3.get_bucket_logging(Bucket=bad).get("LoggingEnabled")
 vpcs = [v for v in ec2.describe_vpcs()["Vpcs"] if v["CidrBlock"] == "10.20.0.0/16"]
 volumes = ec2.describe_volumes(Filters=[{"Name": "tag:Name", "Values": ["fp-plain-volume"]}])["Volumes"]
 alice_keys = iam.list_access_keys(UserName="fp-alice")["AccessKeyMetadata"]
+rotated = absent(lambda: sm.get_secret_value(SecretId="fixpoint/rotated/fp-alice"), "ResourceNotFoundException")
+rotated_versions = len(sm.list_secret_version_ids(SecretId="fixpoint/rotated/fp-alice")["Versions"]) if rotated else 0
 policy_len = absent(lambda: iam.get_account_password_policy(), "NoSuchEntity")
 db = rds.describe_db_instances(DBInstanceIdentifier="fp-db-bad")["DBInstances"][0]
 trail = [t for t in ct.describe_trails()["trailList"] if t["Name"] == "fp-bad-trail"][0]
@@ -80,6 +82,9 @@ print(json.dumps({
     "vpc.flow_logs": len(ec2.describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpcs[0]["VpcId"]]}])["FlowLogs"]),
     "vpc.tags": {t["Key"]: t["Value"] for t in vpcs[0].get("Tags", [])},
     "alice.key": alice_keys[0]["Status"],
+    "alice.keys": {k["AccessKeyId"]: k["Status"] for k in alice_keys},
+    "alice.secret": json.loads(rotated["SecretString"]) if rotated else None,
+    "alice.secret_versions": rotated_versions,
     "password.minimum_length": policy_len["PasswordPolicy"]["MinimumPasswordLength"] if policy_len else None,
     "db": [db["BackupRetentionPeriod"], db["PubliclyAccessible"], db["DeletionProtection"], db["AutoMinorVersionUpgrade"]],
     "trail": [trail["IsMultiRegionTrail"], trail["LogFileValidationEnabled"], ct.get_trail_status(Name="fp-bad-trail")["IsLogging"],
