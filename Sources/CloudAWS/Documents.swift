@@ -201,6 +201,17 @@ public protocol ResourceType: Sendable {
   func comparable(_ field: String, _ value: JSONValue) -> JSONValue
 }
 
+/// A type whose resources can be described many at a time, in one region, in one call: fresh
+/// reads of many resources (snapshots and verifications of a batch of fixes) share calls.
+public protocol BatchReadable: ResourceType {
+  /// At most this many resources per call.
+  var maxBatch: Int { get }
+  /// Reads `resources` (one region) fresh — `fields` of each over its stored document, like
+  /// `read(_:stored:fields:)`. Answers by external id; a resource the cloud no longer has is
+  /// absent from the answer.
+  func readMany(_ account: AWSAccount, region: String, stored: [CloudResource], fields: Set<String>) async throws -> [String: CloudResource]
+}
+
 extension ResourceType {
   public func comparable(_ field: String, _ value: JSONValue) -> JSONValue { value }
 

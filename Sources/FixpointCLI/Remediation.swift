@@ -126,6 +126,7 @@ struct Remediation: AsyncParsableCommand {
       let actions = try await dispatcher(self.connection) { d in
         var options = cliCallOptions
         options.timeout = .seconds(3600)
+        options.maxRequestMessageBytes = 256 << 20  // the largest answer accepted (grpc-swift reads it from this option on the client)
         return try await d.executeAction(.with {
           $0.requestID = RandomID.make(prefix: "cli")
           $0.actionIds = self.ids

@@ -554,6 +554,7 @@ public nonisolated struct Fixpoint_V1_ExecuteActionResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Each action as it ended, without current_configuration (GetAction has it).
   public var actions: [Fixpoint_V1_Action] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

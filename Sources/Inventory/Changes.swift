@@ -261,7 +261,8 @@ struct ChangeService: Sendable {
       } catch let error as AWSError {
         throw ServiceError.failedPrecondition("AWS refused the change (\(error.operation): \(error.code)): \(error.message)")
       }
-      guard let read = try await type.read(account, stored: current, fields: rotate ? fields : Set(plan.fields.keys)) else {
+      let reread = rotate ? fields : Set(plan.fields.keys)
+      guard let read = try await self.sync.read(current, fields: reread, type: type, account: account, providerID: record.provider_id) else {
         throw ServiceError.failedPrecondition("resource \(record.id) disappeared during the change")
       }
       after = read

@@ -105,6 +105,7 @@ final class SyncEngine: Sendable {
   let store: Store
   let providers: Providers
   let writer = ResourceWriter()
+  let batcher = ReadBatcher()
   let logger: Logger
 
   init(store: Store, providers: Providers, logger: Logger) {
@@ -279,12 +280,21 @@ final class SyncEngine: Sendable {
     let (_, account) = try await self.providers.account(record.provider_id)
     do {
       if let fields {
-        return (type, account, try await type.read(account, stored: record.cloudResource, fields: fields))
+        return (type, account, try await self.read(record.cloudResource, fields: fields, type: type, account: account, providerID: record.provider_id))
       }
       return (type, account, try await type.read(account, region: CloudResource.callRegion(record.region), externalID: record.external_id))
     } catch let error as AWSError {
       throw ServiceError.failedPrecondition("reading \(record.external_id) from AWS failed: \(error)")
     }
+  }
+
+  /// `stored`'s resource read fresh (`fields` of it, over the rest), sharing describe calls with
+  /// concurrent reads of the same type where the type allows (ReadBatcher); nil when it is gone.
+  func read(_ stored: CloudResource, fields: Set<String>, type: any ResourceType, account: AWSAccount, providerID: String) async throws -> CloudResource? {
+    if let batchable = type as? any BatchReadable {
+      return try await self.batcher.read(stored, fields: fields, type: batchable, account: account, providerID: providerID)
+    }
+    return try await type.read(account, stored: stored, fields: fields)
   }
 
   /// Records a fresh read of `record`'s resource: an upsert, or `deleted` when it is gone.

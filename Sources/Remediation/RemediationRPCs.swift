@@ -56,8 +56,10 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func executeAction(request: Fixpoint_V1_ExecuteActionRequest, context: ServerContext) async throws -> Fixpoint_V1_ExecuteActionResponse {
+    // A batch can be thousands of actions: each without the resource document it was suggested
+    // on (GetAction has it), so the answer stays small.
     let actions = try await self.executor.execute(request, by: try currentPrincipal())
-    return .with { $0.actions = actions }
+    return .with { $0.actions = actions.map { a in var a = a; a.clearCurrentConfiguration(); return a } }
   }
 
   func rollbackAction(request: Fixpoint_V1_RollbackActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {

@@ -106,4 +106,36 @@ struct MotoDiscoveryTests {
       #expect(keys.first { $0.name == id }?.configuration["rotation_enabled"] == rotation, "\(id)")
     }
   }
+
+  @Test("field reads and batched reads equal whole reads; a resource gone from the cloud is absent, not an error")
+  func fieldAndBatchReads() async throws {
+    let (moto, account, _) = try await Self.seeded()
+    _ = moto
+    for name in ["s3_bucket", "security_group", "ec2_instance", "rds_instance"] {
+      let type = ResourceCatalog.byName[name]!
+      let all = try await type.discover(account, region: Self.region)
+      #expect(!all.isEmpty, "\(name)")
+      // Stored documents with the changeable fields scrambled: a field read must bring back the cloud's values.
+      let fields = Set(type.writers.keys).subtracting(["tags"])
+      let stale = all.map { r in r.replacing(Dictionary(uniqueKeysWithValues: fields.map { ($0, JSONValue.string("stale")) })) }
+      for (r, old) in zip(all, stale) {
+        let fresh = try await type.read(account, stored: old, fields: fields)
+        #expect(fresh == r, "\(name) \(r.name): a field read differs from the whole read")
+      }
+      guard let batchable = type as? any BatchReadable else { continue }
+      // One call for all of them, plus one that no longer exists.
+      // (a well-formed id nobody has: the last hex digit changed)
+      var gone = stale[0]
+      let id = gone.configuration["id"]?.stringValue ?? gone.name
+      let other = String(id.dropLast()) + (id.last == "0" ? "1" : "0")
+      gone.externalID = gone.externalID.replacingOccurrences(of: id, with: other)
+      gone.name = gone.name.replacingOccurrences(of: id, with: other)
+      gone.configuration = gone.replacing(["id": .string(other)]).configuration
+      let many = try await batchable.readMany(account, region: Self.region, stored: stale + [gone], fields: fields)
+      #expect(many.count == all.count && many[gone.externalID] == nil, "\(name): \(many.keys.sorted())")
+      for r in all { #expect(many[r.externalID] == r, "\(name) \(r.name): a batched read differs from the whole read") }
+      let last = try await batchable.readMany(account, region: Self.region, stored: [stale.last!], fields: fields)
+      #expect(Array(last.keys) == [all.last!.externalID] && all.count > 1, "\(name): only what was asked for")
+    }
+  }
 }

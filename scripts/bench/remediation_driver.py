@@ -24,7 +24,7 @@ from fixpoint.v1 import inventory_pb2 as inv, inventory_pb2_grpc as inv_g, remed
 
 md = lambda token: [("authorization", f"Bearer {token}")]  # noqa: E731
 inventory = inv_g.InventoryServiceStub(grpc.insecure_channel(inventory_addr))
-dispatcher = rem_g.RemediationServiceStub(grpc.insecure_channel(dispatcher_addr))
+dispatcher = rem_g.RemediationServiceStub(grpc.insecure_channel(dispatcher_addr, options=[("grpc.max_receive_message_length", 256 << 20)]))
 
 resources, token = [], ""
 while True:

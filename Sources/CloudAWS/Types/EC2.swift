@@ -62,7 +62,7 @@ let ec2TagsWriter = FieldWriter(
 
 /// `security_group`: ingress and egress rules keyed by what they allow
 /// (`tcp 22-22 0.0.0.0/0`), each with its rule id; how many network interfaces use the group.
-public struct SecurityGroup: ResourceType {
+public struct SecurityGroup: BatchReadable {
   public let name = "security_group"
   public let scope = ResourceScope.regional
 
@@ -90,29 +90,40 @@ public struct SecurityGroup: ResourceType {
     return self.document(group, rules: rules, interfaces: interfaces, region: region, account: account.accountID)
   }
 
-  /// Rules alone are one call (the group itself is described only when it has no rule, to tell
-  /// an empty group from a deleted one); any other field reads the group whole.
   public func read(_ account: AWSAccount, stored: CloudResource, fields: Set<String>) async throws -> CloudResource? {
-    let region = stored.region
-    guard let id = stored.configuration["id"]?.stringValue, fields.isSubset(of: ["ingress", "egress"]) else {
-      return try await self.read(account, region: region, externalID: stored.externalID)
+    guard fields.isSubset(of: ["ingress", "egress"]) else { return try await self.read(account, region: stored.region, externalID: stored.externalID) }
+    return try await self.readMany(account, region: stored.region, stored: [stored], fields: fields)[stored.externalID]
+  }
+
+  public var maxBatch: Int { 200 }
+
+  /// Rules alone are one call for many groups (groups without any rule are described, to tell an
+  /// empty group from a deleted one); any other field reads each group whole.
+  public func readMany(_ account: AWSAccount, region: String, stored: [CloudResource], fields: Set<String>) async throws -> [String: CloudResource] {
+    var out: [String: CloudResource] = [:]
+    guard fields.isSubset(of: ["ingress", "egress"]) else {
+      for r in stored { out[r.externalID] = try await self.read(account, region: region, externalID: r.externalID) }
+      return out
     }
-    let rules = try await account.client.ec2Items("DescribeSecurityGroupRules", region: region, listKey: "securityGroupRuleSet", ec2Filter(1, "group-id", [id]))
-    if rules.isEmpty {
-      do {
-        let groups = try await account.client.ec2Items(
-          "DescribeSecurityGroups", region: region, listKey: "securityGroupInfo", numbered("GroupId", [id]), pageSize: nil)
-        if groups.isEmpty { return nil }
-      } catch let error as AWSError where error.kind == .notFound {
-        return nil
+    let ids = stored.compactMap { $0.configuration["id"]?.stringValue }
+    let rules = try await account.client.ec2Items("DescribeSecurityGroupRules", region: region, listKey: "securityGroupRuleSet", ec2Filter(1, "group-id", ids))
+    let byGroup = Dictionary(grouping: rules) { $0.string("groupId") ?? "" }
+    let bare = ids.filter { byGroup[$0] == nil }
+    var existing = Set(byGroup.keys)
+    if !bare.isEmpty {
+      let groups = try await account.client.ec2Items("DescribeSecurityGroups", region: region, listKey: "securityGroupInfo", ec2Filter(1, "group-id", bare))
+      existing.formUnion(groups.compactMap { $0.string("groupId") })
+    }
+    for r in stored {
+      guard let id = r.configuration["id"]?.stringValue, existing.contains(id) else { continue }
+      var fresh: [String: [String: JSONValue]] = ["ingress": [:], "egress": [:]]
+      for rule in byGroup[id] ?? [] {
+        let (key, doc) = Self.rule(rule)
+        fresh[rule.bool("isEgress") == true ? "egress" : "ingress", default: [:]][key] = doc
       }
+      out[r.externalID] = r.replacing(fresh.filter { fields.contains($0.key) }.mapValues(JSONValue.object))
     }
-    var fresh: [String: [String: JSONValue]] = ["ingress": [:], "egress": [:]]
-    for rule in rules where rule.string("groupId") == id {
-      let (key, doc) = Self.rule(rule)
-      fresh[rule.bool("isEgress") == true ? "egress" : "ingress", default: [:]][key] = doc
-    }
-    return stored.replacing(fresh.filter { fields.contains($0.key) }.mapValues(JSONValue.object))
+    return out
   }
 
   func document(_ group: XMLTree, rules: [XMLTree], interfaces: [XMLTree], region: String, account: String) -> CloudResource {
@@ -229,7 +240,7 @@ public struct SecurityGroup: ResourceType {
 // MARK: - ec2_instance
 
 /// `ec2_instance`: metadata options (IMDSv2), public IP, security groups, tags.
-public struct EC2Instance: ResourceType {
+public struct EC2Instance: BatchReadable {
   public let name = "ec2_instance"
   public let scope = ResourceScope.regional
 
@@ -253,6 +264,20 @@ public struct EC2Instance: ResourceType {
     } catch let error as AWSError where error.kind == .notFound {
       return nil
     }
+  }
+
+  public var maxBatch: Int { 200 }
+
+  /// One DescribeInstances for many (an instance-id filter: unknown ids are left out, not errors).
+  public func readMany(_ account: AWSAccount, region: String, stored: [CloudResource], fields: Set<String>) async throws -> [String: CloudResource] {
+    let ids = stored.map { $0.externalID.split(separator: "/").last.map(String.init) ?? $0.externalID }
+    let reservations = try await account.client.ec2Items("DescribeInstances", region: region, listKey: "reservationSet", ec2Filter(1, "instance-id", ids))
+    var out: [String: CloudResource] = [:]
+    for item in reservations.flatMap({ $0.items("instancesSet") }) where item.at("instanceState", "name")?.text != "terminated" {
+      let r = self.document(item, region: region, account: account.accountID)
+      out[r.externalID] = r
+    }
+    return out
   }
 
   func document(_ i: XMLTree, region: String, account: String) -> CloudResource {

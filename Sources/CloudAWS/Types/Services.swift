@@ -3,7 +3,7 @@ import Foundation
 // MARK: - rds_instance
 
 /// `rds_instance`: backups, public access, deletion protection, minor upgrades, encryption.
-public struct RDSInstance: ResourceType {
+public struct RDSInstance: BatchReadable {
   public let name = "rds_instance"
   public let scope = ResourceScope.regional
   static let booleans: [(xml: String, field: String)] = [
@@ -38,6 +38,20 @@ public struct RDSInstance: ResourceType {
     } catch let error as AWSError where error.kind == .notFound {
       return nil
     }
+  }
+
+  public var maxBatch: Int { 100 }
+
+  /// One DescribeDBInstances for many (a db-instance-id filter: unknown ids are left out).
+  public func readMany(_ account: AWSAccount, region: String, stored: [CloudResource], fields: Set<String>) async throws -> [String: CloudResource] {
+    var p = [("Filters.Filter.1.Name", "db-instance-id")]
+    for (i, r) in stored.enumerated() { p.append(("Filters.Filter.1.Values.Value.\(i + 1)", r.name)) }
+    var out: [String: CloudResource] = [:]
+    for d in try await self.instances(account.client, region: region, p) {
+      let r = self.document(d, region: region)
+      out[r.externalID] = r
+    }
+    return out
   }
 
   func document(_ d: XMLTree, region: String) -> CloudResource {
