@@ -163,6 +163,8 @@ struct RemediationTests {
     #expect(secret["UserName"] == "fp-alice" && (secret["SecretAccessKey"]?.count ?? 0) > 10)
     let trail = try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = action.id }).entries }
     #expect(trail.last?.comment.contains("new access key \(new)") == true, "\(trail.last?.comment ?? "")")
+    let planned = action.plannedDiff.map { d in "\(d.path): \(canonical(d.before)) → \(canonical(d.after))" }.joined(separator: "\n")
+    #expect(trail.last?.details.fields["reason"]?.stringValue == planned && planned.hasSuffix(#""Active" → "Inactive""#), "applied is what was planned: \(planned)")
     // The secret is only in Secrets Manager: in no file of the data directory (stores, WALs, logs).
     for file in try FileManager.default.contentsOfDirectory(atPath: f.cluster.dataDir) where !file.hasPrefix("keys") {
       let data = FileManager.default.contents(atPath: "\(f.cluster.dataDir)/\(file)") ?? Data()
