@@ -72,7 +72,7 @@ final class Executor: Sendable {
       }
       handler = forced
     } else {
-      guard let matched = HandlerCatalogue.matching(controlID: finding.control_id, findingType: finding.finding_type) else {
+      guard let matched = HandlerCatalogue.matching(controlID: finding.control_id, findingType: finding.finding_type, resourceType: finding.resource_type) else {
         throw ServiceError.failedPrecondition("no handler fixes \(finding.control_id.isEmpty ? finding.finding_type : finding.control_id)")
       }
       handler = matched

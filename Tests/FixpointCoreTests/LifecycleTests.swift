@@ -137,6 +137,14 @@ struct HandlerCatalogueTests {
       let other = Fixpoint_V1_Resource.with { $0.type = "not_a_type" }
       #expect(throws: ServiceError.self) { try handler.plan(other, config: HandlerConfig()) }
     }
+    // CIS v3.0.0 requirements find their handler too; the one CIS requirement for buckets and the
+    // account (2.1.4) goes by the finding's resource type.
+    #expect(HandlerCatalogue.matching(controlID: "cis-3.0/2.1.4", findingType: "", resourceType: "s3_bucket")?.info.name == "S3BucketPublicAccessBlock")
+    #expect(HandlerCatalogue.matching(controlID: "cis-3.0/2.1.4", findingType: "", resourceType: "s3_account_public_access_block")?.info.name
+      == "S3AccountPublicAccessBlock")
+    #expect(HandlerCatalogue.matching(controlID: "cis-3.0/1.14", findingType: "")?.info.name == "IAMAccessKeyRotation")
+    #expect(HandlerCatalogue.matching(controlID: "cis-3.0/5.2", findingType: "")?.info.name == "BlockPublicAdminPorts")
+    #expect(HandlerCatalogue.matching(controlID: "CIS.1.14", findingType: "") == nil, "a CIS id without its version matches nothing")
     // BlockPublicAdminPorts raises the risk of a group many interfaces use.
     let busy = try BlockPublicAdminPorts().plan(.with { $0.type = "security_group"; $0.configuration = Self.samples["security_group"]! }, config: HandlerConfig())
     #expect(busy.risk == .high && busy.operations.map(\.path) == ["ingress[tcp 22-22 0.0.0.0/0]"])

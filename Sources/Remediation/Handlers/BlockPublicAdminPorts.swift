@@ -9,7 +9,7 @@ struct BlockPublicAdminPorts: RemediationHandler {
   let info = HandlerInfo(
     name: "BlockPublicAdminPorts",
     description: "Revoke security group rules that open SSH, RDP or other high-risk ports to 0.0.0.0/0 or ::/0",
-    controlIDs: ["EC2.53", "EC2.54", "EC2.19", "EC2.13", "EC2.14"], findingTypes: ["security-group-open-admin-port"],
+    controlIDs: ["EC2.53", "EC2.54", "EC2.19", "EC2.13", "EC2.14", "cis-3.0/5.2", "cis-3.0/5.3"], findingTypes: ["security-group-open-admin-port"],
     resourceTypes: ["security_group"], tier: .t2Verify, risk: .medium,
     permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules"], reversible: true)
 
@@ -53,7 +53,7 @@ struct BlockPublicAdminPorts: RemediationHandler {
 struct IAMAccessKeyRotation: RemediationHandler {
   let info = HandlerInfo(
     name: "IAMAccessKeyRotation", description: "Rotate an IAM user's oldest active access key past the age limit (new key to the configured sink, old one deactivated)",
-    controlIDs: ["IAM.3"], resourceTypes: ["iam_user"], tier: .t2Verify, risk: .high,
+    controlIDs: ["IAM.3", "cis-3.0/1.14"], resourceTypes: ["iam_user"], tier: .t2Verify, risk: .high,
     permissions: ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "secretsmanager:GetSecretValue",
                   "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
     reversible: true, deliversNewAccessKey: true)
@@ -99,7 +99,7 @@ struct IAMAccessKeyRotation: RemediationHandler {
 struct ManualGuidance: RemediationHandler {
   let info = HandlerInfo(
     name: "ManualGuidance", description: "Record how to fix a control that must not be changed automatically; no API call",
-    controlIDs: ["EC2.3", "RDS.3", "EC2.9", "IAM.5", "IAM.4", "S3.20"], resourceTypes: ["ebs_volume", "rds_instance", "ec2_instance", "iam_user", "s3_bucket", "s3_account_public_access_block"],
+    controlIDs: ["EC2.3", "RDS.3", "EC2.9", "IAM.5", "IAM.4", "S3.20", "cis-3.0/2.3.1", "cis-3.0/1.10", "cis-3.0/1.4", "cis-3.0/2.1.2"], resourceTypes: ["ebs_volume", "rds_instance", "ec2_instance", "iam_user", "s3_bucket", "s3_account_public_access_block"],
     tier: .t3ChangeWindow, risk: .info, permissions: [], reversible: false)
 
   static let guidance: [String: String] = [

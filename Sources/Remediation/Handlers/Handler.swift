@@ -7,6 +7,8 @@ import SwiftProtobuf
 struct HandlerInfo: Sendable {
   var name: String
   var description: String
+  /// Security Hub (FSBP) control ids, and CIS AWS Foundations Benchmark v3.0.0 requirements as
+  /// `cis-3.0/<requirement>` (the version is part of the id: CIS renumbers between versions).
   var controlIDs: [String]
   var findingTypes: [String] = []
   var resourceTypes: [String]
@@ -86,9 +88,13 @@ enum HandlerCatalogue {
 
   static let byName: [String: any RemediationHandler] = Dictionary(uniqueKeysWithValues: all.map { ($0.info.name, $0) })
 
-  /// The handler for a control id or finding type, if any.
-  static func matching(controlID: String, findingType: String) -> (any RemediationHandler)? {
-    self.all.first { h in (!controlID.isEmpty && h.info.controlIDs.contains(controlID)) || (!findingType.isEmpty && h.info.findingTypes.contains(findingType)) }
+  /// The handler for a control id or finding type, if any; where several declare it (CIS 2.1.4
+  /// covers buckets and the account), the one for the finding's resource type.
+  static func matching(controlID: String, findingType: String, resourceType: String = "") -> (any RemediationHandler)? {
+    let candidates = self.all.filter { h in
+      (!controlID.isEmpty && h.info.controlIDs.contains(controlID)) || (!findingType.isEmpty && h.info.findingTypes.contains(findingType))
+    }
+    return candidates.first { $0.info.resourceTypes.contains(resourceType) } ?? candidates.first
   }
 }
 

@@ -22,7 +22,7 @@ extension SettingHandler {
 struct S3BucketPublicAccessBlock: SettingHandler {
   let info = HandlerInfo(
     name: "S3BucketPublicAccessBlock", description: "Turn on all four public access block settings of an S3 bucket",
-    controlIDs: ["S3.8", "S3.2", "S3.3"], findingTypes: ["s3-bucket-public-access"], resourceTypes: ["s3_bucket"], tier: .t1AutoSafe,
+    controlIDs: ["S3.8", "S3.2", "S3.3", "cis-3.0/2.1.4", "cis-3.0/2.1.4.2"], findingTypes: ["s3-bucket-public-access"], resourceTypes: ["s3_bucket"], tier: .t1AutoSafe,
     risk: .low, permissions: ["s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock"], reversible: true)
   let path = "public_access_block"
   let value = Google_Protobuf_Value(structValue: ["block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true])
@@ -32,7 +32,7 @@ struct S3BucketPublicAccessBlock: SettingHandler {
 struct S3AccountPublicAccessBlock: SettingHandler {
   let info = HandlerInfo(
     name: "S3AccountPublicAccessBlock", description: "Turn on the account-wide S3 public access block",
-    controlIDs: ["S3.1"], resourceTypes: ["s3_account_public_access_block"], tier: .t2Verify, risk: .medium,
+    controlIDs: ["S3.1", "cis-3.0/2.1.4", "cis-3.0/2.1.4.1"], resourceTypes: ["s3_account_public_access_block"], tier: .t2Verify, risk: .medium,
     permissions: ["s3:PutAccountPublicAccessBlock", "s3:GetAccountPublicAccessBlock"], reversible: true)
   let path = "public_access_block"
   let value = Google_Protobuf_Value(structValue: ["block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true])
@@ -42,7 +42,7 @@ struct S3AccountPublicAccessBlock: SettingHandler {
 struct IMDSv2Enforcement: SettingHandler {
   let info = HandlerInfo(
     name: "IMDSv2Enforcement", description: "Require IMDSv2 session tokens on an EC2 instance",
-    controlIDs: ["EC2.8"], resourceTypes: ["ec2_instance"], tier: .t2Verify, risk: .medium,
+    controlIDs: ["EC2.8", "cis-3.0/5.6"], resourceTypes: ["ec2_instance"], tier: .t2Verify, risk: .medium,
     permissions: ["ec2:ModifyInstanceMetadataOptions", "ec2:DescribeInstances"], reversible: true)
   let path = "metadata_options.http_tokens"
   let value: Google_Protobuf_Value = "required"
@@ -62,7 +62,7 @@ struct GuardDutyEnablement: SettingHandler {
 struct RDSPublicAccessDisable: SettingHandler {
   let info = HandlerInfo(
     name: "RDSPublicAccessDisable", description: "Make an RDS instance not publicly accessible",
-    controlIDs: ["RDS.2"], resourceTypes: ["rds_instance"], tier: .t3ChangeWindow, risk: .high,
+    controlIDs: ["RDS.2", "cis-3.0/2.3.3"], resourceTypes: ["rds_instance"], tier: .t3ChangeWindow, risk: .high,
     permissions: ["rds:ModifyDBInstance", "rds:DescribeDBInstances"], reversible: true)
   let path = "publicly_accessible"
   let value: Google_Protobuf_Value = false
@@ -82,7 +82,7 @@ struct RDSDeletionProtection: SettingHandler {
 struct CloudTrailLogFileValidation: SettingHandler {
   let info = HandlerInfo(
     name: "CloudTrailLogFileValidation", description: "Turn on log file validation of a CloudTrail trail",
-    controlIDs: ["CloudTrail.4"], resourceTypes: ["cloudtrail_trail"], tier: .t1AutoSafe, risk: .low,
+    controlIDs: ["CloudTrail.4", "cis-3.0/3.2"], resourceTypes: ["cloudtrail_trail"], tier: .t1AutoSafe, risk: .low,
     permissions: ["cloudtrail:UpdateTrail", "cloudtrail:DescribeTrails"], reversible: true)
   let path = "log_file_validation_enabled"
   let value: Google_Protobuf_Value = true
@@ -92,7 +92,7 @@ struct CloudTrailLogFileValidation: SettingHandler {
 struct KMSKeyRotation: SettingHandler {
   let info = HandlerInfo(
     name: "KMSKeyRotation", description: "Turn on yearly rotation of a customer-managed KMS key",
-    controlIDs: ["KMS.4"], resourceTypes: ["kms_key"], tier: .t1AutoSafe, risk: .low,
+    controlIDs: ["KMS.4", "cis-3.0/3.6"], resourceTypes: ["kms_key"], tier: .t1AutoSafe, risk: .low,
     permissions: ["kms:EnableKeyRotation", "kms:GetKeyRotationStatus"], reversible: true)
   let path = "rotation_enabled"
   let value: Google_Protobuf_Value = true
@@ -110,7 +110,7 @@ struct KMSKeyRotation: SettingHandler {
 struct EBSDefaultEncryption: SettingHandler {
   let info = HandlerInfo(
     name: "EBSDefaultEncryption", description: "Encrypt new EBS volumes by default in a region",
-    controlIDs: ["EC2.7"], resourceTypes: ["ebs_encryption_default"], tier: .t1AutoSafe, risk: .low,
+    controlIDs: ["EC2.7", "cis-3.0/2.2.1"], resourceTypes: ["ebs_encryption_default"], tier: .t1AutoSafe, risk: .low,
     permissions: ["ec2:EnableEbsEncryptionByDefault", "ec2:GetEbsEncryptionByDefault"], reversible: true)
   let path = "enabled"
   let value: Google_Protobuf_Value = true
