@@ -91,8 +91,7 @@ public struct SecurityGroup: BatchReadable {
   }
 
   public func read(_ account: AWSAccount, stored: CloudResource, fields: Set<String>) async throws -> CloudResource? {
-    guard fields.isSubset(of: ["ingress", "egress"]) else { return try await self.read(account, region: stored.region, externalID: stored.externalID) }
-    return try await self.readMany(account, region: stored.region, stored: [stored], fields: fields)[stored.externalID]
+    try await self.readMany(account, region: stored.region, stored: [stored], fields: fields)[stored.externalID]
   }
 
   public var maxBatch: Int { 200 }
@@ -101,11 +100,11 @@ public struct SecurityGroup: BatchReadable {
   /// empty group from a deleted one); any other field reads each group whole.
   public func readMany(_ account: AWSAccount, region: String, stored: [CloudResource], fields: Set<String>) async throws -> [String: CloudResource] {
     var out: [String: CloudResource] = [:]
-    guard fields.isSubset(of: ["ingress", "egress"]) else {
-      for r in stored { out[r.externalID] = try await self.read(account, region: region, externalID: r.externalID) }
-      return out
-    }
-    let ids = stored.compactMap { $0.configuration["id"]?.stringValue }
+    // Any other field, or a stored document without the group id: each group read whole.
+    let whole = fields.isSubset(of: ["ingress", "egress"]) ? stored.filter { $0.configuration["id"]?.stringValue == nil } : stored
+    for r in whole { out[r.externalID] = try await self.read(account, region: region, externalID: r.externalID) }
+    let ids = stored.compactMap { r in whole.contains(r) ? nil : r.configuration["id"]?.stringValue }
+    guard !ids.isEmpty else { return out }
     let rules = try await account.client.ec2Items("DescribeSecurityGroupRules", region: region, listKey: "securityGroupRuleSet", ec2Filter(1, "group-id", ids))
     let byGroup = Dictionary(grouping: rules) { $0.string("groupId") ?? "" }
     let bare = ids.filter { byGroup[$0] == nil }
@@ -114,7 +113,7 @@ public struct SecurityGroup: BatchReadable {
       let groups = try await account.client.ec2Items("DescribeSecurityGroups", region: region, listKey: "securityGroupInfo", ec2Filter(1, "group-id", bare))
       existing.formUnion(groups.compactMap { $0.string("groupId") })
     }
-    for r in stored {
+    for r in stored where !whole.contains(r) {
       guard let id = r.configuration["id"]?.stringValue, existing.contains(id) else { continue }
       var fresh: [String: [String: JSONValue]] = ["ingress": [:], "egress": [:]]
       for rule in byGroup[id] ?? [] {
