@@ -1,5 +1,4 @@
 import CloudAWS
-import Crypto
 import FixpointCore
 import FixpointProtocol
 import Foundation
@@ -235,15 +234,15 @@ struct ChangeService: Sendable {
     var resumed = false
     if let actor {
       let paths = operations.map(\.0)
-      let (taken, earlier) = try await self.store.pool.write { db -> (Fixpoint_V1_Snapshot, Bool) in
-        if let earlier = try Self.snapshot(changeRequestID: requestID, in: db) { return (earlier, true) }
+      let (id, earlier) = try await self.store.pool.write { db -> (String, JSONValue?) in
+        if let row = try Row.fetchOne(db, sql: "SELECT id, document FROM snapshot WHERE change_request_id = ?", arguments: [requestID]) {
+          return (row["id"], try JSONValue.parse(Array((row["document"] as String).utf8)))
+        }
         _ = try writer.upsert(current, providerID: record.provider_id, now: Date().timeIntervalSince1970, in: db)
-        let id = try Self.insertSnapshot(of: current, record: record, paths: paths, by: actor, changeRequestID: requestID, in: db)
-        return (try Self.snapshot(id, in: db)!, false)
+        return (try Self.insertSnapshot(of: current, record: record, paths: paths, by: actor, changeRequestID: requestID, in: db), nil)
       }
-      response.snapshotID = taken.id
-      before = JSONValue.object(try taken.document.fields.mapValues { try JSONValue($0) })
-      resumed = earlier
+      response.snapshotID = id
+      if let earlier { (before, resumed) = (earlier, true) }
     }
     var after = current
     // A resumed rotation repeats (idempotently) to report its key, even when the writes are done.
@@ -252,7 +251,7 @@ struct ChangeService: Sendable {
       do {
         if let sink, rotate {
           let keysBefore = Set((before["access_keys"]?.objectValue ?? [:]).keys)
-          let token = SHA256.hash(data: Data("\(method)/\(requestID)".utf8)).map { String(format: "%02x", $0) }.joined()
+          let token = SigV4.hexSHA256(Array("\(method)/\(requestID)".utf8))
           response.newAccessKeyID = try await IAMUser.rotateAccessKey(account, user: record.name, keysBefore: keysBefore, sink: sink, token: token)
         }
         try await ChangePlanner.apply(plan, to: current, type: type, account: account)

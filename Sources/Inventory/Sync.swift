@@ -1,5 +1,4 @@
 import CloudAWS
-import Crypto
 import FixpointCore
 import FixpointProtocol
 import Foundation
@@ -18,7 +17,7 @@ struct ResourceWriter: Sendable {
     let canonical: JSONValue = [
       "configuration": r.configuration, "name": .string(r.name), "tags": .object(r.tags.mapValues(JSONValue.string)),
     ]
-    return SHA256.hash(data: canonical.canonicalData).map { String(format: "%02x", $0) }.joined()
+    return SigV4.hexSHA256(Array(canonical.canonicalData))
   }
 
   /// Inserts or updates `r`; returns what happened and the stored row.

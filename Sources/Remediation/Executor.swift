@@ -274,9 +274,10 @@ final class Executor: Sendable {
           $0.pageSize = 1
         }).totalSize
       }
-      if Double(count) > maxShare * Double(max(total, 1)) {
+      let share = Double(count) / Double(max(total, 1))
+      if share > maxShare {
         throw ServiceError.failedPrecondition(
-          "the batch would change \(count) of \(total) \(group) (\(Int((Double(count) / Double(max(total, 1)) * 100).rounded())) %), more than dispatcher.blast.radius.max.share (\(maxShare)); nothing was changed")
+          "the batch would change \(count) of \(total) \(group) (\(Int((share * 100).rounded())) %), more than dispatcher.blast.radius.max.share (\(maxShare)); nothing was changed")
       }
     }
   }

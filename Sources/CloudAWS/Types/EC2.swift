@@ -115,24 +115,15 @@ public struct SecurityGroup: BatchReadable {
     }
     for r in stored where !whole.contains(r) {
       guard let id = r.configuration["id"]?.stringValue, existing.contains(id) else { continue }
-      var fresh: [String: [String: JSONValue]] = ["ingress": [:], "egress": [:]]
-      for rule in byGroup[id] ?? [] {
-        let (key, doc) = Self.rule(rule)
-        fresh[rule.bool("isEgress") == true ? "egress" : "ingress", default: [:]][key] = doc
-      }
-      out[r.externalID] = r.replacing(fresh.filter { fields.contains($0.key) }.mapValues(JSONValue.object))
+      let (ingress, egress) = Self.ruleMaps(byGroup[id] ?? [])
+      out[r.externalID] = r.replacing(["ingress": ingress, "egress": egress].filter { fields.contains($0.key) })
     }
     return out
   }
 
   func document(_ group: XMLTree, rules: [XMLTree], interfaces: [XMLTree], region: String, account: String) -> CloudResource {
     let id = group.string("groupId") ?? ""
-    var ingress: [String: JSONValue] = [:]
-    var egress: [String: JSONValue] = [:]
-    for rule in rules where rule.string("groupId") == id {
-      let (key, doc) = Self.rule(rule)
-      if rule.bool("isEgress") == true { egress[key] = doc } else { ingress[key] = doc }
-    }
+    let (ingress, egress) = Self.ruleMaps(rules.filter { $0.string("groupId") == id })
     let users = interfaces.filter { $0.items("groupSet").contains { $0.string("groupId") == id } }.count
     let tags = ec2Tags(group)
     let arn = "arn:aws:ec2:\(region):\(account):security-group/\(id)"
@@ -140,9 +131,19 @@ public struct SecurityGroup: BatchReadable {
       type: self.name, externalID: arn, name: group.string("groupName") ?? id, region: region, tags: tags,
       configuration: [
         "id": .string(id), "name": .from(group.string("groupName")), "description": .from(group.string("groupDescription")),
-        "vpc_id": .from(group.string("vpcId")), "ingress": .object(ingress), "egress": .object(egress),
+        "vpc_id": .from(group.string("vpcId")), "ingress": ingress, "egress": egress,
         "network_interface_count": .number(Double(users)), "tags": .object(tags.mapValues(JSONValue.string)),
       ])
+  }
+
+  /// One group's `ingress` and `egress` maps from its rules.
+  static func ruleMaps(_ rules: [XMLTree]) -> (ingress: JSONValue, egress: JSONValue) {
+    var maps: (ingress: [String: JSONValue], egress: [String: JSONValue]) = ([:], [:])
+    for rule in rules {
+      let (key, doc) = Self.rule(rule)
+      if rule.bool("isEgress") == true { maps.egress[key] = doc } else { maps.ingress[key] = doc }
+    }
+    return (.object(maps.ingress), .object(maps.egress))
   }
 
   /// A rule's key and document.
