@@ -1,6 +1,7 @@
 import CloudAWS
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("SigV4")
 struct SigV4Tests {
@@ -46,13 +47,13 @@ struct SigV4Tests {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python/sigv4_cases.py").path
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script, "\(seed)", "400"]
+    process.arguments = [try TestPython.interpreter(), script, "\(seed)", "400"]
     let pipe = Pipe()
     process.standardOutput = pipe
     try process.run()
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "botocore is needed: pip install boto3")
+    try #require(process.terminationStatus == 0, "sigv4_cases.py failed (botocore comes from Tests/requirements.txt)")
     let cases = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
     #expect(cases.count == 400)
     var mismatches = 0

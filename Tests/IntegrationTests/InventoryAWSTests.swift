@@ -28,7 +28,7 @@ struct AWSFixture: Sendable {
     let moto = try await MotoServer()
     let cluster = try await Cluster(extraArguments: [.inventory: inventoryArguments, .dispatcher: dispatcherArguments])
     let providerEndpoint = try endpoint?(moto) ?? moto.endpoint
-    let (status, out, err) = try runCommand(["python3", Cluster.root.appendingPathComponent("Tests/CloudAWSTests/python/seed.py").path, moto.endpoint, Self.region])
+    let (status, out, err) = try runCommand([try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/CloudAWSTests/python/seed.py").path, moto.endpoint, Self.region])
     guard status == 0 else { throw ClusterError("seed failed: \(err)") }
     let provider = try await cluster.withClient(.inventory) { client in
       try await Fixpoint_V1_InventoryService.Client(wrapping: client).connectProvider(.with {
@@ -77,7 +77,7 @@ struct AWSFixture: Sendable {
 
   /// boto3's view of everything the setter test touches.
   func probe() throws -> [String: Any] {
-    let (status, out, err) = try runCommand(["python3", Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/probe.py").path, self.moto.endpoint, Self.region])
+    let (status, out, err) = try runCommand([try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/probe.py").path, self.moto.endpoint, Self.region])
     guard status == 0 else { throw ClusterError("probe failed: \(err)") }
     return try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
   }
@@ -131,7 +131,7 @@ struct InventoryAWSTests {
     let gone = try #require(resources.first { $0.type == "security_group" && $0.name == "fp-private-https" })
     let delete = "import boto3,sys\nboto3.client('ec2',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
       + "aws_secret_access_key='x').delete_security_group(GroupId=sys.argv[2])"
-    let (deleted, _, deleteError) = try runCommand(["python3", "-c", delete, f.moto.endpoint, gone.configuration.fields["id"]?.stringValue ?? ""])
+    let (deleted, _, deleteError) = try runCommand([try TestPython.interpreter(), "-c", delete, f.moto.endpoint, gone.configuration.fields["id"]?.stringValue ?? ""])
     try #require(deleted == 0, "\(deleteError)")
     let afterDelete = try await f.sync()
     #expect(afterDelete.deleted == 1 && afterDelete.created == 0)
@@ -424,7 +424,7 @@ final class FaultProxy: @unchecked Sendable {
   /// Starts the proxy in front of `upstream`; returns its endpoint.
   func start(upstream: String) throws -> String {
     self.process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    self.process.arguments = ["python3", Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/fault_proxy.py").path, "\(self.port)", upstream]
+    self.process.arguments = [try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/fault_proxy.py").path, "\(self.port)", upstream]
     self.process.standardOutput = FileHandle.nullDevice
     try self.process.run()
     for _ in 0..<50 where (try? self.state()) == nil { Thread.sleep(forTimeInterval: 0.1) }

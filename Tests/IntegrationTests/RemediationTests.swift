@@ -150,7 +150,7 @@ struct RemediationTests {
     }
     let create = "import boto3,sys\nprint(boto3.client('iam',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
       + "aws_secret_access_key='x').create_access_key(UserName='fp-alice')['AccessKey']['AccessKeyId'])"
-    let (created, orphanOut, createError) = try runCommand(["python3", "-c", create, f.moto.endpoint])
+    let (created, orphanOut, createError) = try runCommand([try TestPython.interpreter(), "-c", create, f.moto.endpoint])
     try #require(created == 0, "\(createError)")
     let orphan = orphanOut.trimmingCharacters(in: .whitespacesAndNewlines)
     let executed = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }).actions[0] }
@@ -364,7 +364,7 @@ struct RemediationTests {
     let seed = "import boto3,sys\ns3=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',aws_secret_access_key='x')\n"
       + "for i in range(\(count)): s3.create_bucket(Bucket=f'fp-crash-{i:03d}')\n"
       + "print(len([b for b in s3.list_buckets()['Buckets'] if b['Name'].startswith('fp-crash-')]))"
-    let (seeded, out, err) = try runCommand(["python3", "-c", seed, f.moto.endpoint])
+    let (seeded, out, err) = try runCommand([try TestPython.interpreter(), "-c", seed, f.moto.endpoint])
     try #require(seeded == 0 && out.trimmingCharacters(in: .whitespacesAndNewlines) == "\(count)", "seeding: \(out) \(err)")
     let job = try await f.sync()
     try #require(job.progress.state == .succeeded)

@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import GRPCCore
 import Testing
+import TestSupport
 
 @Suite("Five services as real processes", .serialized)
 struct SuiteTests {
@@ -144,8 +145,8 @@ struct SuiteTests {
     let cluster = try await Cluster()
     let script = Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/interop.py").path
     let viewer = try await cluster.token(role: .viewer)
-    let (status, output) = try Cluster.run("/usr/bin/env", [
-      "python3", script, "--proto-dir", Cluster.root.appendingPathComponent("proto").path,
+    let (status, output) = try Cluster.run(try TestPython.interpreter(), [
+      script, "--proto-dir", Cluster.root.appendingPathComponent("proto").path,
       "--admin-token", cluster.adminToken, "--viewer-token", viewer,
     ] + ServiceName.allCases.flatMap { ["--addr", "\($0.key)=127.0.0.1:\(cluster.grpcPort($0))"] })
     #expect(status == 0, "\(output)")

@@ -18,7 +18,7 @@ public final class MotoServer: Sendable {
     self.port = 31_000 + Int(getpid() % 50) * 20 + slot % 20
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", "\(self.port)"]
+    process.arguments = [try TestPython.tool("moto_server"), "-H", "127.0.0.1", "-p", "\(self.port)"]
     var environment = ProcessInfo.processInfo.environment
     environment["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
     process.environment = environment
@@ -32,7 +32,7 @@ public final class MotoServer: Sendable {
       try await Task.sleep(for: .milliseconds(100))
     }
     process.terminate()
-    throw TestSupportError("moto_server did not start on port \(self.port); is moto[server] installed?")
+    throw TestSupportError("moto_server did not start on port \(self.port); see its output by running it by hand")
   }
 
   deinit {

@@ -6,6 +6,7 @@ Exits 0 and prints "interop ok" when every check passes; prints what failed othe
 import argparse
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 
@@ -14,13 +15,27 @@ from grpc_tools import protoc
 
 
 def generate(proto_dir, out):
+    """Generates stubs for fixpoint/v1 and for the vendored health proto into `out`.
+
+    The health proto's file path would make its modules `grpc.health.v1`, which cannot be found
+    under the installed grpcio package (`grpc` is a regular package, not a namespace one): unless
+    grpcio-health-checking happens to be installed, that import fails. So it is compiled from a copy
+    at `fixpoint_vendored/health/v1/`; the proto package, and so the wire name
+    `grpc.health.v1.Health`, is unchanged.
+    """
     include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    protos = []
-    for root, _, files in os.walk(proto_dir):
-        protos += [os.path.relpath(os.path.join(root, f), proto_dir) for f in files if f.endswith(".proto")]
-    rc = protoc.main(["protoc", f"-I{proto_dir}", f"-I{include}", f"--python_out={out}", f"--grpc_python_out={out}", *protos])
-    if rc != 0:
-        sys.exit(f"protoc failed: {rc}")
+    fixpoint = []
+    for root, _, files in os.walk(os.path.join(proto_dir, "fixpoint")):
+        fixpoint += [os.path.relpath(os.path.join(root, f), proto_dir) for f in files if f.endswith(".proto")]
+    vendored = os.path.join(out, "src")
+    os.makedirs(os.path.join(vendored, "fixpoint_vendored", "health", "v1"))
+    shutil.copy(os.path.join(proto_dir, "grpc", "health", "v1", "health.proto"),
+                os.path.join(vendored, "fixpoint_vendored", "health", "v1", "health.proto"))
+    for includes, protos in (([proto_dir], fixpoint), ([vendored], ["fixpoint_vendored/health/v1/health.proto"])):
+        args = [f"-I{i}" for i in includes] + [f"-I{include}", f"--python_out={out}", f"--grpc_python_out={out}"]
+        rc = protoc.main(["protoc", *args, *protos])
+        if rc != 0:
+            sys.exit(f"protoc failed: {rc}")
     sys.path.insert(0, out)
 
 
@@ -33,7 +48,7 @@ def main():
     a = p.parse_args()
     addrs = dict(x.split("=", 1) for x in a.addr)
     generate(a.proto_dir, tempfile.mkdtemp(prefix="fixpoint-py-"))
-    from grpc.health.v1 import health_pb2 as h, health_pb2_grpc as hg  # generated from the vendored proto
+    from fixpoint_vendored.health.v1 import health_pb2 as h, health_pb2_grpc as hg  # the vendored proto
     from fixpoint.v1 import inventory_pb2 as inv, inventory_pb2_grpc as inv_g
     from fixpoint.v1 import drift_pb2 as dr, drift_pb2_grpc as dr_g
     from fixpoint.v1 import compliance_pb2 as co, compliance_pb2_grpc as co_g
