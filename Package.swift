@@ -17,7 +17,7 @@ let grpc: [Target.Dependency] = [
 func serviceLibrary(_ name: String, extra: [Target.Dependency] = []) -> Target {
   .target(
     name: name,
-    dependencies: ["FixpointCore", "FixpointProtocol"] + grpc + [
+    dependencies: ["FixpointCore", "FixpointProtocol", "FixpointDocuments", "FixpointControls"] + grpc + [
       .product(name: "GRDB", package: "GRDB.swift"),
       .product(name: "Logging", package: "swift-log"),
       .product(name: "Configuration", package: "swift-configuration"),
@@ -77,7 +77,7 @@ let package = Package(
     ),
     .target(
       name: "FixpointCore",
-      dependencies: ["FixpointProtocol"] + grpc + [
+      dependencies: ["FixpointProtocol", "FixpointDocuments"] + grpc + [
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -92,9 +92,12 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    .target(name: "FixpointDocuments", swiftSettings: swiftSettings),
+    .target(name: "FixpointControls", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
     .target(
       name: "CloudAWS",
       dependencies: [
+        "FixpointDocuments",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -116,7 +119,7 @@ let package = Package(
     .executableTarget(
       name: "FixpointCLI",
       dependencies: [
-        "FixpointCore", "FixpointProtocol",
+        "FixpointCore", "FixpointProtocol", "FixpointDocuments", "FixpointControls",
         "Inventory", "Drift", "Compliance", "Remediation", "Notifier",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -125,16 +128,18 @@ let package = Package(
     ),
     .testTarget(
       name: "FixpointCoreTests",
-      dependencies: ["FixpointCore", "FixpointProtocol", "CloudAWS", "Inventory", "Drift", "Compliance", "Remediation", "Notifier"] + grpc + [
+      dependencies: ["FixpointCore", "FixpointProtocol", "FixpointDocuments", "FixpointControls", "CloudAWS", "Inventory", "Drift", "Compliance", "Remediation", "Notifier"] + grpc + [
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Configuration", package: "swift-configuration"),
       ],
       swiftSettings: swiftSettings
     ),
+    .testTarget(name: "FixpointDocumentsTests", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
+    .testTarget(name: "FixpointControlsTests", dependencies: ["FixpointControls", "FixpointDocuments"], swiftSettings: swiftSettings),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "CloudAWSTests",
-      dependencies: ["CloudAWS", "TestSupport"],
+      dependencies: ["CloudAWS", "FixpointDocuments", "TestSupport"],
       exclude: ["python"],
       swiftSettings: swiftSettings
     ),

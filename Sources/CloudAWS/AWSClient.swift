@@ -1,3 +1,4 @@
+public import FixpointDocuments
 public import AsyncHTTPClient
 public import Foundation
 public import Logging

@@ -1,3 +1,4 @@
+public import FixpointDocuments
 import Foundation
 
 /// An AWS API error, parsed from whichever shape the protocol answers with (EC2's

@@ -1,3 +1,4 @@
+public import FixpointDocuments
 import Foundation
 
 /// One path's value before and after a change.

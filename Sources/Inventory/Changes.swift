@@ -1,6 +1,7 @@
 import CloudAWS
 import FixpointCore
 import FixpointProtocol
+import FixpointDocuments
 import Foundation
 import GRDB
 import SwiftProtobuf
@@ -29,13 +30,6 @@ enum Baselines {
       b.reason = row["reason"]
     }
   }
-}
-
-extension JSONValue {
-  /// Through JSON text: protobuf's Value and Struct have exactly JSON's shape.
-  init(_ value: Google_Protobuf_Value) throws { self = try JSONValue.parse(Array(try value.jsonString().utf8)) }
-  var protoValue: Google_Protobuf_Value { (try? Google_Protobuf_Value(jsonString: self.description)) ?? Google_Protobuf_Value() }
-  var protoStruct: Google_Protobuf_Struct { (try? Google_Protobuf_Struct(jsonString: self.description)) ?? Google_Protobuf_Struct() }
 }
 
 /// Snapshots, changes and restores, always against a fresh read of the resource.
@@ -227,6 +221,7 @@ struct ChangeService: Sendable {
     response.dryRun = dryRun
     if dryRun {
       response.diffs = Self.proto(plan.diffs)
+      response.after = current.configuration.protoStruct  // the fresh read, for verification
       return response
     }
     let writer = self.sync.writer

@@ -1,6 +1,7 @@
 import CloudAWS
 import FixpointCore
 import FixpointProtocol
+import FixpointDocuments
 import Foundation
 import GRDB
 import Logging

@@ -1,4 +1,5 @@
 import CloudAWS
+import FixpointDocuments
 import Foundation
 import TestSupport
 import Testing
@@ -11,7 +12,7 @@ struct MotoDiscoveryTests {
   static func seeded() async throws -> (MotoServer, AWSAccount, JSONValue) {
     let moto = try await MotoServer()
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python/seed.py").path
-    let (status, out, err) = try runCommand(["python3", script, moto.endpoint, Self.region])
+    let (status, out, err) = try runCommand([try TestPython.interpreter(), script, moto.endpoint, Self.region])
     guard status == 0 else { throw TestSupportError("seed failed: \(err)") }
     let client = try AWSClient(
       credentials: StaticCredentials(AWSCredentials(accessKeyID: "AKIAFIXPOINTTEST0001", secretAccessKey: "test-secret")),
@@ -29,6 +30,15 @@ struct MotoDiscoveryTests {
     let (moto, account, truth) = try await Self.seeded()
     _ = moto
     #expect(account.accountID == "123456789012")
+
+    // Every field a discovered document has is one its type's schema declares.
+    for type in ResourceCatalog.all {
+      let schema = ResourceSchema.of(type.name)
+      for resource in try await type.discover(account, region: Self.region) {
+        let unknown = Set(resource.configuration.objectValue?.keys ?? [:].keys).subtracting(schema.fields)
+        #expect(unknown.isEmpty, "\(type.name) \(resource.name) has fields its schema lacks: \(unknown.sorted())")
+      }
+    }
 
     let buckets = try await Self.discover("s3_bucket", account)
     let bad = try #require(buckets.first { $0.name == "fp-bad-bucket" })

@@ -1,4 +1,5 @@
 @testable import CloudAWS
+import FixpointDocuments
 import Foundation
 import Testing
 
@@ -65,6 +66,13 @@ struct ChangePlanTests {
     #expect(try DocumentPath("access_keys.AKIA123.status").description == "access_keys[AKIA123].status")
     for bad in ["", ".", "a..b", "a.", "[x]", "a[", "a[]", "a]b", "a b", "a[x]b"] {
       #expect(throws: DocumentPathError.self, "\(bad)") { try DocumentPath(bad) }
+    }
+  }
+
+  @Test("every resource type's writers are exactly its schema's writable fields")
+  func writersMatchSchema() {
+    for type in ResourceCatalog.all {
+      #expect(Set(type.writers.keys) == ResourceSchema.of(type.name).writable, "\(type.name)")
     }
   }
 

@@ -1,4 +1,5 @@
 import CloudAWS
+import FixpointDocuments
 @testable import Inventory
 import Testing
 

@@ -1,3 +1,4 @@
+public import FixpointDocuments
 import Foundation
 
 extension AWSClient {
@@ -229,11 +230,6 @@ public struct SecurityGroup: BatchReadable {
 
   public var writers: [String: FieldWriter] {
     ["ingress": Self.rulesWriter(egress: false), "egress": Self.rulesWriter(egress: true), "tags": ec2TagsWriter]
-  }
-
-  /// A re-authorized rule gets a new id: compare rules by what they allow.
-  public func comparable(_ field: String, _ value: JSONValue) -> JSONValue {
-    field == "ingress" || field == "egress" ? value.removingKeysOfEntries(["rule_id"]) : value
   }
 }
 
@@ -484,10 +480,5 @@ public struct VPC: ResourceType {
         }),
       "tags": ec2TagsWriter,
     ]
-  }
-
-  /// A re-created flow log gets a new id: compare flow logs by what they capture and where to.
-  public func comparable(_ field: String, _ value: JSONValue) -> JSONValue {
-    field == "flow_logs" ? value.removingKeysOfEntries(["flow_log_id", "status"]) : value
   }
 }

@@ -1,3 +1,4 @@
+public import FixpointDocuments
 import Foundation
 
 extension AWSClient {

@@ -1,3 +1,4 @@
+public import FixpointDocuments
 import Foundation
 
 private let s3Namespace = "http://s3.amazonaws.com/doc/2006-03-01/"
