@@ -165,6 +165,9 @@ extension Control {
     return self.remedy(document, parameters.over(self.parameters))
   }
 
+  /// `given` over this control's defaults: what `check` and `remedy` are called with.
+  public func resolving(_ given: Parameters) -> Parameters { given.over(self.parameters) }
+
   /// The framework requirements this control evidences (from the framework data).
   public var requirements: [RequirementRef] { FrameworkCatalogue.requirements(of: self.id) }
 }

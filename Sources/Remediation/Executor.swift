@@ -1,4 +1,6 @@
+import FixpointControls
 import FixpointCore
+import FixpointDocuments
 import FixpointProtocol
 import Foundation
 import GRDB
@@ -89,7 +91,8 @@ final class Executor: Sendable {
     let resource = try await self.callInventory("read the resource") {
       try await self.inventory.getResource(.with { $0.resourceID = finding.resource_id })
     }
-    let plan = try handler.plan(resource, config: self.handlerConfig)
+    let control = handler.control(for: finding.control_id, resourceType: resource.type)
+    let plan = try handler.plan(resource, control: control, config: self.handlerConfig)
     let changeSet = Fixpoint_V1_ChangeSet.with {
       $0.resource = .with { r in
         r.resourceID = resource.id
@@ -351,6 +354,7 @@ final class Executor: Sendable {
   /// writes and reads back. A repeat after a crash reuses the snapshot and the first answer.
   func perform(_ action: Fixpoint_V1_Action) async throws -> Outcome {
     guard !action.changeSet.operations.isEmpty else { return .guidanceOnly }
+    let control = try await self.control(of: action)
     let applied = try await self.callInventory("apply the change") {
       try await self.inventory.applyChange(.with {
         $0.requestID = Self.changeRequestID(action.id)
@@ -359,12 +363,10 @@ final class Executor: Sendable {
         if HandlerCatalogue.byName[action.handler]?.info.deliversNewAccessKey == true { $0.newAccessKeySink = self.handlerConfig.iamKeySink }
       })
     }
+    // inventory re-read the fields after writing (or found them in place): when the control passes
+    // on that read it is the verification; otherwise read again, bounded (eventual consistency).
+    try await self.verify(action.changeSet, control: control, after: applied.hasAfter ? applied.after : nil)
     if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: applied.snapshotID) }
-    // inventory re-read the resource after writing: when that read already shows every operation
-    // in place, it is the verification; otherwise read again, bounded (eventual consistency).
-    if !Self.shows(applied.diffs, all: action.changeSet.operations) {
-      try await self.verify(action.changeSet, what: "the change")
-    }
     let note = applied.newAccessKeyID.isEmpty ? "" : "; new access key \(applied.newAccessKeyID) delivered to \(self.handlerConfig.iamKeySink)"
     return .changed(snapshotID: applied.snapshotID, applied: applied.diffs, note: note)
   }
@@ -372,25 +374,41 @@ final class Executor: Sendable {
   /// The request id of an action's change in inventory (and so of its snapshot).
   static func changeRequestID(_ actionID: String) -> String { "\(actionID)-apply" }
 
-  /// Whether the after-values of `diffs` (read back from the cloud) are exactly the operations' values.
-  static func shows(_ diffs: [Fixpoint_V1_PathDiff], all operations: [Fixpoint_V1_PathOperation]) -> Bool {
-    let after = Dictionary(diffs.map { ($0.path, $0.after) }, uniquingKeysWith: { a, _ in a })
-    return operations.allSatisfy { op in after[op.path].map { Self.canonical($0) == Self.canonical(op.value) } ?? false }
+  /// The control an action fixes: the one its finding names, as its handler resolves it.
+  func control(of action: Fixpoint_V1_Action) async throws -> any Control {
+    guard let handler = HandlerCatalogue.byName[action.handler] else {
+      throw ServiceError.failedPrecondition("action \(action.id) names the unknown handler \(action.handler)")
+    }
+    let finding = try await self.store.pool.read { db in try FindingRecord.fetchOne(db, key: action.findingID) }
+    guard let control = handler.control(for: finding?.control_id ?? "", resourceType: action.resource.type) else {
+      throw ServiceError.failedPrecondition("\(action.handler) knows no control for finding \(action.findingID) on \(action.resource.type)")
+    }
+    return control
   }
 
-  /// Reads the resource fresh until the change set is in place (a dry run finds nothing to do),
-  /// a bounded number of times, for eventual consistency.
-  func verify(_ changeSet: Fixpoint_V1_ChangeSet, what: String) async throws {
+  /// Passes when `control` passes on a fresh read of the resource: first `after` (inventory's read
+  /// right after the change), then new reads, a bounded number of times, for eventual
+  /// consistency. Not "the values written are there": the control itself must pass.
+  func verify(_ changeSet: Fixpoint_V1_ChangeSet, control: any Control, after: Google_Protobuf_Struct?) async throws {
+    let parameters = self.handlerConfig.parameters(for: control.id)
+    var document = after
     for attempt in 1...5 {
-      let pending = try await self.callInventory("verify \(what)") {
-        try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).diffs
+      if document == nil {
+        document = try await self.callInventory("verify the change") {
+          try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).after
+        }
       }
-      if pending.isEmpty { return }
-      if attempt == 5 {
-        throw ServiceError.failedPrecondition("verification failed: \(pending.map(\.path).joined(separator: ", ")) did not take the new value")
-      }
+      let verdict = Self.verdict(of: control, on: document!, parameters: parameters)
+      if verdict == .pass { return }
+      if attempt == 5 { throw ServiceError.failedPrecondition("verification failed: \(control.id) does not pass after the change: \(verdict)") }
+      document = nil
       try await Task.sleep(for: .milliseconds(200 * attempt))
     }
+  }
+
+  /// The control's verdict on a document as inventory answers it.
+  static func verdict(of control: any Control, on document: Google_Protobuf_Struct, parameters: Parameters) -> Verdict {
+    control.evaluate((try? JSONValue(document)) ?? [:], parameters)
   }
 
   func finish(_ id: String, actor: Principal, outcome: Outcome) async throws -> Fixpoint_V1_Action {

@@ -16,7 +16,7 @@ public enum RemediationApp {
     SettingDoc("dispatcher.change.windows", "json", "[]",
                "when tier 3 actions may execute: [{\"cron\": \"0 22 * * 1-5\", \"duration_seconds\": 7200, \"time_zone\": \"Europe/Berlin\"}]"),
     SettingDoc("dispatcher.rollback.on.failure", "bool", "true", "roll back automatically when an execution fails after changing something"),
-    SettingDoc("dispatcher.s3.encryption.kms.key", "string", "", "S3DefaultEncryption uses SSE-KMS with this key; empty: SSE-S3"),
+    SettingDoc("dispatcher.s3.encryption.kms.key", "string", "", "S3DefaultEncryption (S3.17) uses SSE-KMS with this key; empty: the AWS managed key aws/s3"),
     SettingDoc("dispatcher.iam.key.sink", "string", "", "where IAMAccessKeyRotation puts a new key's secret: secretsmanager:[REGION:]PREFIX (secret PREFIX/USER_NAME); empty: the handler refuses"),
     SettingDoc("dispatcher.iam.key.max.age.days", "int", "90", "IAMAccessKeyRotation rotates active access keys at least this many days old"),
     SettingDoc("dispatcher.tier1.concurrency", "int", "10", "tier 1 actions executing at once (tier2: 5, tier3: 2)"),

@@ -1,3 +1,4 @@
+import FixpointControls
 import FixpointCore
 import FixpointProtocol
 import Foundation
@@ -94,7 +95,7 @@ struct HandlerCatalogueTests {
     "cloudtrail_trail": ["log_file_validation_enabled": false],
     "kms_key": ["key_manager": "CUSTOMER", "key_spec": "SYMMETRIC_DEFAULT", "rotation_enabled": false],
     "ebs_encryption_default": ["enabled": false],
-    "ebs_volume": ["encrypted": false],
+    "ebs_volume": ["encrypted": false, "state": "in-use"],
     "iam_user": ["access_keys": .init(structValue: ["AKIAOLD": .init(structValue: ["status": "Active", "created": "2025-01-02T03:04:05Z"])])],
   ]
 
@@ -118,11 +119,11 @@ struct HandlerCatalogueTests {
         let plan = try handler.plan(resource, config: sink)
         #expect(plan.operations.map(\.path) == ["access_keys[AKIAOLD].status"] && plan.operations[0].value.stringValue == "Inactive")
         #expect(plan.description.contains("secretsmanager:fixpoint/keys"), "\(plan.description)")
-        // A key younger than the limit is left alone; a user at IAM's two keys is refused.
+        // A key younger than the limit passes IAM.3, so there is nothing to suggest; a user at IAM's two keys is refused.
         var young = resource
         young.configuration = ["access_keys": .init(structValue: ["AKIANEW": .init(structValue: [
           "status": "Active", "created": .init(stringLiteral: ISO8601DateFormatter().string(from: Date()))])])]
-        #expect(try handler.plan(young, config: sink).operations.isEmpty)
+        #expect(throws: ServiceError.self, "IAM.3 passes: already compliant") { try handler.plan(young, config: sink) }
         var two = resource
         two.configuration.fields["access_keys"]!.structValue.fields["AKIASECOND"] = .init(structValue: ["status": "Inactive", "created": "2025-06-01T00:00:00Z"])
         #expect(throws: ServiceError.self, "two keys: IAM allows no third") { try handler.plan(two, config: sink) }
@@ -193,19 +194,20 @@ struct ChangeWindowTests {
 
 @Suite("Verification from the re-read")
 struct VerificationTests {
-  @Test("an apply's re-read verifies only when every operation's value is read back exactly")
-  func shows() {
-    let pab = Google_Protobuf_Value(structValue: ["block_public_acls": true, "ignore_public_acls": true])
-    let reordered = Google_Protobuf_Value(structValue: ["ignore_public_acls": true, "block_public_acls": true])
-    let ops: [Fixpoint_V1_PathOperation] = [.with { $0.path = "public_access_block"; $0.value = pab }, .with { $0.path = "ingress[tcp 22-22 0.0.0.0/0]"; $0.value = .init(nilLiteral: ()) }]
-    let read: [Fixpoint_V1_PathDiff] = [
-      .with { $0.path = "public_access_block"; $0.after = reordered },
-      .with { $0.path = "ingress[tcp 22-22 0.0.0.0/0]"; $0.after = .init(nilLiteral: ()) },
-    ]
-    #expect(Executor.shows(read, all: ops))
-    #expect(!Executor.shows(Array(read.prefix(1)), all: ops), "a path the re-read did not show changed is not verified")
-    var wrong = read
-    wrong[0].after = .init(structValue: ["block_public_acls": false])
-    #expect(!Executor.shows(wrong, all: ops))
+  @Test("verification is the control passing on the re-read, not the written values being there")
+  func controlDecides() throws {
+    let s3_2 = try #require(ControlCatalogue.byID["S3.2"])
+    let publicPolicy: Google_Protobuf_Value = .init(structValue: ["Statement": .init(listValue: [.init(structValue: [
+      "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"])])])
+    // The block the fix wrote is read back, but a public policy still works: not verified.
+    let partial: Google_Protobuf_Struct = ["name": "b", "policy": publicPolicy,
+      "public_access_block": .init(structValue: ["block_public_acls": true, "ignore_public_acls": true])]
+    #expect(Executor.verdict(of: s3_2, on: partial, parameters: Parameters()).isFail)
+    let full: Google_Protobuf_Struct = ["name": "b", "policy": publicPolicy, "public_access_block": .init(structValue: [
+      "block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true])]
+    #expect(Executor.verdict(of: s3_2, on: full, parameters: Parameters()) == .pass)
+    // A re-read that could not read the policy verifies nothing.
+    let unread: Google_Protobuf_Struct = ["name": "b", "_unreadable": .init(structValue: ["policy": "AccessDenied"])]
+    if case .notEvaluated = Executor.verdict(of: s3_2, on: unread, parameters: Parameters()) {} else { Issue.record("unreadable verified") }
   }
 }

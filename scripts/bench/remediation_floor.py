@@ -26,7 +26,7 @@ for b in s3.list_buckets()["Buckets"]:
         s3.get_bucket_encryption(Bucket=name)
     except s3.exceptions.ClientError:
         pass
-    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]})
     s3.get_bucket_encryption(Bucket=name)
     try:
         s3.get_public_access_block(Bucket=name)
