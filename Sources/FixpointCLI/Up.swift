@@ -74,6 +74,7 @@ extension Up {
 final class Supervisor: @unchecked Sendable {
   private var processes: [(String, Process)] = []
   private var signalSources: [any DispatchSourceSignal] = []
+  private var reported: Set<String> = []
   private let lock = NSLock()
   private let width = ServiceName.allCases.map(\.key.count).max() ?? 10
 
@@ -90,9 +91,7 @@ final class Supervisor: @unchecked Sendable {
       let data = handle.availableData
       for line in buffer.append(data) { FileHandle.standardOutput.write(Data((prefix + line + "\n").utf8)) }
     }
-    process.terminationHandler = { p in
-      FileHandle.standardOutput.write(Data("fixpoint: \(name) exited with status \(p.terminationStatus)\n".utf8))
-    }
+    process.terminationHandler = { [self] p in self.reportExit(name, p) }
     try process.run()
     self.lock.withLock { self.processes.append((name, process)) }
   }
@@ -103,6 +102,17 @@ final class Supervisor: @unchecked Sendable {
     let deadline = Date().addingTimeInterval(10)
     while all.contains(where: { $0.1.isRunning }) && Date() < deadline { usleep(50_000) }
     for (_, p) in all where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    // A termination handler runs on its own thread and may not have run yet: report here too, once.
+    for (name, p) in all {
+      p.waitUntilExit()
+      self.reportExit(name, p)
+    }
+  }
+
+  /// Says how a child exited, once per child whichever of its handler and `stopAll` comes first.
+  private func reportExit(_ name: String, _ p: Process) {
+    guard self.lock.withLock({ self.reported.insert(name).inserted }) else { return }
+    FileHandle.standardOutput.write(Data("fixpoint: \(name) exited with status \(p.terminationStatus)\n".utf8))
   }
 
   /// Returns after SIGINT or SIGTERM (having stopped every child), or when every child has exited.
