@@ -115,6 +115,9 @@ public nonisolated enum Fixpoint_V1_ExportFormat: SwiftProtobuf.Enum, Swift.Case
   case sarif // = 3
   case junit // = 4
   case asff // = 5
+
+  /// A self-contained HTML report.
+  case html // = 6
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -129,6 +132,7 @@ public nonisolated enum Fixpoint_V1_ExportFormat: SwiftProtobuf.Enum, Swift.Case
     case 3: self = .sarif
     case 4: self = .junit
     case 5: self = .asff
+    case 6: self = .html
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -141,6 +145,7 @@ public nonisolated enum Fixpoint_V1_ExportFormat: SwiftProtobuf.Enum, Swift.Case
     case .sarif: return 3
     case .junit: return 4
     case .asff: return 5
+    case .html: return 6
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -153,6 +158,7 @@ public nonisolated enum Fixpoint_V1_ExportFormat: SwiftProtobuf.Enum, Swift.Case
     .sarif,
     .junit,
     .asff,
+    .html,
   ]
 
 }
@@ -400,7 +406,7 @@ nonisolated extension Fixpoint_V1_ProviderKind: SwiftProtobuf._ProtoNameProvidin
 }
 
 nonisolated extension Fixpoint_V1_ExportFormat: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_FORMAT_UNSPECIFIED\0\u{1}EXPORT_FORMAT_JSON\0\u{1}EXPORT_FORMAT_CSV\0\u{1}EXPORT_FORMAT_SARIF\0\u{1}EXPORT_FORMAT_JUNIT\0\u{1}EXPORT_FORMAT_ASFF\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPORT_FORMAT_UNSPECIFIED\0\u{1}EXPORT_FORMAT_JSON\0\u{1}EXPORT_FORMAT_CSV\0\u{1}EXPORT_FORMAT_SARIF\0\u{1}EXPORT_FORMAT_JUNIT\0\u{1}EXPORT_FORMAT_ASFF\0\u{1}EXPORT_FORMAT_HTML\0")
 }
 
 nonisolated extension Fixpoint_V1_ResourceRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -30,7 +30,8 @@ public nonisolated struct Fixpoint_V1_Framework: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// "aws-fsbp", "cis-aws-3.0", "soc2", "nist-800-53", "pci-dss-4.0", "hipaa".
+  /// "fsbp", "cis-aws-3.0", "nist-800-53-r5", "pci-dss-4.0", "soc2", "hipaa" (and "cis-aws-1.2",
+  /// the two legacy port requirements).
   public var id: String = String()
 
   public var name: String = String()
@@ -39,7 +40,16 @@ public nonisolated struct Fixpoint_V1_Framework: Sendable {
 
   public var description_p: String = String()
 
+  /// Controls of the catalogue that evidence its requirements.
   public var controlCount: Int32 = 0
+
+  /// Where its requirements and mappings come from.
+  public var source: String = String()
+
+  public var requirementCount: Int32 = 0
+
+  /// False when only the requirements Fixpoint has a mapping for are listed.
+  public var complete: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -51,7 +61,7 @@ public nonisolated struct Fixpoint_V1_Control: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// "S3.8", "EC2.53", "IAM.3" …
+  /// "S3.8", "EC2.53", "IAM.3" …; "cis-3.0/…" for CIS-only requirements.
   public var id: String = String()
 
   public var title: String = String()
@@ -63,17 +73,56 @@ public nonisolated struct Fixpoint_V1_Control: Sendable {
   /// The resource types it evaluates.
   public var resourceTypes: [String] = []
 
-  /// Framework id -> requirement ids in that framework, e.g. "nist-800-53" -> ["AC-3"].
+  /// Framework id -> requirement ids in that framework, e.g. "nist-800-53-r5" -> ["AC-3"].
   public var mappings: Dictionary<String,Fixpoint_V1_RequirementList> = [:]
 
-  /// Handler that can fix it, if any.
+  /// Unused: which handler fixes a control is the dispatcher's (ListHandlers).
   public var remediationHandler: String = String()
 
+  /// How to fix it, in words.
   public var remediationGuidance: String = String()
+
+  /// The document paths it reads (docs/resources.md).
+  public var reads: [String] = []
+
+  public var parameters: [Fixpoint_V1_ControlParameter] = []
+
+  /// The Terraform resource type and attribute that fix it, when one does.
+  public var terraformResource: String = String()
+
+  public var terraformAttribute: String = String()
+
+  /// False: checked by hand; listed and mapped, never counted as passed.
+  public var automated: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+public nonisolated struct Fixpoint_V1_ControlParameter: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var description_p: String = String()
+
+  public var defaultValue: SwiftProtobuf.Google_Protobuf_Value {
+    get {_defaultValue ?? SwiftProtobuf.Google_Protobuf_Value()}
+    set {_defaultValue = newValue}
+  }
+  /// Returns true if `defaultValue` has been explicitly set.
+  public var hasDefaultValue: Bool {self._defaultValue != nil}
+  /// Clears the value of `defaultValue`. Subsequent reads from it will return its default value.
+  public mutating func clearDefaultValue() {self._defaultValue = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _defaultValue: SwiftProtobuf.Google_Protobuf_Value? = nil
 }
 
 public nonisolated struct Fixpoint_V1_RequirementList: Sendable {
@@ -154,6 +203,8 @@ public nonisolated struct Fixpoint_V1_GetControlRequest: Sendable {
   public init() {}
 }
 
+/// One run of a framework's controls over inventory's resources. Counts are of (control, resource)
+/// results; `scores` and `requirements` are computed when it has finished.
 public nonisolated struct Fixpoint_V1_Assessment: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -212,11 +263,152 @@ public nonisolated struct Fixpoint_V1_Assessment: @unchecked Sendable {
     set {_uniqueStorage()._providerID = newValue}
   }
 
+  public var controlIds: [String] {
+    get {_storage._controlIds}
+    set {_uniqueStorage()._controlIds = newValue}
+  }
+
+  public var notApplicable: Int32 {
+    get {_storage._notApplicable}
+    set {_uniqueStorage()._notApplicable = newValue}
+  }
+
+  /// The assessed framework's score first, then every other framework its controls evidence.
+  public var scores: [Fixpoint_V1_FrameworkScore] {
+    get {_storage._scores}
+    set {_uniqueStorage()._scores = newValue}
+  }
+
+  /// Per requirement of the assessed framework (GetAssessment only).
+  public var requirements: [Fixpoint_V1_RequirementStatus] {
+    get {_storage._requirements}
+    set {_uniqueStorage()._requirements = newValue}
+  }
+
+  /// Against the previous finished assessment of the same framework and provider.
+  public var previousAssessmentID: String {
+    get {_storage._previousAssessmentID}
+    set {_uniqueStorage()._previousAssessmentID = newValue}
+  }
+
+  public var newFailures: Int32 {
+    get {_storage._newFailures}
+    set {_uniqueStorage()._newFailures = newValue}
+  }
+
+  public var newlyFixed: Int32 {
+    get {_storage._newlyFixed}
+    set {_uniqueStorage()._newlyFixed = newValue}
+  }
+
+  /// Failing results by severity name ("critical", "high", …).
+  public var failedBySeverity: Dictionary<String,Int32> {
+    get {_storage._failedBySeverity}
+    set {_uniqueStorage()._failedBySeverity = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// As Security Hub scores a standard: passed controls / controls with data (a control with no
+/// result, or only not evaluated, waived or not applicable ones, has no data).
+public nonisolated struct Fixpoint_V1_FrameworkScore: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var frameworkID: String = String()
+
+  public var passedControls: Int32 = 0
+
+  public var failedControls: Int32 = 0
+
+  public var controlsWithData: Int32 = 0
+
+  /// passed_controls / controls_with_data, 0–1; 0 when no control has data.
+  public var score: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fixpoint_V1_RequirementStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requirementID: String = String()
+
+  public var title: String = String()
+
+  public var status: Fixpoint_V1_RequirementStatus.Status = .unspecified
+
+  public var controlIds: [String] = []
+
+  public var failedResults: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Status: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+
+    /// Every mapped control passes on every resource in scope.
+    case pass // = 1
+
+    /// A mapped control fails on some resource.
+    case fail // = 2
+
+    /// No automated control evidences it (or not all of its controls are automated): checked by hand.
+    case manual // = 3
+
+    /// Its controls found nothing to evaluate, or could not evaluate it.
+    case noData // = 4
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .pass
+      case 2: self = .fail
+      case 3: self = .manual
+      case 4: self = .noData
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .pass: return 1
+      case .fail: return 2
+      case .manual: return 3
+      case .noData: return 4
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Fixpoint_V1_RequirementStatus.Status] = [
+      .unspecified,
+      .pass,
+      .fail,
+      .manual,
+      .noData,
+    ]
+
+  }
+
+  public init() {}
 }
 
 public nonisolated struct Fixpoint_V1_RunAssessmentRequest: Sendable {
@@ -280,40 +472,80 @@ public nonisolated struct Fixpoint_V1_ListAssessmentsResponse: Sendable {
   public init() {}
 }
 
-public nonisolated struct Fixpoint_V1_Result: Sendable {
+public nonisolated struct Fixpoint_V1_Result: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var id: String = String()
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
-  public var assessmentID: String = String()
+  public var assessmentID: String {
+    get {_storage._assessmentID}
+    set {_uniqueStorage()._assessmentID = newValue}
+  }
 
-  public var controlID: String = String()
+  public var controlID: String {
+    get {_storage._controlID}
+    set {_uniqueStorage()._controlID = newValue}
+  }
 
   public var resource: Fixpoint_V1_ResourceRef {
-    get {_resource ?? Fixpoint_V1_ResourceRef()}
-    set {_resource = newValue}
+    get {_storage._resource ?? Fixpoint_V1_ResourceRef()}
+    set {_uniqueStorage()._resource = newValue}
   }
   /// Returns true if `resource` has been explicitly set.
-  public var hasResource: Bool {self._resource != nil}
+  public var hasResource: Bool {_storage._resource != nil}
   /// Clears the value of `resource`. Subsequent reads from it will return its default value.
-  public mutating func clearResource() {self._resource = nil}
+  public mutating func clearResource() {_uniqueStorage()._resource = nil}
 
-  public var status: Fixpoint_V1_Result.Status = .unspecified
+  public var status: Fixpoint_V1_Result.Status {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
 
-  public var reason: String = String()
+  public var reason: String {
+    get {_storage._reason}
+    set {_uniqueStorage()._reason = newValue}
+  }
 
-  public var severity: Fixpoint_V1_Severity = .unspecified
+  public var severity: Fixpoint_V1_Severity {
+    get {_storage._severity}
+    set {_uniqueStorage()._severity = newValue}
+  }
 
   public var evaluatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_evaluatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_evaluatedAt = newValue}
+    get {_storage._evaluatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._evaluatedAt = newValue}
   }
   /// Returns true if `evaluatedAt` has been explicitly set.
-  public var hasEvaluatedAt: Bool {self._evaluatedAt != nil}
+  public var hasEvaluatedAt: Bool {_storage._evaluatedAt != nil}
   /// Clears the value of `evaluatedAt`. Subsequent reads from it will return its default value.
-  public mutating func clearEvaluatedAt() {self._evaluatedAt = nil}
+  public mutating func clearEvaluatedAt() {_uniqueStorage()._evaluatedAt = nil}
+
+  /// The document paths whose values make it fail.
+  public var paths: [String] {
+    get {_storage._paths}
+    set {_uniqueStorage()._paths = newValue}
+  }
+
+  /// The waiver that applied (STATUS_WAIVED); `reason` is then the control's verdict.
+  public var waiverID: String {
+    get {_storage._waiverID}
+    set {_uniqueStorage()._waiverID = newValue}
+  }
+
+  public var resourceName: String {
+    get {_storage._resourceName}
+    set {_uniqueStorage()._resourceName = newValue}
+  }
+
+  public var change: Fixpoint_V1_Result.Change {
+    get {_storage._change}
+    set {_uniqueStorage()._change = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -326,6 +558,9 @@ public nonisolated struct Fixpoint_V1_Result: Sendable {
     /// The check could not read what it needed (permission, API error). Never counted as a fail.
     case notEvaluated // = 3
     case waived // = 4
+
+    /// The control does not apply to this resource (an AWS-managed key, an unattached volume).
+    case notApplicable // = 5
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -339,6 +574,7 @@ public nonisolated struct Fixpoint_V1_Result: Sendable {
       case 2: self = .fail
       case 3: self = .notEvaluated
       case 4: self = .waived
+      case 5: self = .notApplicable
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -350,6 +586,7 @@ public nonisolated struct Fixpoint_V1_Result: Sendable {
       case .fail: return 2
       case .notEvaluated: return 3
       case .waived: return 4
+      case .notApplicable: return 5
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -361,14 +598,53 @@ public nonisolated struct Fixpoint_V1_Result: Sendable {
       .fail,
       .notEvaluated,
       .waived,
+      .notApplicable,
+    ]
+
+  }
+
+  /// Against the previous assessment of the same framework and provider.
+  public nonisolated enum Change: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+    case newFailure // = 1
+    case newlyFixed // = 2
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .newFailure
+      case 2: self = .newlyFixed
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .newFailure: return 1
+      case .newlyFixed: return 2
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Fixpoint_V1_Result.Change] = [
+      .unspecified,
+      .newFailure,
+      .newlyFixed,
     ]
 
   }
 
   public init() {}
 
-  fileprivate var _resource: Fixpoint_V1_ResourceRef? = nil
-  fileprivate var _evaluatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Fixpoint_V1_ListResultsRequest: Sendable {
@@ -387,6 +663,8 @@ public nonisolated struct Fixpoint_V1_ListResultsRequest: Sendable {
   public var resourceID: String = String()
 
   public var status: Fixpoint_V1_Result.Status = .unspecified
+
+  public var change: Fixpoint_V1_Result.Change = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -459,6 +737,9 @@ public nonisolated struct Fixpoint_V1_EvaluatePlanResponse: Sendable {
   public init() {}
 }
 
+/// A control waived for one resource, or for every resource whose tags include all of
+/// `tag_selector`. Expiry is mandatory (at most 365 days ahead); an expired or deleted waiver stops
+/// applying at the next assessment. Waived results are counted apart, never as passed.
 public nonisolated struct Fixpoint_V1_Waiver: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -468,7 +749,6 @@ public nonisolated struct Fixpoint_V1_Waiver: Sendable {
 
   public var controlID: String = String()
 
-  /// Empty: the control is waived for every resource.
   public var resourceID: String = String()
 
   public var reason: String = String()
@@ -491,12 +771,25 @@ public nonisolated struct Fixpoint_V1_Waiver: Sendable {
   /// Clears the value of `created`. Subsequent reads from it will return its default value.
   public mutating func clearCreated() {self._created = nil}
 
+  public var tagSelector: Dictionary<String,String> = [:]
+
+  /// Set once deleted; the waiver is kept for the record.
+  public var deleted: Fixpoint_V1_ActorStamp {
+    get {_deleted ?? Fixpoint_V1_ActorStamp()}
+    set {_deleted = newValue}
+  }
+  /// Returns true if `deleted` has been explicitly set.
+  public var hasDeleted: Bool {self._deleted != nil}
+  /// Clears the value of `deleted`. Subsequent reads from it will return its default value.
+  public mutating func clearDeleted() {self._deleted = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _expiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
   fileprivate var _created: Fixpoint_V1_ActorStamp? = nil
+  fileprivate var _deleted: Fixpoint_V1_ActorStamp? = nil
 }
 
 public nonisolated struct Fixpoint_V1_CreateWaiverRequest: Sendable {
@@ -508,6 +801,7 @@ public nonisolated struct Fixpoint_V1_CreateWaiverRequest: Sendable {
 
   public var controlID: String = String()
 
+  /// One of resource_id and tag_selector.
   public var resourceID: String = String()
 
   public var reason: String = String()
@@ -520,6 +814,8 @@ public nonisolated struct Fixpoint_V1_CreateWaiverRequest: Sendable {
   public var hasExpiresAt: Bool {self._expiresAt != nil}
   /// Clears the value of `expiresAt`. Subsequent reads from it will return its default value.
   public mutating func clearExpiresAt() {self._expiresAt = nil}
+
+  public var tagSelector: Dictionary<String,String> = [:]
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -537,6 +833,7 @@ public nonisolated struct Fixpoint_V1_ListWaiversRequest: Sendable {
 
   public var pageToken: String = String()
 
+  /// Also the expired and the deleted ones.
   public var includeExpired: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -618,7 +915,7 @@ fileprivate nonisolated let _protobuf_package = "fixpoint.v1"
 
 nonisolated extension Fixpoint_V1_Framework: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Framework"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}version\0\u{1}description\0\u{3}control_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}version\0\u{1}description\0\u{3}control_count\0\u{1}source\0\u{3}requirement_count\0\u{1}complete\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -631,6 +928,9 @@ nonisolated extension Fixpoint_V1_Framework: SwiftProtobuf.Message, SwiftProtobu
       case 3: try { try decoder.decodeSingularStringField(value: &self.version) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.controlCount) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.requirementCount) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.complete) }()
       default: break
       }
     }
@@ -652,6 +952,15 @@ nonisolated extension Fixpoint_V1_Framework: SwiftProtobuf.Message, SwiftProtobu
     if self.controlCount != 0 {
       try visitor.visitSingularInt32Field(value: self.controlCount, fieldNumber: 5)
     }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 6)
+    }
+    if self.requirementCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.requirementCount, fieldNumber: 7)
+    }
+    if self.complete != false {
+      try visitor.visitSingularBoolField(value: self.complete, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -661,6 +970,9 @@ nonisolated extension Fixpoint_V1_Framework: SwiftProtobuf.Message, SwiftProtobu
     if lhs.version != rhs.version {return false}
     if lhs.description_p != rhs.description_p {return false}
     if lhs.controlCount != rhs.controlCount {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.requirementCount != rhs.requirementCount {return false}
+    if lhs.complete != rhs.complete {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -668,7 +980,7 @@ nonisolated extension Fixpoint_V1_Framework: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Fixpoint_V1_Control: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Control"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}title\0\u{1}description\0\u{1}severity\0\u{3}resource_types\0\u{1}mappings\0\u{3}remediation_handler\0\u{3}remediation_guidance\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}title\0\u{1}description\0\u{1}severity\0\u{3}resource_types\0\u{1}mappings\0\u{3}remediation_handler\0\u{3}remediation_guidance\0\u{1}reads\0\u{1}parameters\0\u{3}terraform_resource\0\u{3}terraform_attribute\0\u{1}automated\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -684,6 +996,11 @@ nonisolated extension Fixpoint_V1_Control: SwiftProtobuf.Message, SwiftProtobuf.
       case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Fixpoint_V1_RequirementList>.self, value: &self.mappings) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.remediationHandler) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.remediationGuidance) }()
+      case 9: try { try decoder.decodeRepeatedStringField(value: &self.reads) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.parameters) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.terraformResource) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.terraformAttribute) }()
+      case 13: try { try decoder.decodeSingularBoolField(value: &self.automated) }()
       default: break
       }
     }
@@ -714,6 +1031,21 @@ nonisolated extension Fixpoint_V1_Control: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.remediationGuidance.isEmpty {
       try visitor.visitSingularStringField(value: self.remediationGuidance, fieldNumber: 8)
     }
+    if !self.reads.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.reads, fieldNumber: 9)
+    }
+    if !self.parameters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.parameters, fieldNumber: 10)
+    }
+    if !self.terraformResource.isEmpty {
+      try visitor.visitSingularStringField(value: self.terraformResource, fieldNumber: 11)
+    }
+    if !self.terraformAttribute.isEmpty {
+      try visitor.visitSingularStringField(value: self.terraformAttribute, fieldNumber: 12)
+    }
+    if self.automated != false {
+      try visitor.visitSingularBoolField(value: self.automated, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -726,6 +1058,55 @@ nonisolated extension Fixpoint_V1_Control: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.mappings != rhs.mappings {return false}
     if lhs.remediationHandler != rhs.remediationHandler {return false}
     if lhs.remediationGuidance != rhs.remediationGuidance {return false}
+    if lhs.reads != rhs.reads {return false}
+    if lhs.parameters != rhs.parameters {return false}
+    if lhs.terraformResource != rhs.terraformResource {return false}
+    if lhs.terraformAttribute != rhs.terraformAttribute {return false}
+    if lhs.automated != rhs.automated {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_ControlParameter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ControlParameter"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{3}default_value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._defaultValue) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 2)
+    }
+    try { if let v = self._defaultValue {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_ControlParameter, rhs: Fixpoint_V1_ControlParameter) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs._defaultValue != rhs._defaultValue {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -922,7 +1303,7 @@ nonisolated extension Fixpoint_V1_GetControlRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Fixpoint_V1_Assessment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Assessment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}framework_id\0\u{1}progress\0\u{1}passed\0\u{1}failed\0\u{3}not_evaluated\0\u{1}waived\0\u{1}requested\0\u{3}provider_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}framework_id\0\u{1}progress\0\u{1}passed\0\u{1}failed\0\u{3}not_evaluated\0\u{1}waived\0\u{1}requested\0\u{3}provider_id\0\u{3}control_ids\0\u{3}not_applicable\0\u{1}scores\0\u{1}requirements\0\u{3}previous_assessment_id\0\u{3}new_failures\0\u{3}newly_fixed\0\u{3}failed_by_severity\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -934,6 +1315,14 @@ nonisolated extension Fixpoint_V1_Assessment: SwiftProtobuf.Message, SwiftProtob
     var _waived: Int32 = 0
     var _requested: Fixpoint_V1_ActorStamp? = nil
     var _providerID: String = String()
+    var _controlIds: [String] = []
+    var _notApplicable: Int32 = 0
+    var _scores: [Fixpoint_V1_FrameworkScore] = []
+    var _requirements: [Fixpoint_V1_RequirementStatus] = []
+    var _previousAssessmentID: String = String()
+    var _newFailures: Int32 = 0
+    var _newlyFixed: Int32 = 0
+    var _failedBySeverity: Dictionary<String,Int32> = [:]
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -953,6 +1342,14 @@ nonisolated extension Fixpoint_V1_Assessment: SwiftProtobuf.Message, SwiftProtob
       _waived = source._waived
       _requested = source._requested
       _providerID = source._providerID
+      _controlIds = source._controlIds
+      _notApplicable = source._notApplicable
+      _scores = source._scores
+      _requirements = source._requirements
+      _previousAssessmentID = source._previousAssessmentID
+      _newFailures = source._newFailures
+      _newlyFixed = source._newlyFixed
+      _failedBySeverity = source._failedBySeverity
     }
   }
 
@@ -980,6 +1377,14 @@ nonisolated extension Fixpoint_V1_Assessment: SwiftProtobuf.Message, SwiftProtob
         case 7: try { try decoder.decodeSingularInt32Field(value: &_storage._waived) }()
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._requested) }()
         case 9: try { try decoder.decodeSingularStringField(value: &_storage._providerID) }()
+        case 10: try { try decoder.decodeRepeatedStringField(value: &_storage._controlIds) }()
+        case 11: try { try decoder.decodeSingularInt32Field(value: &_storage._notApplicable) }()
+        case 12: try { try decoder.decodeRepeatedMessageField(value: &_storage._scores) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._requirements) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._previousAssessmentID) }()
+        case 15: try { try decoder.decodeSingularInt32Field(value: &_storage._newFailures) }()
+        case 16: try { try decoder.decodeSingularInt32Field(value: &_storage._newlyFixed) }()
+        case 17: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt32>.self, value: &_storage._failedBySeverity) }()
         default: break
         }
       }
@@ -1019,6 +1424,30 @@ nonisolated extension Fixpoint_V1_Assessment: SwiftProtobuf.Message, SwiftProtob
       if !_storage._providerID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._providerID, fieldNumber: 9)
       }
+      if !_storage._controlIds.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._controlIds, fieldNumber: 10)
+      }
+      if _storage._notApplicable != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._notApplicable, fieldNumber: 11)
+      }
+      if !_storage._scores.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._scores, fieldNumber: 12)
+      }
+      if !_storage._requirements.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._requirements, fieldNumber: 13)
+      }
+      if !_storage._previousAssessmentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._previousAssessmentID, fieldNumber: 14)
+      }
+      if _storage._newFailures != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._newFailures, fieldNumber: 15)
+      }
+      if _storage._newlyFixed != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._newlyFixed, fieldNumber: 16)
+      }
+      if !_storage._failedBySeverity.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt32>.self, value: _storage._failedBySeverity, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1037,6 +1466,14 @@ nonisolated extension Fixpoint_V1_Assessment: SwiftProtobuf.Message, SwiftProtob
         if _storage._waived != rhs_storage._waived {return false}
         if _storage._requested != rhs_storage._requested {return false}
         if _storage._providerID != rhs_storage._providerID {return false}
+        if _storage._controlIds != rhs_storage._controlIds {return false}
+        if _storage._notApplicable != rhs_storage._notApplicable {return false}
+        if _storage._scores != rhs_storage._scores {return false}
+        if _storage._requirements != rhs_storage._requirements {return false}
+        if _storage._previousAssessmentID != rhs_storage._previousAssessmentID {return false}
+        if _storage._newFailures != rhs_storage._newFailures {return false}
+        if _storage._newlyFixed != rhs_storage._newlyFixed {return false}
+        if _storage._failedBySeverity != rhs_storage._failedBySeverity {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1044,6 +1481,110 @@ nonisolated extension Fixpoint_V1_Assessment: SwiftProtobuf.Message, SwiftProtob
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Fixpoint_V1_FrameworkScore: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FrameworkScore"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}framework_id\0\u{3}passed_controls\0\u{3}failed_controls\0\u{3}controls_with_data\0\u{1}score\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.frameworkID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.passedControls) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.failedControls) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.controlsWithData) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.score) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.frameworkID.isEmpty {
+      try visitor.visitSingularStringField(value: self.frameworkID, fieldNumber: 1)
+    }
+    if self.passedControls != 0 {
+      try visitor.visitSingularInt32Field(value: self.passedControls, fieldNumber: 2)
+    }
+    if self.failedControls != 0 {
+      try visitor.visitSingularInt32Field(value: self.failedControls, fieldNumber: 3)
+    }
+    if self.controlsWithData != 0 {
+      try visitor.visitSingularInt32Field(value: self.controlsWithData, fieldNumber: 4)
+    }
+    if self.score.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.score, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_FrameworkScore, rhs: Fixpoint_V1_FrameworkScore) -> Bool {
+    if lhs.frameworkID != rhs.frameworkID {return false}
+    if lhs.passedControls != rhs.passedControls {return false}
+    if lhs.failedControls != rhs.failedControls {return false}
+    if lhs.controlsWithData != rhs.controlsWithData {return false}
+    if lhs.score != rhs.score {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_RequirementStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RequirementStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}requirement_id\0\u{1}title\0\u{1}status\0\u{3}control_ids\0\u{3}failed_results\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requirementID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.title) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.controlIds) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.failedResults) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requirementID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requirementID, fieldNumber: 1)
+    }
+    if !self.title.isEmpty {
+      try visitor.visitSingularStringField(value: self.title, fieldNumber: 2)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 3)
+    }
+    if !self.controlIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.controlIds, fieldNumber: 4)
+    }
+    if self.failedResults != 0 {
+      try visitor.visitSingularInt32Field(value: self.failedResults, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_RequirementStatus, rhs: Fixpoint_V1_RequirementStatus) -> Bool {
+    if lhs.requirementID != rhs.requirementID {return false}
+    if lhs.title != rhs.title {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.controlIds != rhs.controlIds {return false}
+    if lhs.failedResults != rhs.failedResults {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_RequirementStatus.Status: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_PASS\0\u{1}STATUS_FAIL\0\u{1}STATUS_MANUAL\0\u{1}STATUS_NO_DATA\0")
 }
 
 nonisolated extension Fixpoint_V1_RunAssessmentRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1198,80 +1739,162 @@ nonisolated extension Fixpoint_V1_ListAssessmentsResponse: SwiftProtobuf.Message
 
 nonisolated extension Fixpoint_V1_Result: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Result"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}assessment_id\0\u{3}control_id\0\u{1}resource\0\u{1}status\0\u{1}reason\0\u{1}severity\0\u{3}evaluated_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}assessment_id\0\u{3}control_id\0\u{1}resource\0\u{1}status\0\u{1}reason\0\u{1}severity\0\u{3}evaluated_at\0\u{1}paths\0\u{3}waiver_id\0\u{3}resource_name\0\u{1}change\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _assessmentID: String = String()
+    var _controlID: String = String()
+    var _resource: Fixpoint_V1_ResourceRef? = nil
+    var _status: Fixpoint_V1_Result.Status = .unspecified
+    var _reason: String = String()
+    var _severity: Fixpoint_V1_Severity = .unspecified
+    var _evaluatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _paths: [String] = []
+    var _waiverID: String = String()
+    var _resourceName: String = String()
+    var _change: Fixpoint_V1_Result.Change = .unspecified
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _assessmentID = source._assessmentID
+      _controlID = source._controlID
+      _resource = source._resource
+      _status = source._status
+      _reason = source._reason
+      _severity = source._severity
+      _evaluatedAt = source._evaluatedAt
+      _paths = source._paths
+      _waiverID = source._waiverID
+      _resourceName = source._resourceName
+      _change = source._change
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.assessmentID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.controlID) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._resource) }()
-      case 5: try { try decoder.decodeSingularEnumField(value: &self.status) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.reason) }()
-      case 7: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._evaluatedAt) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._assessmentID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._controlID) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._resource) }()
+        case 5: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._reason) }()
+        case 7: try { try decoder.decodeSingularEnumField(value: &_storage._severity) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._evaluatedAt) }()
+        case 9: try { try decoder.decodeRepeatedStringField(value: &_storage._paths) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._waiverID) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._resourceName) }()
+        case 12: try { try decoder.decodeSingularEnumField(value: &_storage._change) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.id.isEmpty {
-      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._assessmentID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._assessmentID, fieldNumber: 2)
+      }
+      if !_storage._controlID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._controlID, fieldNumber: 3)
+      }
+      try { if let v = _storage._resource {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 5)
+      }
+      if !_storage._reason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reason, fieldNumber: 6)
+      }
+      if _storage._severity != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._severity, fieldNumber: 7)
+      }
+      try { if let v = _storage._evaluatedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if !_storage._paths.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._paths, fieldNumber: 9)
+      }
+      if !_storage._waiverID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._waiverID, fieldNumber: 10)
+      }
+      if !_storage._resourceName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._resourceName, fieldNumber: 11)
+      }
+      if _storage._change != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._change, fieldNumber: 12)
+      }
     }
-    if !self.assessmentID.isEmpty {
-      try visitor.visitSingularStringField(value: self.assessmentID, fieldNumber: 2)
-    }
-    if !self.controlID.isEmpty {
-      try visitor.visitSingularStringField(value: self.controlID, fieldNumber: 3)
-    }
-    try { if let v = self._resource {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if self.status != .unspecified {
-      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 5)
-    }
-    if !self.reason.isEmpty {
-      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 6)
-    }
-    if self.severity != .unspecified {
-      try visitor.visitSingularEnumField(value: self.severity, fieldNumber: 7)
-    }
-    try { if let v = self._evaluatedAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fixpoint_V1_Result, rhs: Fixpoint_V1_Result) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.assessmentID != rhs.assessmentID {return false}
-    if lhs.controlID != rhs.controlID {return false}
-    if lhs._resource != rhs._resource {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs.reason != rhs.reason {return false}
-    if lhs.severity != rhs.severity {return false}
-    if lhs._evaluatedAt != rhs._evaluatedAt {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._assessmentID != rhs_storage._assessmentID {return false}
+        if _storage._controlID != rhs_storage._controlID {return false}
+        if _storage._resource != rhs_storage._resource {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._reason != rhs_storage._reason {return false}
+        if _storage._severity != rhs_storage._severity {return false}
+        if _storage._evaluatedAt != rhs_storage._evaluatedAt {return false}
+        if _storage._paths != rhs_storage._paths {return false}
+        if _storage._waiverID != rhs_storage._waiverID {return false}
+        if _storage._resourceName != rhs_storage._resourceName {return false}
+        if _storage._change != rhs_storage._change {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
 nonisolated extension Fixpoint_V1_Result.Status: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_PASS\0\u{1}STATUS_FAIL\0\u{1}STATUS_NOT_EVALUATED\0\u{1}STATUS_WAIVED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_PASS\0\u{1}STATUS_FAIL\0\u{1}STATUS_NOT_EVALUATED\0\u{1}STATUS_WAIVED\0\u{1}STATUS_NOT_APPLICABLE\0")
+}
+
+nonisolated extension Fixpoint_V1_Result.Change: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHANGE_UNSPECIFIED\0\u{1}CHANGE_NEW_FAILURE\0\u{1}CHANGE_NEWLY_FIXED\0")
 }
 
 nonisolated extension Fixpoint_V1_ListResultsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListResultsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0\u{3}assessment_id\0\u{3}control_id\0\u{3}resource_id\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0\u{3}assessment_id\0\u{3}control_id\0\u{3}resource_id\0\u{1}status\0\u{1}change\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1285,6 +1908,7 @@ nonisolated extension Fixpoint_V1_ListResultsRequest: SwiftProtobuf.Message, Swi
       case 4: try { try decoder.decodeSingularStringField(value: &self.controlID) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.resourceID) }()
       case 6: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.change) }()
       default: break
       }
     }
@@ -1309,6 +1933,9 @@ nonisolated extension Fixpoint_V1_ListResultsRequest: SwiftProtobuf.Message, Swi
     if self.status != .unspecified {
       try visitor.visitSingularEnumField(value: self.status, fieldNumber: 6)
     }
+    if self.change != .unspecified {
+      try visitor.visitSingularEnumField(value: self.change, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1319,6 +1946,7 @@ nonisolated extension Fixpoint_V1_ListResultsRequest: SwiftProtobuf.Message, Swi
     if lhs.controlID != rhs.controlID {return false}
     if lhs.resourceID != rhs.resourceID {return false}
     if lhs.status != rhs.status {return false}
+    if lhs.change != rhs.change {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1486,7 +2114,7 @@ nonisolated extension Fixpoint_V1_EvaluatePlanResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Fixpoint_V1_Waiver: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Waiver"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}control_id\0\u{3}resource_id\0\u{1}reason\0\u{3}expires_at\0\u{1}created\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}control_id\0\u{3}resource_id\0\u{1}reason\0\u{3}expires_at\0\u{1}created\0\u{3}tag_selector\0\u{1}deleted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1500,6 +2128,8 @@ nonisolated extension Fixpoint_V1_Waiver: SwiftProtobuf.Message, SwiftProtobuf._
       case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._created) }()
+      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.tagSelector) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._deleted) }()
       default: break
       }
     }
@@ -1528,6 +2158,12 @@ nonisolated extension Fixpoint_V1_Waiver: SwiftProtobuf.Message, SwiftProtobuf._
     try { if let v = self._created {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     } }()
+    if !self.tagSelector.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.tagSelector, fieldNumber: 7)
+    }
+    try { if let v = self._deleted {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1538,6 +2174,8 @@ nonisolated extension Fixpoint_V1_Waiver: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.reason != rhs.reason {return false}
     if lhs._expiresAt != rhs._expiresAt {return false}
     if lhs._created != rhs._created {return false}
+    if lhs.tagSelector != rhs.tagSelector {return false}
+    if lhs._deleted != rhs._deleted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1545,7 +2183,7 @@ nonisolated extension Fixpoint_V1_Waiver: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Fixpoint_V1_CreateWaiverRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateWaiverRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}control_id\0\u{3}resource_id\0\u{1}reason\0\u{3}expires_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}control_id\0\u{3}resource_id\0\u{1}reason\0\u{3}expires_at\0\u{3}tag_selector\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1558,6 +2196,7 @@ nonisolated extension Fixpoint_V1_CreateWaiverRequest: SwiftProtobuf.Message, Sw
       case 3: try { try decoder.decodeSingularStringField(value: &self.resourceID) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._expiresAt) }()
+      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.tagSelector) }()
       default: break
       }
     }
@@ -1583,6 +2222,9 @@ nonisolated extension Fixpoint_V1_CreateWaiverRequest: SwiftProtobuf.Message, Sw
     try { if let v = self._expiresAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.tagSelector.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.tagSelector, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1592,6 +2234,7 @@ nonisolated extension Fixpoint_V1_CreateWaiverRequest: SwiftProtobuf.Message, Sw
     if lhs.resourceID != rhs.resourceID {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs._expiresAt != rhs._expiresAt {return false}
+    if lhs.tagSelector != rhs.tagSelector {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

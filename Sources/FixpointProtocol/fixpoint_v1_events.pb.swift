@@ -235,6 +235,8 @@ public nonisolated struct Fixpoint_V1_DriftDetected: Sendable {
   fileprivate var _resource: Fixpoint_V1_ResourceRef? = nil
 }
 
+/// A (control, resource) pair that fails ("compliance.violation": first seen or still failing) or
+/// passes again ("compliance.resolved"). The envelope carries the control's severity.
 public nonisolated struct Fixpoint_V1_ComplianceViolation: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -254,6 +256,13 @@ public nonisolated struct Fixpoint_V1_ComplianceViolation: Sendable {
   public mutating func clearResource() {self._resource = nil}
 
   public var assessmentID: String = String()
+
+  /// Why it fails, in words (empty when resolved).
+  public var reason: String = String()
+
+  public var title: String = String()
+
+  public var resolved: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -702,7 +711,7 @@ nonisolated extension Fixpoint_V1_DriftDetected: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Fixpoint_V1_ComplianceViolation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComplianceViolation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}result_id\0\u{3}control_id\0\u{1}resource\0\u{3}assessment_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}result_id\0\u{3}control_id\0\u{1}resource\0\u{3}assessment_id\0\u{1}reason\0\u{1}title\0\u{1}resolved\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -714,6 +723,9 @@ nonisolated extension Fixpoint_V1_ComplianceViolation: SwiftProtobuf.Message, Sw
       case 2: try { try decoder.decodeSingularStringField(value: &self.controlID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._resource) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.assessmentID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.title) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.resolved) }()
       default: break
       }
     }
@@ -736,6 +748,15 @@ nonisolated extension Fixpoint_V1_ComplianceViolation: SwiftProtobuf.Message, Sw
     if !self.assessmentID.isEmpty {
       try visitor.visitSingularStringField(value: self.assessmentID, fieldNumber: 4)
     }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 5)
+    }
+    if !self.title.isEmpty {
+      try visitor.visitSingularStringField(value: self.title, fieldNumber: 6)
+    }
+    if self.resolved != false {
+      try visitor.visitSingularBoolField(value: self.resolved, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -744,6 +765,9 @@ nonisolated extension Fixpoint_V1_ComplianceViolation: SwiftProtobuf.Message, Sw
     if lhs.controlID != rhs.controlID {return false}
     if lhs._resource != rhs._resource {return false}
     if lhs.assessmentID != rhs.assessmentID {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.title != rhs.title {return false}
+    if lhs.resolved != rhs.resolved {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

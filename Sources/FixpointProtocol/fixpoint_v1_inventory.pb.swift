@@ -678,7 +678,8 @@ public nonisolated struct Fixpoint_V1_ApplyChangeResponse: @unchecked Sendable {
     set {_uniqueStorage()._dryRun = newValue}
   }
 
-  /// The document after the change, re-read from the cloud (empty on dry run).
+  /// The document after the change, re-read from the cloud; on a dry run, the fresh read the plan
+  /// was made on (what a verification evaluates).
   public var after: SwiftProtobuf.Google_Protobuf_Struct {
     get {_storage._after ?? SwiftProtobuf.Google_Protobuf_Struct()}
     set {_uniqueStorage()._after = newValue}

@@ -80,7 +80,12 @@ struct FindingStore: Sendable {
       finding.controlID = v.controlID
       finding.resource = v.resource
       finding.sourceRef = v.resultID
-      finding.title = "Control \(v.controlID) fails"
+      finding.title = v.title.isEmpty ? "Control \(v.controlID) fails" : "\(v.controlID): \(v.title)"
+      finding.description_p = v.reason
+      if v.resolved {
+        try self.resolve(finding, in: db)
+        return
+      }
     case .driftDetected(let d):
       finding.source = "drift"
       finding.findingType = "drift/\(d.kind)"
@@ -92,8 +97,25 @@ struct FindingStore: Sendable {
     }
     finding.severity = event.severity
     guard let record = try? Self.validated(finding) else { return }
-    if let key = record.open_key, try FindingRecord.filter(Column("open_key") == key).fetchCount(db) > 0 { return }
+    if let key = record.open_key, var open = try FindingRecord.filter(Column("open_key") == key).fetchOne(db) {
+      // The same failing pair again (the next assessment): the one finding follows it.
+      if open.source == record.source, open.source_ref != record.source_ref || open.description != record.description {
+        (open.source_ref, open.description, open.severity) = (record.source_ref, record.description, record.severity)
+        try open.update(db)
+      }
+      return
+    }
     try self.insert(record, in: db)
+  }
+
+  /// A pair that passes again resolves its open finding from the same source (compliance.resolved).
+  private func resolve(_ finding: Fixpoint_V1_Finding, in db: Database) throws {
+    guard let key = (try? Self.validated(finding))?.open_key,
+      var open = try FindingRecord.filter(Column("open_key") == key).fetchOne(db), open.source == finding.source
+    else { return }
+    open.status = Fixpoint_V1_Finding.Status.resolved.rawValue
+    open.open_key = nil
+    try open.update(db)
   }
 
   private func insert(_ record: FindingRecord, in db: Database) throws {

@@ -56,6 +56,11 @@ final class Cluster: Sendable {
                 "--metrics-port", "\(self.metricsPort(service))", "--relay-interval-ms", "50",
                 "--relay-backoff-max-ms", "500", "--log-level", "debug"]
     for peer in ServiceName.allCases where peer != service { args += ["--\(peer.key)-addr", self.address(peer).description] }
+    // Assessments after a sync start on their own a few seconds later; only tests that ask for
+    // them get them, so other tests' findings stay theirs.
+    if service == .compliance && !(self.extraArguments[service] ?? []).contains("--compliance-assess-after-sync") {
+      args += ["--compliance-assess-after-sync", "false"]
+    }
     args += self.extraArguments[service] ?? []
     if let tls = self.tls {
       args += ["--tls-enabled", "true", "--tls-mutual", "true", "--tls-cert", tls.certificate, "--tls-key", tls.privateKey,

@@ -17,7 +17,7 @@ struct SuiteTests {
     let schedules = try await cluster.withClient(.drift) { try await Fixpoint_V1_DriftService.Client(wrapping: $0).listSchedules(.init()) }
     #expect(schedules.schedules.map(\.name) == ["baseline-scan", "iac-scan"])
     let frameworks = try await cluster.withClient(.compliance) { try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).listFrameworks(.init()) }
-    #expect(frameworks.frameworks.map(\.id).contains("aws-fsbp"))
+    #expect(frameworks.frameworks.map(\.id).contains("fsbp"))
     let policy = try await cluster.withClient(.dispatcher) { try await Fixpoint_V1_RemediationService.Client(wrapping: $0).getPolicy(.init()) }
     #expect(policy.requireApproval)
     let alert = try await cluster.withClient(.notifier) {
@@ -54,7 +54,7 @@ struct SuiteTests {
 
     // What is not built yet says so.
     await #expect { _ = try await cluster.withClient(.compliance) {
-      try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).runAssessment(.init()) }
+      try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).evaluatePlan(.init()) }
     } throws: { ($0 as? RPCError).map { $0.code == .unimplemented && $0.message.contains("not built yet") } ?? false }
 
     // Metrics count the calls.

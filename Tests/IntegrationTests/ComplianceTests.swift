@@ -1,0 +1,230 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import SwiftProtobuf
+import TestSupport
+import Testing
+
+extension AWSFixture {
+  func compliance<R: Sendable>(
+    token: String? = nil, _ body: @Sendable (Fixpoint_V1_ComplianceService.Client<HTTP2ClientTransport.Posix>) async throws -> R
+  ) async throws -> R {
+    try await self.cluster.withClient(.compliance, token: token) { try await body(Fixpoint_V1_ComplianceService.Client(wrapping: $0)) }
+  }
+
+  /// Runs an assessment of `framework` over the fixture's provider and waits for it to finish.
+  func assess(_ framework: String = "fsbp", controls: [String] = []) async throws -> Fixpoint_V1_Assessment {
+    let providerID = self.providerID
+    return try await self.compliance { c in
+      var a = try await c.runAssessment(.with { $0.frameworkID = framework; $0.providerID = providerID; $0.controlIds = controls })
+      let deadline = Date().addingTimeInterval(60)
+      while [.queued, .running].contains(a.progress.state) && Date() < deadline {
+        try await Task.sleep(for: .milliseconds(100))
+        a = try await c.getAssessment(.with { $0.assessmentID = a.id })
+      }
+      return a
+    }
+  }
+
+  /// Every result of an assessment, through ListResults' pages.
+  func results(_ assessment: String, status: Fixpoint_V1_Result.Status = .unspecified) async throws -> [Fixpoint_V1_Result] {
+    try await self.compliance { c in
+      var all: [Fixpoint_V1_Result] = []
+      var token = ""
+      repeat {
+        let page = try await c.listResults(.with { $0.assessmentID = assessment; $0.pageSize = 25; $0.pageToken = token; $0.status = status })
+        all += page.results
+        token = page.nextPageToken
+      } while !token.isEmpty
+      return all
+    }
+  }
+
+  func compliantFindings() throws -> [Row] {
+    try self.cluster.query(.dispatcher) { try Row.fetchAll($0, sql: "SELECT control_id, resource_id, status FROM finding WHERE source = 'compliance'") }
+  }
+}
+
+@Suite("compliance against moto", .serialized)
+struct ComplianceTests {
+  static func verdicts(_ results: [Fixpoint_V1_Result]) -> [String: Fixpoint_V1_Result.Status] {
+    Dictionary(results.map { ("\($0.controlID) \($0.resourceName)", $0.status) }, uniquingKeysWith: { a, _ in a })
+  }
+
+  static func until(_ what: String, timeout: TimeInterval = 15, _ condition: () throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while try !condition() {
+      guard Date() < deadline else { throw ClusterError("timed out waiting for \(what)") }
+      try await Task.sleep(for: .milliseconds(200))
+    }
+  }
+
+  @Test("an FSBP assessment of the seeded estate: each seeded misconfiguration fails and its compliant twin passes, the store and the RPC agree, the score is what the counts say, findings reach the dispatcher once, a fix resolves its finding, waivers hide and expire")
+  func assessment() async throws {
+    let f = try await AWSFixture.make()
+    let plainKey = try #require(try await f.resources().first { $0.type == "kms_key" && $0.configuration.fields["description"]?.stringValue == "fp not rotated" })
+    let rotatedKey = try #require(try await f.resources().first { $0.type == "kms_key" && $0.configuration.fields["description"]?.stringValue == "fp rotated" })
+    let first = try await f.assess()
+    try #require(first.progress.state == .succeeded, "\(first.progress.error)")
+    let results = try await f.results(first.id)
+    let v = Self.verdicts(results)
+    let expected: [(String, Fixpoint_V1_Result.Status)] = [
+      ("S3.8 fp-bad-bucket", .fail), ("S3.8 fp-good-bucket", .pass), ("S3.2 fp-bad-bucket", .fail), ("S3.2 fp-good-bucket", .pass),
+      ("S3.14 fp-bad-bucket", .fail), ("S3.14 fp-good-bucket", .pass), ("S3.17 fp-bad-bucket", .fail), ("S3.17 fp-good-bucket", .fail),
+      ("EC2.53 fp-open-ssh", .fail), ("EC2.53 fp-private-https", .pass), ("EC2.19 fp-open-ssh", .fail), ("EC2.19 fp-private-https", .pass),
+      ("EC2.18 fp-open-ssh", .fail), ("EC2.18 fp-private-https", .pass), ("EC2.54 fp-open-ssh", .pass),
+      ("EC2.8 fp-imdsv1", .fail), ("EC2.8 fp-imdsv2", .pass), ("EC2.3 fp-plain-volume", .notApplicable),
+      ("RDS.2 fp-db-bad", .fail), ("RDS.2 fp-db-good", .pass), ("RDS.11 fp-db-bad", .fail), ("RDS.11 fp-db-good", .pass),
+      ("RDS.8 fp-db-bad", .fail), ("RDS.8 fp-db-good", .pass), ("RDS.3 fp-db-good", .pass),
+      ("CloudTrail.4 fp-bad-trail", .fail), ("CloudTrail.4 fp-good-trail", .pass),
+      ("KMS.4 \(plainKey.name)", .fail), ("KMS.4 \(rotatedKey.name)", .pass),
+      ("IAM.5 fp-alice", .fail), ("IAM.5 fp-bob", .notApplicable),
+    ]
+    for (pair, status) in expected { #expect(v[pair] == status, "\(pair): \(String(describing: v[pair]))") }
+    #expect(results.contains { $0.controlID == "GuardDuty.1" && $0.status == .fail })
+    #expect(results.contains { $0.controlID == "EC2.7" && $0.status == .fail })
+    #expect(results.contains { $0.controlID == "S3.1" && $0.status == .fail })
+    // A failure names its paths and why.
+    let s3_8 = try #require(results.first { $0.controlID == "S3.8" && $0.resourceName == "fp-bad-bucket" })
+    #expect(s3_8.paths == ["public_access_block"] && s3_8.reason.contains("no public access block") && s3_8.severity == .high)
+
+    // The compliance store holds exactly what the RPC answers, and the counts add up.
+    let stored = try f.cluster.query(.compliance) { db in
+      try Row.fetchAll(db, sql: "SELECT id, status FROM result WHERE assessment_id = ?", arguments: [first.id])
+    }
+    #expect(Dictionary(uniqueKeysWithValues: stored.map { ($0["id"] as String, $0["status"] as Int) })
+      == Dictionary(uniqueKeysWithValues: results.map { ($0.id, $0.status.rawValue) }))
+    #expect(Int(first.passed) == results.filter { $0.status == .pass }.count && Int(first.failed) == results.filter { $0.status == .fail }.count)
+    #expect(Int(first.notApplicable) == results.filter { $0.status == .notApplicable }.count)
+    // Score: controls passing everywhere ÷ controls with data (Security Hub's rule).
+    var byControl: [String: [Fixpoint_V1_Result.Status]] = [:]
+    for r in results { byControl[r.controlID, default: []].append(r.status) }
+    let failed = byControl.values.filter { $0.contains(.fail) }.count
+    let passed = byControl.values.filter { !$0.contains(.fail) && $0.contains(.pass) && !$0.contains(.notEvaluated) }.count
+    let score = try #require(first.scores.first)
+    #expect(score.frameworkID == "fsbp" && Int(score.passedControls) == passed && Int(score.failedControls) == failed)
+    #expect(abs(score.score - Double(passed) / Double(passed + failed)) < 1e-9)
+    #expect(first.scores.contains { $0.frameworkID == "cis-aws-3.0" })
+    let detail = try await f.compliance { try await $0.getAssessment(.with { $0.assessmentID = first.id }) }
+    #expect(detail.requirements.first { $0.requirementID == "S3.8" }?.status == .fail)
+    #expect(detail.requirements.first { $0.requirementID == "EC2.54" }?.status == .pass)
+    #expect(detail.requirements.first { $0.requirementID == "EC2.1" }?.status == .noData, "no snapshots: no data, not passed")
+    let cis = try await f.assess("cis-aws-3.0")
+    let cisDetail = try await f.compliance { try await $0.getAssessment(.with { $0.assessmentID = cis.id }) }
+    #expect(cisDetail.requirements.first { $0.requirementID == "1.1" }?.status == .manual)
+    #expect(cisDetail.requirements.first { $0.requirementID == "1.4" }?.status == .manual, "IAM.4 is not automated here")
+    #expect(cisDetail.requirements.first { $0.requirementID == "2.1.4" }?.status == .fail)
+
+    // One dispatcher finding per failing pair; a second assessment adds none.
+    // (The CIS assessment above adds its own failing pairs: the password policy's IAM.15 and IAM.16.)
+    let failingPairs = Set((results + (try await f.results(cis.id))).filter { $0.status == .fail }.map { "\($0.controlID)|\($0.resource.resourceID)" })
+    try await Self.until("the findings") { try Set(f.compliantFindings().map { "\($0["control_id"] as String)|\($0["resource_id"] as String)" }).isSuperset(of: failingPairs) }
+    let second = try await f.assess()
+    #expect(second.previousAssessmentID == first.id && second.newFailures == 0 && second.newlyFixed == 0)
+    try await Task.sleep(for: .seconds(1))
+    let findings = try f.compliantFindings()
+    #expect(findings.count == failingPairs.count, "\(findings.count) findings for \(failingPairs.count) failing pairs")
+
+    // Fixed with boto3 behind Fixpoint's back: the next assessment marks it newly fixed and the
+    // dispatcher's finding resolves.
+    let fix = "import boto3,sys\nboto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
+      + "aws_secret_access_key='x').put_public_access_block(Bucket='fp-bad-bucket',PublicAccessBlockConfiguration={k: True for k in "
+      + "('BlockPublicAcls','IgnorePublicAcls','BlockPublicPolicy','RestrictPublicBuckets')})"
+    let (fixed, _, fixError) = try runCommand([try TestPython.interpreter(), "-c", fix, f.moto.endpoint])
+    try #require(fixed == 0, "\(fixError)")
+    _ = try await f.sync()
+    let third = try await f.assess()
+    let thirdResults = try await f.results(third.id)
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    let now = try #require(thirdResults.first { $0.controlID == "S3.8" && $0.resource.resourceID == bucket.id })
+    #expect(now.status == .pass && now.change == .newlyFixed)
+    #expect(third.newlyFixed >= 2 && third.newFailures == 0, "S3.8 and S3.2 are fixed")
+    try await Self.until("the resolved finding") {
+      try f.compliantFindings().contains { $0["control_id"] as String == "S3.8" && $0["resource_id"] as String == bucket.id
+        && $0["status"] as Int == Fixpoint_V1_Finding.Status.resolved.rawValue }
+    }
+
+    // Waivers: one resource, or a tag selector; waived is counted apart, never as passed; an
+    // expired waiver stops applying.
+    let expiry = Date().addingTimeInterval(4)
+    let waiver = try await f.compliance { try await $0.createWaiver(.with {
+      $0.controlID = "S3.14"; $0.resourceID = bucket.id; $0.reason = "archive bucket, versioned elsewhere"; $0.expiresAt = .init(date: expiry)
+    }) }
+    let byTag = try await f.compliance { try await $0.createWaiver(.with {
+      $0.controlID = "S3.17"; $0.tagSelector = ["env": "prod"]; $0.reason = "KMS rollout next quarter"; $0.expiresAt = .init(date: Date().addingTimeInterval(86_400))
+    }) }
+    #expect(waiver.created.subject == "admin" && !waiver.hasDeleted)
+    let waived = try await f.assess()
+    let w = Self.verdicts(try await f.results(waived.id))
+    #expect(w["S3.14 fp-bad-bucket"] == .waived && w["S3.17 fp-good-bucket"] == .waived && w["S3.17 fp-bad-bucket"] == .fail)
+    #expect(waived.waived == 2 && Int(waived.passed) == Int(third.passed))
+    let waivedRow = try f.cluster.query(.compliance) { db in
+      try Row.fetchOne(db, sql: "SELECT waiver_id, reason FROM result WHERE assessment_id = ? AND control_id = 'S3.14' AND resource_id = ?",
+                       arguments: [waived.id, bucket.id])
+    }
+    #expect(waivedRow?["waiver_id"] as String? == waiver.id && (waivedRow?["reason"] as String? ?? "").contains("versioning"))
+    try await Task.sleep(until: .now + .seconds(max(0, expiry.timeIntervalSinceNow) + 0.5))
+    let expired = try await f.assess()
+    #expect(Self.verdicts(try await f.results(expired.id))["S3.14 fp-bad-bucket"] == .fail)
+    let deleted = try await f.compliance { c -> Fixpoint_V1_Waiver? in
+      _ = try await c.deleteWaiver(.with { $0.waiverID = byTag.id })
+      return try await c.listWaivers(.with { $0.includeExpired = true }).waivers.first { $0.id == byTag.id }
+    }
+    #expect(deleted?.deleted.subject == "admin" && deleted?.deleted.hasTime == true)
+    #expect(try await f.compliance { try await $0.listWaivers(.init()).waivers }.isEmpty, "expired and deleted waivers are not listed by default")
+  }
+
+  @Test("a sync that changes resources is followed by an FSBP assessment of that provider, once its resources are quiet")
+  func afterSync() async throws {
+    let f = try await AWSFixture.make(complianceArguments: ["--compliance-assess-after-sync", "true", "--compliance-assess-after-sync-quiet-ms", "300"])
+    var found: Fixpoint_V1_Assessment?
+    try await Self.until("the automatic assessment", timeout: 30) {
+      found = try f.cluster.query(.compliance) { db in
+        try Row.fetchOne(db, sql: "SELECT id, provider_id, requested_by, state FROM assessment")
+      }.flatMap { row in
+        row["state"] as Int == 3 ? Fixpoint_V1_Assessment.with { $0.id = row["id"]; $0.providerID = row["provider_id"]; $0.requested.subject = row["requested_by"] } : nil
+      }
+      return found != nil
+    }
+    #expect(found?.providerID == f.providerID && found?.requested.subject == "compliance")
+    let results = try await f.results(try #require(found).id, status: .fail)
+    #expect(results.contains { $0.controlID == "S3.8" && $0.resourceName == "fp-bad-bucket" })
+    #expect(try f.cluster.query(.compliance) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM assessment") } == 1, "one assessment per quiet provider")
+  }
+
+  @Test("bad input names the field and stores nothing: unknown framework or control, expiry in the past or past 365 days, malformed selectors")
+  func badInput() async throws {
+    let cluster = try await Cluster()
+    func refused(_ field: String, _ call: @escaping @Sendable (Fixpoint_V1_ComplianceService.Client<HTTP2ClientTransport.Posix>) async throws -> Void) async {
+      await #expect(performing: { try await cluster.withClient(.compliance) { try await call(Fixpoint_V1_ComplianceService.Client(wrapping: $0)) } },
+                    throws: { ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix(field) } ?? false })
+    }
+    await refused("framework_id") { _ = try await $0.runAssessment(.with { $0.frameworkID = "iso-27001" }) }
+    await refused("control_ids[1]") { _ = try await $0.runAssessment(.with { $0.frameworkID = "fsbp"; $0.controlIds = ["S3.8", "S3.99"] }) }
+    await refused("control_ids[0]") { _ = try await $0.runAssessment(.with { $0.frameworkID = "cis-aws-3.0"; $0.controlIds = ["EC2.19"] }) }
+    await refused("provider_id") { _ = try await $0.runAssessment(.with { $0.frameworkID = "fsbp"; $0.providerID = "p1" }) }
+    let soon = Google_Protobuf_Timestamp(date: Date().addingTimeInterval(3600))
+    await refused("control_id") { _ = try await $0.createWaiver(.with { $0.controlID = "X.1"; $0.resourceID = "res_1"; $0.reason = "r"; $0.expiresAt = soon }) }
+    await refused("expires_at") { _ = try await $0.createWaiver(.with { $0.controlID = "S3.8"; $0.resourceID = "res_1"; $0.reason = "r" }) }
+    await refused("expires_at") { _ = try await $0.createWaiver(.with {
+      $0.controlID = "S3.8"; $0.resourceID = "res_1"; $0.reason = "r"; $0.expiresAt = .init(date: Date().addingTimeInterval(-60)) }) }
+    await refused("expires_at") { _ = try await $0.createWaiver(.with {
+      $0.controlID = "S3.8"; $0.resourceID = "res_1"; $0.reason = "r"; $0.expiresAt = .init(date: Date().addingTimeInterval(366 * 86_400)) }) }
+    await refused("resource_id") { _ = try await $0.createWaiver(.with { $0.controlID = "S3.8"; $0.reason = "r"; $0.expiresAt = soon }) }
+    await refused("tag_selector") { _ = try await $0.createWaiver(.with {
+      $0.controlID = "S3.8"; $0.resourceID = "res_1"; $0.tagSelector = ["env": "prod"]; $0.reason = "r"; $0.expiresAt = soon }) }
+    await refused("tag_selector[]") { _ = try await $0.createWaiver(.with { $0.controlID = "S3.8"; $0.tagSelector = ["": "x"]; $0.reason = "r"; $0.expiresAt = soon }) }
+    await refused("reason") { _ = try await $0.createWaiver(.with { $0.controlID = "S3.8"; $0.resourceID = "res_1"; $0.expiresAt = soon }) }
+    #expect(try cluster.query(.compliance) { try Int.fetchOne($0, sql: "SELECT (SELECT COUNT(*) FROM assessment) + (SELECT COUNT(*) FROM waiver)") } == 0)
+    // The catalogue through the RPC.
+    let control = try await cluster.withClient(.compliance) { try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).getControl(.with { $0.controlID = "EC2.53" }) }
+    #expect(control.mappings["cis-aws-3.0"]?.ids == ["5.2"] && control.reads == ["ingress"] && control.automated)
+    let s3 = try await cluster.withClient(.compliance) {
+      try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).listControls(.with { $0.frameworkID = "cis-aws-3.0"; $0.resourceType = "s3_bucket" })
+    }
+    #expect(Set(s3.controls.map(\.id)) == ["S3.5", "S3.8", "S3.20"])
+  }
+}
