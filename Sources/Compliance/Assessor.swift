@@ -49,17 +49,7 @@ final class Assessor: Sendable {
 
   /// Queues an assessment for the runner. Validates everything first; stores nothing on bad input.
   func enqueue(_ request: Fixpoint_V1_RunAssessmentRequest, by actor: Principal) async throws -> AssessmentRecord {
-    guard let framework = FrameworkCatalogue.byID[request.frameworkID] else {
-      throw ServiceError.invalidArgument(
-        field: "framework_id", reason: "unknown framework '\(request.frameworkID)'; one of \(FrameworkCatalogue.all.map(\.id).joined(separator: ", "))")
-    }
-    if !request.providerID.isEmpty { try Validate.id(request.providerID, field: "provider_id", prefix: "prv") }
-    let controls = try Self.controls(of: framework, only: request.controlIds)
-    let record = AssessmentRecord(
-      id: RandomID.make(prefix: "asm"), framework_id: framework.id, provider_id: request.providerID,
-      control_ids: String(decoding: try JSONEncoder().encode(controls.map(\.id)), as: UTF8.self), state: AssessmentState.queued.rawValue,
-      requested_by: actor.subject, requested_role: actor.role.rawValue, requested_at: Date().timeIntervalSince1970,
-      started_at: nil, finished_at: nil, resources_seen: 0, message: "queued", error: "", previous_id: "", summary: "{}")
+    let record = try Self.queued(request, by: actor)
     let stored = try await RequestLog.once(self.store, method: "RunAssessment", request: request, requestID: request.requestID) { db in
       try record.insert(db)
       return try AssessmentRecord.fetchOne(db, key: record.id)!.proto(requirements: false)
@@ -67,9 +57,29 @@ final class Assessor: Sendable {
     return try await self.store.pool.read { db in try AssessmentRecord.fetchOne(db, key: stored.id)! }
   }
 
-  /// Queues an assessment of `framework` for `providerID` by this service (after a sync).
-  func enqueueAutomatic(framework: String, providerID: String) async throws {
-    _ = try await self.enqueue(.with { $0.frameworkID = framework; $0.providerID = providerID }, by: Principal(subject: "compliance", role: .service))
+  /// A validated, queued assessment row for `request`.
+  static func queued(_ request: Fixpoint_V1_RunAssessmentRequest, by actor: Principal) throws -> AssessmentRecord {
+    guard let framework = FrameworkCatalogue.byID[request.frameworkID] else {
+      throw ServiceError.invalidArgument(
+        field: "framework_id", reason: "unknown framework '\(request.frameworkID)'; one of \(FrameworkCatalogue.all.map(\.id).joined(separator: ", "))")
+    }
+    if !request.providerID.isEmpty { try Validate.id(request.providerID, field: "provider_id", prefix: "prv") }
+    let controls = try Self.controls(of: framework, only: request.controlIds)
+    return AssessmentRecord(
+      id: RandomID.make(prefix: "asm"), framework_id: framework.id, provider_id: request.providerID,
+      control_ids: String(decoding: try JSONEncoder().encode(controls.map(\.id)), as: UTF8.self), state: AssessmentState.queued.rawValue,
+      requested_by: actor.subject, requested_role: actor.role.rawValue, requested_at: Date().timeIntervalSince1970,
+      started_at: nil, finished_at: nil, resources_seen: 0, message: "queued", error: "", previous_id: "", summary: "{}")
+  }
+
+  /// After a provider's sync succeeded (`provider.synced`, in the inbox's transaction, so once
+  /// per event): queues an assessment of `framework` for that provider.
+  static func afterSync(_ event: Fixpoint_V1_Event, framework: String, in db: Database) throws {
+    guard case .providerSynced(let synced) = event.payload, synced.succeeded, !synced.providerID.isEmpty else { return }
+    let request = Fixpoint_V1_RunAssessmentRequest.with { $0.frameworkID = framework; $0.providerID = synced.providerID }
+    var record = try Self.queued(request, by: Principal(subject: "compliance", role: .service))
+    record.message = "queued after sync \(synced.jobID)"
+    try record.insert(db)
   }
 
   /// The runner's loop: the oldest queued assessment, one at a time, until shutdown.

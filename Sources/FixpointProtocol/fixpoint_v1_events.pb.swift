@@ -32,7 +32,7 @@ public nonisolated struct Fixpoint_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._id = newValue}
   }
 
-  /// Dotted type: "resource.changed", "drift.detected", "compliance.violation",
+  /// Dotted type: "resource.changed", "provider.synced", "drift.detected", "compliance.violation",
   /// "finding.submitted", "remediation.suggested" … "remediation.rolled_back", "alert.created".
   public var type: String {
     get {_storage._type}
@@ -118,6 +118,14 @@ public nonisolated struct Fixpoint_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._payload = .alert(newValue)}
   }
 
+  public var providerSynced: Fixpoint_V1_ProviderSynced {
+    get {
+      if case .providerSynced(let v)? = _storage._payload {return v}
+      return Fixpoint_V1_ProviderSynced()
+    }
+    set {_uniqueStorage()._payload = .providerSynced(newValue)}
+  }
+
   /// The request id of the call that caused the event, for tracing across services.
   public var requestID: String {
     get {_storage._requestID}
@@ -133,6 +141,7 @@ public nonisolated struct Fixpoint_V1_Event: @unchecked Sendable {
     case findingSubmitted(Fixpoint_V1_FindingSubmitted)
     case remediation(Fixpoint_V1_RemediationTransition)
     case alert(Fixpoint_V1_AlertRaised)
+    case providerSynced(Fixpoint_V1_ProviderSynced)
 
   }
 
@@ -233,6 +242,24 @@ public nonisolated struct Fixpoint_V1_DriftDetected: Sendable {
   public init() {}
 
   fileprivate var _resource: Fixpoint_V1_ResourceRef? = nil
+}
+
+/// A sync of a provider ended ("provider.synced"), written with the job's closing.
+public nonisolated struct Fixpoint_V1_ProviderSynced: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var providerID: String = String()
+
+  public var jobID: String = String()
+
+  /// Whether every type and region was discovered.
+  public var succeeded: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// A (control, resource) pair that fails ("compliance.violation": first seen or still failing) or
@@ -394,7 +421,7 @@ fileprivate nonisolated let _protobuf_package = "fixpoint.v1"
 
 nonisolated extension Fixpoint_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}type\0\u{1}source\0\u{1}time\0\u{1}subject\0\u{1}severity\0\u{4}\u{4}resource_changed\0\u{3}drift_detected\0\u{3}compliance_violation\0\u{3}finding_submitted\0\u{1}remediation\0\u{1}alert\0\u{4}\u{5}request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}type\0\u{1}source\0\u{1}time\0\u{1}subject\0\u{1}severity\0\u{4}\u{4}resource_changed\0\u{3}drift_detected\0\u{3}compliance_violation\0\u{3}finding_submitted\0\u{1}remediation\0\u{1}alert\0\u{3}provider_synced\0\u{4}\u{4}request_id\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -525,6 +552,19 @@ nonisolated extension Fixpoint_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._M
             _storage._payload = .alert(v)
           }
         }()
+        case 16: try {
+          var v: Fixpoint_V1_ProviderSynced?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .providerSynced(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .providerSynced(v)
+          }
+        }()
         case 20: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
         default: break
         }
@@ -580,6 +620,10 @@ nonisolated extension Fixpoint_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._M
       case .alert?: try {
         guard case .alert(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      }()
+      case .providerSynced?: try {
+        guard case .providerSynced(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
       }()
       case nil: break
       }
@@ -704,6 +748,46 @@ nonisolated extension Fixpoint_V1_DriftDetected: SwiftProtobuf.Message, SwiftPro
     if lhs._resource != rhs._resource {return false}
     if lhs.kind != rhs.kind {return false}
     if lhs.paths != rhs.paths {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_ProviderSynced: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ProviderSynced"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}provider_id\0\u{3}job_id\0\u{1}succeeded\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.providerID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.succeeded) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.providerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.providerID, fieldNumber: 1)
+    }
+    if !self.jobID.isEmpty {
+      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 2)
+    }
+    if self.succeeded != false {
+      try visitor.visitSingularBoolField(value: self.succeeded, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_ProviderSynced, rhs: Fixpoint_V1_ProviderSynced) -> Bool {
+    if lhs.providerID != rhs.providerID {return false}
+    if lhs.jobID != rhs.jobID {return false}
+    if lhs.succeeded != rhs.succeeded {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

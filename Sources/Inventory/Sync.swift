@@ -186,6 +186,11 @@ final class SyncEngine: Sendable {
         try db.execute(
           sql: "UPDATE sync_job SET state = ?, finished_at = ?, message = ? WHERE id = ?", arguments: [state.rawValue, now, message, jobID])
         try db.execute(sql: "UPDATE provider SET last_synced_at = ? WHERE id = ?", arguments: [now, providerID])
+        let outbox = self.writer.outbox
+        let event = outbox.makeEvent(type: "provider.synced", subject: providerID, severity: .info) { e in
+          e.providerSynced = .with { $0.providerID = providerID; $0.jobID = jobID; $0.succeeded = state == .succeeded }
+        }
+        try outbox.enqueue(event, in: db)
       }
     } catch {
       self.logger.error("sync job could not be closed", metadata: ["job": "\(jobID)", "error": "\(error)"])
