@@ -18,12 +18,20 @@ public struct CloudResource: Sendable, Equatable {
   /// called in us-east-1.
   public static func callRegion(_ region: String) -> String { region == "global" ? "us-east-1" : region }
 
-  /// `self` with `fields` replaced by their fresh values (absent ones removed); a fresh `tags`
-  /// field is the resource's tags too.
-  public func replacing(_ fresh: [String: JSONValue]) -> CloudResource {
+  /// `self` with `fields` replaced by their fresh values (absent ones removed) and `unreadable`
+  /// fields marked so (field → why; `Unreadable`), a field read again losing its mark; a fresh
+  /// `tags` field is the resource's tags too.
+  public func replacing(_ fresh: [String: JSONValue], unreadable: [String: String] = [:]) -> CloudResource {
     var out = self
     var document = self.configuration.objectValue ?? [:]
     for (field, value) in fresh { document[field] = value }
+    var marks = document[Unreadable.key]?.objectValue ?? [:]
+    for field in fresh.keys { marks[field] = nil }
+    for (field, why) in unreadable {
+      document[field] = nil
+      marks[field] = .string(why)
+    }
+    document[Unreadable.key] = marks.isEmpty ? nil : .object(marks)
     out.configuration = JSONValue.object(document).withoutNulls
     if let tags = fresh["tags"] { out.tags = (tags.objectValue ?? [:]).compactMapValues(\.stringValue) }
     return out

@@ -43,7 +43,8 @@ public struct ResourceSchema: Sendable {
     volatile: [String] = [], assignedKeys: [String: Set<String>] = [:]
   ) {
     self.type = type
-    self.fields = fields.union(writable)
+    // Any document may say which of its fields could not be read.
+    self.fields = fields.union(writable).union([Unreadable.key])
     self.writable = writable
     self.sets = sets
     self.volatile = Set(volatile.map { DocumentPath(segments: $0.split(separator: ".").map(String.init)) })

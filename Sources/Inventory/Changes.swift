@@ -216,6 +216,12 @@ struct ChangeService: Sendable {
     _ = try Self.plan(type, record.document, operations)
     let fields = Set(operations.map(\.0.unit))
     let (account, current) = try await self.fresh(record, fields: fields)
+    // Never write a field whose current value is unknown: the snapshot could not restore it.
+    for field in fields.sorted() {
+      if let why = Unreadable.reason(current.configuration, field: field) {
+        throw ServiceError.failedPrecondition("\(record.type) \(record.name): \(field) cannot be read (\(why)); nothing was changed")
+      }
+    }
     let plan = try Self.plan(type, current.configuration, operations)
     var response = Fixpoint_V1_ApplyChangeResponse()
     response.dryRun = dryRun

@@ -220,6 +220,34 @@ struct ComplianceTests {
     #expect(try f.cluster.query(.compliance) { try String.fetchOne($0, sql: "SELECT deleted_by FROM waiver WHERE id = ?", arguments: [waiverID]) } == "admin")
   }
 
+  @Test("a read the credentials may not make (AccessDenied on GetBucketPolicy) leaves exactly the controls that need it not evaluated; a change to that field is refused")
+  func unreadable() async throws {
+    let proxy = FaultProxy()
+    let f = try await AWSFixture.make(endpoint: { moto in try proxy.start(upstream: moto.endpoint) })
+    let before = Self.verdicts(try await f.results(try await f.assess().id))
+    #expect(!before.values.contains(.notEvaluated))
+    _ = try proxy.deny([#"^s3 GET [^?]*\?(.*&)?policy(=|&|$)"#])
+    let synced = try await f.sync()
+    #expect(synced.progress.state == .succeeded, "a field that cannot be read does not fail the sync: \(synced.progress.message)")
+    #expect((try proxy.state()["denied"] as? Int ?? 0) > 0)
+    let assessed = try await f.assess()
+    let results = try await f.results(assessed.id)
+    let buckets = Set(try await f.resources().filter { $0.type == "s3_bucket" }.map(\.name))
+    let unevaluated = Set(results.filter { $0.status == .notEvaluated }.map { "\($0.controlID) \($0.resourceName)" })
+    #expect(unevaluated == Set(["S3.2", "S3.3", "S3.5"].flatMap { c in buckets.map { "\(c) \($0)" } }), "\(unevaluated.sorted())")
+    #expect(results.filter { $0.status == .notEvaluated }.allSatisfy { $0.reason.contains("policy could not be read") && $0.reason.contains("AccessDenied") })
+    // Every other pair keeps its verdict (S3.8 on the bad bucket still fails).
+    for (pair, status) in Self.verdicts(results) where !unevaluated.contains(pair) { #expect(before[pair] == status, "\(pair)") }
+    // Inventory will not change a field it cannot read: no snapshot could restore it.
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    await #expect { _ = try await f.inventory { try await $0.applyChange(.with {
+      $0.changeSet = .with { c in
+        c.resource = .with { $0.resourceID = bucket.id }
+        c.operations = [.with { $0.path = "policy"; $0.value = .init(nilLiteral: ()) }]
+      }
+    }) } } throws: { ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("policy cannot be read") } ?? false }
+  }
+
   @Test("bad input names the field and stores nothing: unknown framework or control, expiry in the past or past 365 days, malformed selectors")
   func badInput() async throws {
     let cluster = try await Cluster()

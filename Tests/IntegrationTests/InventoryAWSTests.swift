@@ -438,7 +438,13 @@ final class FaultProxy: @unchecked Sendable {
   /// Throttles the next `count` AWS calls; returns the proxy's counters.
   func throttle(_ count: Int) throws -> [String: Any] { try self.call(["-X", "POST", "-d", "{\"count\": \(count)}"]) }
 
-  /// Counters: pending, served, forwarded, and S3 writes by method and path.
+  /// Answers AccessDenied, from now on, to calls whose "SERVICE METHOD PATH" matches a pattern.
+  func deny(_ patterns: [String]) throws -> [String: Any] {
+    let body = String(decoding: try JSONSerialization.data(withJSONObject: ["deny": patterns]), as: UTF8.self)
+    return try self.call(["-X", "POST", "-d", body])
+  }
+
+  /// Counters: pending, served, forwarded, denied, and S3 writes by method and path.
   func state() throws -> [String: Any] { try self.call([]) }
 
   private func call(_ arguments: [String]) throws -> [String: Any] {

@@ -54,18 +54,24 @@ public struct S3Bucket: ResourceType {
     return try await self.read(account, stored: bare, fields: Set(Self.fieldReaders.keys))
   }
 
-  /// One call per field: a fix to the encryption reads only the encryption.
+  /// One call per field: a fix to the encryption reads only the encryption. A field the
+  /// credentials may not read is marked unreadable (with S3's answer), not taken for absent.
   public func read(_ account: AWSAccount, stored: CloudResource, fields: Set<String>) async throws -> CloudResource? {
     var fresh: [String: JSONValue] = [:]
+    var unreadable: [String: String] = [:]
     do {
       for field in fields.sorted() {
         guard let reader = Self.fieldReaders[field] else { continue }
-        fresh[field] = try await reader(account.client, stored.name, stored.region)
+        do {
+          fresh[field] = try await reader(account.client, stored.name, stored.region)
+        } catch let error as AWSError where error.kind == .accessDenied {
+          unreadable[field] = "\(error.operation): \(error.code): \(error.message)"
+        }
       }
     } catch let error as AWSError where error.code == "NoSuchBucket" {
       return nil
     }
-    return stored.replacing(fresh)
+    return stored.replacing(fresh, unreadable: unreadable)
   }
 
   typealias FieldReader = @Sendable (AWSClient, _ bucket: String, _ region: String) async throws -> JSONValue
@@ -93,6 +99,20 @@ public struct S3Bucket: ResourceType {
     "versioning": { client, bucket, region in
       let versioning = try await client.s3("GET", bucket: bucket, subresource: "versioning", region: region, operation: "GetBucketVersioning")
       return .string(versioning?.string("Status") ?? "Disabled")
+    },
+    "mfa_delete": { client, bucket, region in
+      let versioning = try await client.s3("GET", bucket: bucket, subresource: "versioning", region: region, operation: "GetBucketVersioning")
+      return .string(versioning?.string("MfaDelete") ?? versioning?.string("MFADelete") ?? "Disabled")
+    },
+    "acl_grants": { client, bucket, region in
+      // Who may do what by ACL: grantee (a group URI, or a canonical user id) and permission, sorted.
+      let acl = try await client.s3("GET", bucket: bucket, subresource: "acl", region: region, operation: "GetBucketAcl")
+      let grants = (acl?.child("AccessControlList")?.all("Grant") ?? []).map { g -> JSONValue in
+        let grantee = g.child("Grantee")
+        return ["grantee": .from(grantee?.string("URI") ?? grantee?.string("ID") ?? grantee?.string("EmailAddress")),
+                "permission": .from(g.string("Permission"))]
+      }
+      return .array(grants.sorted { $0.description < $1.description })
     },
     "logging": { client, bucket, region in
       let logging = try await client.s3("GET", bucket: bucket, subresource: "logging", region: region, operation: "GetBucketLogging")

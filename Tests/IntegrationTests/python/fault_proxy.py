@@ -4,6 +4,8 @@ protocol shapes them, for the next N calls, and forwards everything else untouch
 
 usage: fault_proxy.py LISTEN_PORT UPSTREAM_URL
   POST /_fault {"count": N}  the next N AWS calls are throttled
+  POST /_fault {"deny": [REGEX, …]}  from now on, calls whose "SERVICE METHOD PATH" matches one of them
+                             are answered AccessDenied in their protocol's shape ([] lifts it)
   GET  /_fault               {"pending": n, "served": n, "forwarded": n, "writes": {"PUT /bucket?publicAccessBlock": n, …}}
 """
 import http.client
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 
 port, upstream = int(sys.argv[1]), urlsplit(sys.argv[2])
 lock = threading.Lock()
-state = {"pending": 0, "served": 0, "forwarded": 0, "writes": {}}
+state = {"pending": 0, "served": 0, "forwarded": 0, "denied": 0, "deny": [], "writes": {}}
 
 # service signing name -> (status, content type, body, extra headers)
 XML_QUERY = '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>'
@@ -29,6 +31,14 @@ SHAPES = {
     "kms": (400, "application/x-amz-json-1.1", '{"__type":"ThrottlingException","message":"Rate exceeded"}', {"X-Amzn-ErrorType": "ThrottlingException"}),
     "cloudtrail": (400, "application/x-amz-json-1.1", '{"__type":"ThrottlingException","message":"Rate exceeded"}', {"X-Amzn-ErrorType": "ThrottlingException"}),
     "guardduty": (429, "application/json", '{"message":"Too many requests","__type":"TooManyRequestsException"}', {"x-amzn-ErrorType": "TooManyRequestsException"}),
+}
+XML_QUERY_DENIED = '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized</Message></Error><RequestId>r</RequestId></ErrorResponse>'
+DENIED = {
+    "ec2": (403, "text/xml", '<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r</RequestID></Response>', {}),
+    "iam": (403, "text/xml", XML_QUERY_DENIED, {}),
+    "rds": (403, "text/xml", XML_QUERY_DENIED, {}),
+    "s3": (403, "application/xml", "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>", {}),
+    "kms": (400, "application/x-amz-json-1.1", '{"__type":"AccessDeniedException","message":"not authorized"}', {"X-Amzn-ErrorType": "AccessDeniedException"}),
 }
 
 
@@ -54,11 +64,24 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/_fault"):
             with lock:
                 if self.command == "POST":
-                    state["pending"] = int(json.loads(body or b"{}").get("count", 0))
+                    asked = json.loads(body or b"{}")
+                    if "count" in asked:
+                        state["pending"] = int(asked["count"])
+                    if "deny" in asked:
+                        state["deny"] = list(asked["deny"])
                 self._reply(200, "application/json", json.dumps(state))
             return
         match = re.search(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request", self.headers.get("Authorization", ""))
         service = match.group(1) if match else "s3"
+        call = f"{service} {self.command} {self.path}"
+        with lock:
+            denied = any(re.search(p, call) for p in state["deny"])
+            if denied:
+                state["denied"] += 1
+        if denied:
+            status, ctype, payload, headers = DENIED.get(service, DENIED["s3"])
+            self._reply(status, ctype, payload, headers)
+            return
         with lock:
             fault = state["pending"] > 0
             if fault:
