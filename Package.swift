@@ -47,6 +47,7 @@ let package = Package(
     .executable(name: "remediation-dispatcher", targets: ["RemediationMain"]),
     .executable(name: "notifier", targets: ["NotifierMain"]),
     .executable(name: "fixpoint", targets: ["FixpointCLI"]),
+    .executable(name: "bench-assess", targets: ["BenchAssess"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
@@ -109,7 +110,7 @@ let package = Package(
     serviceLibrary("Remediation", extra: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "Metrics", package: "swift-metrics")]),
     serviceLibrary("Inventory", extra: ["CloudAWS", .product(name: "Crypto", package: "swift-crypto")]),
     serviceLibrary("Drift"),
-    serviceLibrary("Compliance"),
+    serviceLibrary("Compliance", extra: [.product(name: "Crypto", package: "swift-crypto")]),
     serviceLibrary("Notifier"),
     serviceExecutable("InventoryMain", library: "Inventory", path: "inventory"),
     serviceExecutable("DriftMain", library: "Drift", path: "drift"),
@@ -134,6 +135,8 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    .executableTarget(
+      name: "BenchAssess", dependencies: ["FixpointControls", "FixpointDocuments"], path: "scripts/bench/assess", swiftSettings: swiftSettings),
     .testTarget(name: "FixpointDocumentsTests", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
     .testTarget(name: "FixpointControlsTests", dependencies: ["FixpointControls", "FixpointDocuments"], swiftSettings: swiftSettings),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -148,6 +151,7 @@ let package = Package(
       dependencies: ["FixpointCore", "FixpointProtocol", "TestSupport"] + grpc + [
         .product(name: "GRDB", package: "GRDB.swift"),
       ],
+      exclude: ["python", "schemas"],
       swiftSettings: swiftSettings
     ),
   ]

@@ -7,7 +7,7 @@ import GRDB
 import GRPCCore
 
 /// `fixpoint.v1.ComplianceService`: the control catalogue and frameworks (FixpointControls),
-/// assessments, results and waivers. Plan evaluation and exports answer UNIMPLEMENTED until built.
+/// assessments, results, waivers and exports. Plan evaluation answers UNIMPLEMENTED until built.
 struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
   let store: Store
   let assessor: Assessor
@@ -146,7 +146,30 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
   }
 
   func exportAssessment(request: Fixpoint_V1_ExportAssessmentRequest, context: ServerContext) async throws -> Fixpoint_V1_ExportAssessmentResponse {
-    throw ServiceError.unimplemented("ExportAssessment: JSON, CSV, SARIF, JUnit, ASFF and HTML exports are not built yet")
+    try Validate.id(request.assessmentID, field: "assessment_id", prefix: "asm")
+    guard [.json, .csv, .sarif, .junit, .asff, .html].contains(request.format) else {
+      throw ServiceError.invalidArgument(field: "format", reason: "one of json, csv, sarif, junit, asff, html")
+    }
+    let loaded = try await self.store.pool.read { db -> (AssessmentRecord, [ResultRecord])? in
+      guard let a = try AssessmentRecord.fetchOne(db, key: request.assessmentID) else { return nil }
+      return (a, try ResultRecord.fetchAll(db, sql: "SELECT * FROM result WHERE assessment_id = ? ORDER BY control_id, resource_name, resource_id", arguments: [a.id]))
+    }
+    guard let (assessment, results) = loaded else { throw ServiceError.notFound(kind: "assessment", id: request.assessmentID) }
+    guard assessment.state == AssessmentState.succeeded.rawValue else {
+      throw ServiceError.failedPrecondition("assessment \(assessment.id) has not finished (\(assessment.message)); export it when it has")
+    }
+    var accounts: [String: String] = [:]
+    if request.format == .asff {
+      do {
+        let providers = try await self.assessor.inventory.listProviders(.with { $0.pageSize = 1000; $0.includeDisconnected = true }).providers
+        accounts = Dictionary(providers.map { ($0.id, $0.accountID) }, uniquingKeysWith: { a, _ in a })
+      } catch let error as RPCError {
+        throw ServiceError.failedPrecondition("ASFF needs each finding's account: inventory could not list providers (\(error.code)): \(error.message)")
+      }
+    }
+    let (type, content) = try Exports.render(
+      request.format, Exports.Input(assessment: assessment.proto(requirements: true), results: results, accounts: accounts, now: Date()))
+    return .with { $0.contentType = type; $0.content = content }
   }
 }
 

@@ -8,6 +8,7 @@ import SwiftProtobuf
 extension Fixpoint_V1_Result.Status: CLIEnum {}
 extension Fixpoint_V1_Result.Change: CLIEnum {}
 extension Fixpoint_V1_RequirementStatus.Status: CLIEnum {}
+extension Fixpoint_V1_ExportFormat: CLIEnum {}
 
 /// `fixpoint compliance …`: the control catalogue, assessments, results and waivers.
 struct Compliance: AsyncParsableCommand {
@@ -18,8 +19,8 @@ struct Compliance: AsyncParsableCommand {
       per control and resource. Scores count controls (passed ÷ controls with data, as Security Hub \
       does); a requirement without an automated control is manual, never passed.
       """,
-    subcommands: [FrameworksList.self, Controls.self, ControlShow.self, Assess.self, Assessments.self, Results.self, Waive.self,
-                  Waivers.self, Unwaive.self])
+    subcommands: [FrameworksList.self, Controls.self, ControlShow.self, Assess.self, Assessments.self, Results.self, Export.self,
+                  Waive.self, Waivers.self, Unwaive.self])
 
   static func client(_ c: GRPCClient<some ClientTransport>) -> Fixpoint_V1_ComplianceService.Client<some ClientTransport> {
     Fixpoint_V1_ComplianceService.Client(wrapping: c)
@@ -213,6 +214,29 @@ struct Compliance: AsyncParsableCommand {
           Column("resource") { $0.resourceName.isEmpty ? Show.resource($0.resource) : "\($0.resourceName) (\($0.resource.resourceID))" },
           Column("change") { Show.name($0.change) }, Column("reason") { $0.reason },
         ], format: self.listing.output, more: more)
+    }
+  }
+
+  /// `fixpoint compliance export ASSESSMENT --format F [-o FILE]`
+  struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Write an assessment out: json, csv, sarif (2.1.0), junit (XML), asff (Security Hub findings) or html (a report to open in a browser).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The assessment id (asm_…).") var assessment: String
+    @Option(help: "\(Fixpoint_V1_ExportFormat.allValueStrings.joined(separator: ", ")).") var format: Fixpoint_V1_ExportFormat
+    @Option(name: [.customShort("o"), .long], help: "Write to this file instead of standard output.") var file: String?
+
+    func run() async throws {
+      let request = Fixpoint_V1_ExportAssessmentRequest.with { $0.assessmentID = self.assessment; $0.format = self.format }
+      let exported = try await self.connection.call(.compliance) {
+        try await Compliance.client($0).exportAssessment(request, options: cliCallOptions)
+      }
+      if let file = self.file {
+        try exported.content.write(to: URL(fileURLWithPath: file), options: .atomic)
+        FileHandle.standardError.write(Data("wrote \(exported.content.count) bytes (\(exported.contentType)) to \(file)\n".utf8))
+      } else {
+        FileHandle.standardOutput.write(exported.content)
+      }
     }
   }
 

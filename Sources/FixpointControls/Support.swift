@@ -69,11 +69,11 @@ func revoking(_ rules: [NetworkRule], field: String = "ingress") -> [PathOperati
 /// IAM and AWS timestamps, with or without fractional seconds.
 func parseDate(_ text: String?) -> Date? {
   guard let text, !text.isEmpty else { return nil }
-  let plain = ISO8601DateFormatter()
-  let fractional = ISO8601DateFormatter()
-  fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-  return plain.date(from: text) ?? fractional.date(from: text)
+  return (try? Date(text, strategy: plainISO8601)) ?? (try? Date(text, strategy: fractionalISO8601))
 }
+
+private let plainISO8601 = Date.ISO8601FormatStyle()
+private let fractionalISO8601 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
 /// Whole days from `date` to `now`.
 func days(from date: Date, to now: Date) -> Int { Int(now.timeIntervalSince(date) / 86_400) }

@@ -169,6 +169,38 @@ struct ComplianceTests {
     try await Task.sleep(until: .now + .seconds(max(0, expiry.timeIntervalSinceNow) + 0.5))
     let expired = try await f.assess()
     #expect(Self.verdicts(try await f.results(expired.id))["S3.14 fp-bad-bucket"] == .fail)
+    // Exports, read as their consumers read them (Tests/IntegrationTests/python/check_exports.py).
+    let dir = f.cluster.dataDir + "/exports"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let env = CLITests.environment(f.cluster)
+    for (format, file) in [("sarif", "report.sarif"), ("junit", "report.junit.xml"), ("asff", "report.asff.json"), ("csv", "report.csv"), ("html", "report.html")] {
+      let (status, output) = try Cluster.run(CLITests.fixpoint, ["compliance", "export", waived.id, "--format", format, "-o", "\(dir)/\(file)"], environment: env)
+      #expect(status == 0, "\(format): \(output)")
+    }
+    let waivedResults = try await f.results(waived.id)
+    let failingCount = waivedResults.filter { $0.status == .fail }.count
+    let (checked, report, checkError) = try runCommand([
+      try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/check_exports.py").path, dir,
+      Cluster.root.appendingPathComponent("Tests/IntegrationTests/schemas/sarif-schema-2.1.0.json").path,
+    ])
+    try #require(checked == 0, "\(checkError)")
+    let e = try #require(try JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])
+    #expect((e["sarif_errors"] as? [String])?.isEmpty == true, "\(e["sarif_errors"] ?? "")")
+    #expect(e["sarif_results"] as? Int == failingCount + 2 && e["sarif_suppressed"] as? Int == 2 && e["sarif_rule_ids_ok"] as? Bool == true, "\(e)")
+    #expect(e["junit_cases"] as? Int == waivedResults.count && e["junit_failures"] as? Int == failingCount && e["junit_suite_counts_ok"] as? Bool == true, "\(e)")
+    #expect(e["junit_skipped"] as? Int == waivedResults.filter { [.waived, .notApplicable, .notEvaluated].contains($0.status) }.count)
+    #expect((e["asff_problems"] as? [String])?.isEmpty == true && e["asff_ids_unique"] as? Bool == true, "\(e["asff_problems"] ?? "")")
+    #expect(e["asff_failed"] as? Int == failingCount + 2, "failed and waived (suppressed) findings")
+    #expect(e["csv_rows"] as? Int == waivedResults.count && e["csv_fail"] as? Int == failingCount)
+    #expect((e["html_bars"] as? Int ?? 0) == waived.scores.count && e["html_failing_rows"] as? Int == failingCount && e["html_self_contained"] as? Bool == true, "\(e)")
+    // JSON: the assessment with its requirements and every result.
+    let json = try await f.compliance { try await $0.exportAssessment(.with { $0.assessmentID = waived.id; $0.format = .json }) }
+    let parsed = try #require(try JSONSerialization.jsonObject(with: json.content) as? [String: Any])
+    #expect((parsed["results"] as? [Any])?.count == waivedResults.count && ((parsed["assessment"] as? [String: Any])?["requirements"] as? [Any])?.isEmpty == false)
+    await #expect { _ = try await f.compliance { try await $0.exportAssessment(.with { $0.assessmentID = waived.id }) } } throws: {
+      ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("format") } ?? false
+    }
+
     let deleted = try await f.compliance { c -> Fixpoint_V1_Waiver? in
       _ = try await c.deleteWaiver(.with { $0.waiverID = byTag.id })
       return try await c.listWaivers(.with { $0.includeExpired = true }).waivers.first { $0.id == byTag.id }

@@ -14,7 +14,7 @@ protocol OpenPortControl: Control {
 
 extension OpenPortControl {
   var resourceTypes: [String] { [ResourceTypeName.securityGroup] }
-  var reads: [DocumentPath] { paths("ingress") }
+  var reads: [DocumentPath] { ingressPath }
   var remediation: String { "Revoke the ingress rules that open \(self.what) to \(self.sources); allow only known address ranges." }
   var terraform: TerraformFix? { TerraformFix("aws_vpc_security_group_ingress_rule", "cidr_ipv4 / cidr_ipv6") }
   var sources: String { [self.ipv4 ? "0.0.0.0/0" : nil, self.ipv6 ? "::/0" : nil].compactMap { $0 }.joined(separator: " or ") }
@@ -31,6 +31,9 @@ extension OpenPortControl {
     revoking(self.offending(document, parameters))
   }
 }
+
+/// Parsed once: `reads` is asked on every evaluation.
+let ingressPath = paths("ingress")
 
 /// An example group with one rule from `source` to `port`, and one harmless rule.
 func exampleGroup(port: Int, v6: Bool) -> ControlExamples {

@@ -1,5 +1,8 @@
 import FixpointDocuments
 
+/// Parsed once: `reads` is asked on every evaluation.
+let policyPath = paths("policy")
+
 /// A password policy setting that must be at least some number; the fix raises only that setting.
 protocol PasswordPolicyMinimum: Control {
   var setting: String { get }
@@ -8,7 +11,7 @@ protocol PasswordPolicyMinimum: Control {
 
 extension PasswordPolicyMinimum {
   var resourceTypes: [String] { [ResourceTypeName.iamPasswordPolicy] }
-  var reads: [DocumentPath] { paths("policy") }
+  var reads: [DocumentPath] { policyPath }
   var terraform: TerraformFix? { TerraformFix("aws_iam_account_password_policy", self.setting) }
 
   func check(_ document: JSONValue, _ parameters: Parameters) -> Verdict {

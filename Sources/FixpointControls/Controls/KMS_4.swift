@@ -11,7 +11,7 @@ struct KMSKeyRotationEnabled: SettingControl {
   let problem = "automatic key rotation is off"
   let remediation = "Turn on automatic rotation (EnableKeyRotation); earlier key material stays available for decryption."
   let terraform: TerraformFix? = TerraformFix("aws_kms_key", "enable_key_rotation")
-  var reads: [DocumentPath] { paths("rotation_enabled", "key_manager", "key_spec") }
+  let reads = paths("rotation_enabled", "key_manager", "key_spec")
   let examples = ControlExamples(
     type: ResourceTypeName.kmsKey, failing: ["key_id": "k", "key_manager": "CUSTOMER", "key_spec": "SYMMETRIC_DEFAULT", "rotation_enabled": false],
     passing: ["key_id": "k", "key_manager": "CUSTOMER", "key_spec": "SYMMETRIC_DEFAULT", "rotation_enabled": true])
