@@ -52,8 +52,9 @@ final class Assessor: Sendable {
     let record = try Self.queued(request, by: actor)
     let stored = try await RequestLog.once(self.store, method: "RunAssessment", request: request, requestID: request.requestID) { db in
       try record.insert(db)
-      return try AssessmentRecord.fetchOne(db, key: record.id)!.proto(requirements: false)
+      return record.proto(requirements: false)
     }
+    // A repeated request id answers with the first assessment as it is now, not as it was queued.
     return try await self.store.pool.read { db in try AssessmentRecord.fetchOne(db, key: stored.id)! }
   }
 
@@ -282,12 +283,6 @@ extension Severity {
 
 extension ResultRecord {
   var resourceRef: Fixpoint_V1_ResourceRef {
-    .with {
-      $0.resourceID = self.resource_id
-      $0.externalID = self.external_id
-      $0.type = self.resource_type
-      $0.providerID = self.provider_id
-      $0.region = self.region
-    }
+    .init(resourceID: self.resource_id, externalID: self.external_id, type: self.resource_type, providerID: self.provider_id, region: self.region)
   }
 }

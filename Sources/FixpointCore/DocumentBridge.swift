@@ -1,4 +1,5 @@
 public import FixpointDocuments
+public import FixpointProtocol
 public import SwiftProtobuf
 
 // The one bridge between configuration documents and protobuf: every service converts here, at
@@ -16,4 +17,12 @@ extension JSONValue {
 
   /// As a protobuf Struct; a value that is not an object gives an empty Struct.
   public var protoStruct: Google_Protobuf_Struct { (try? Google_Protobuf_Struct(jsonString: self.description)) ?? Google_Protobuf_Struct() }
+}
+
+extension Fixpoint_V1_ResourceRef {
+  /// A reference from the columns every service stores a resource under.
+  public init(resourceID: String, externalID: String, type: String, providerID: String, region: String) {
+    self.init()
+    (self.resourceID, self.externalID, self.type, self.providerID, self.region) = (resourceID, externalID, type, providerID, region)
+  }
 }

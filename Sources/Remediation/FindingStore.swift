@@ -189,13 +189,7 @@ struct FindingStore: Sendable {
 
 extension FindingRecord {
   var resourceRef: Fixpoint_V1_ResourceRef {
-    .with {
-      $0.resourceID = self.resource_id
-      $0.externalID = self.external_id
-      $0.type = self.resource_type
-      $0.providerID = self.provider_id
-      $0.region = self.region
-    }
+    .init(resourceID: self.resource_id, externalID: self.external_id, type: self.resource_type, providerID: self.provider_id, region: self.region)
   }
 
   /// The wire form.

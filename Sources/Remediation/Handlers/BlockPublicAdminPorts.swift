@@ -71,10 +71,7 @@ struct ManualGuidance: RemediationHandler {
 
   /// Only the control the finding names: an alias (IAM.4, the root user's keys) has none here.
   func control(for id: String, resourceType: String) -> (any Control)? {
-    self.controls.first { $0.resourceTypes.contains(resourceType) && ($0.id == id || id.isEmpty) }
-      ?? (id.hasPrefix("cis-3.0/") ? self.controls.first { c in
-        c.resourceTypes.contains(resourceType) && c.requirements.contains(RequirementRef(framework: "cis-aws-3.0", requirement: String(id.dropFirst(8))))
-      } : nil)
+    self.resolve(id, resourceType: resourceType, aliasesFallBack: false)
   }
 
   func plan(_ resource: Fixpoint_V1_Resource, control: (any Control)?, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {

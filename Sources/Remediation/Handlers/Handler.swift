@@ -105,13 +105,21 @@ extension RemediationHandler {
   /// one evidencing a `cis-3.0/…` requirement, or for an alias or an empty id (a finding type) the
   /// first control that applies. nil for an id this handler does not know.
   func control(for id: String, resourceType: String) -> (any Control)? {
+    self.resolve(id, resourceType: resourceType, aliasesFallBack: true)
+  }
+
+  /// The control `id` names among this handler's controls for `resourceType`: itself, or the one
+  /// evidencing a `cis-3.0/…` requirement; an empty id means the first that applies. With
+  /// `aliasesFallBack`, an alias or an unmatched CIS id also means the first that applies.
+  func resolve(_ id: String, resourceType: String, aliasesFallBack: Bool) -> (any Control)? {
     let applicable = self.controls.filter { $0.resourceTypes.contains(resourceType) }
+    if id.isEmpty { return applicable.first }
     if let exact = applicable.first(where: { $0.id == id }) { return exact }
     if id.hasPrefix("cis-3.0/") {
       let requirement = RequirementRef(framework: "cis-aws-3.0", requirement: String(id.dropFirst("cis-3.0/".count)))
       if let c = applicable.first(where: { $0.requirements.contains(requirement) }) { return c }
     }
-    return id.isEmpty || self.info.aliases.contains(id) || id.hasPrefix("cis-3.0/") ? applicable.first : nil
+    return aliasesFallBack && (self.info.aliases.contains(id) || id.hasPrefix("cis-3.0/")) ? applicable.first : nil
   }
 
   /// The plan for the first control that applies to `resource`.
