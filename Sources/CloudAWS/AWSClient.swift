@@ -23,6 +23,7 @@ public struct AWSService: Sendable, Hashable {
   public static let kms = AWSService(signingName: "kms", endpointPrefix: "kms", global: false)
   public static let cloudtrail = AWSService(signingName: "cloudtrail", endpointPrefix: "cloudtrail", global: false)
   public static let guardduty = AWSService(signingName: "guardduty", endpointPrefix: "guardduty", global: false)
+  public static let lambda = AWSService(signingName: "lambda", endpointPrefix: "lambda", global: false)
   public static let secretsmanager = AWSService(signingName: "secretsmanager", endpointPrefix: "secretsmanager", global: false)
 }
 
@@ -263,7 +264,7 @@ extension AWSClient {
     return response.body.isEmpty ? [:] : try JSONValue.parse(response.body)
   }
 
-  /// REST-JSON (GuardDuty).
+  /// REST-JSON (GuardDuty, Lambda).
   public func restJSON(
     _ service: AWSService, region: String, operation: String, method: String, path: String,
     query: [(String, String)] = [], _ body: JSONValue? = nil

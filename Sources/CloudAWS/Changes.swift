@@ -58,7 +58,8 @@ public enum ChangePlanner {
 public enum ResourceCatalog {
   public static let all: [any ResourceType] = [
     S3Bucket(), S3AccountPublicAccessBlock(), SecurityGroup(), EC2Instance(), EBSVolume(), EBSEncryptionDefault(), VPC(),
-    IAMUser(), IAMPasswordPolicy(), RDSInstance(), CloudTrailTrail(), GuardDutyDetector(), KMSKey(),
+    IAMUser(), IAMPasswordPolicy(), RDSInstance(), CloudTrailTrail(), CloudTrailAccount(), GuardDutyDetector(), KMSKey(),
+    Subnet(), NetworkACL(), EBSSnapshot(), LambdaFunction(),
   ]
 
   public static let byName: [String: any ResourceType] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

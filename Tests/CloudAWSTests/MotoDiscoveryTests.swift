@@ -115,6 +115,69 @@ struct MotoDiscoveryTests {
     for (id, rotation) in truth["kms_key"]?.objectValue ?? [:] {
       #expect(keys.first { $0.name == id }?.configuration["rotation_enabled"] == rotation, "\(id)")
     }
+
+    let subnets = try await Self.discover("subnet", account)
+    #expect(subnets.count == truth["subnet"]?.objectValue?.count)
+    for (id, mapsPublic) in truth["subnet"]?.objectValue ?? [:] {
+      #expect(subnets.first { $0.configuration["id"]?.stringValue == id }?.configuration["map_public_ip_on_launch"] == mapsPublic, "\(id)")
+    }
+    #expect(subnets.contains { $0.name == "fp-private-subnet" && $0.configuration["assign_ipv6_address_on_creation"] == false })
+
+    // Entries keyed by rule number, the protocol by name (boto3 shows moto's "6"), no fixed `*` entry.
+    let acls = try await Self.discover("network_acl", account)
+    for (id, entries) in truth["network_acl"]?.objectValue ?? [:] {
+      let acl = try #require(acls.first { $0.configuration["id"]?.stringValue == id })
+      let ours = (acl.configuration["ingress"]?.objectValue ?? [:]).map { number, e in
+        "\(number) \(NetworkACL.protocolNumbers[e["protocol"]?.stringValue ?? ""] ?? "?") \(e["rule_action"]?.stringValue ?? "")"
+      }.sorted()
+      #expect(JSONValue.array(ours.map(JSONValue.string)) == entries, "\(id)")
+    }
+    let admin = try #require(acls.first { $0.name == "fp-admin-acl" })
+    #expect(admin.configuration["ingress"]?["100"] == [
+      "rule_number": 100, "protocol": "tcp", "rule_action": "allow", "from_port": 22, "to_port": 22, "cidr_ipv4": "0.0.0.0/0",
+    ])
+    #expect(acls.contains { $0.configuration["is_default"] == true && !($0.configuration["subnets"]?.arrayValue ?? []).isEmpty })
+
+    let snapshots = try await Self.discover("ebs_snapshot", account)
+    #expect(snapshots.count == 2, "only the account's own: \(snapshots.map(\.name))")
+    for (id, permissions) in truth["ebs_snapshot"]?.objectValue ?? [:] {
+      let s = try #require(snapshots.first { $0.configuration["id"]?.stringValue == id })
+      let groups = (permissions.arrayValue ?? []).compactMap { $0["Group"] }
+      let users = (permissions.arrayValue ?? []).compactMap { $0["UserId"] }
+      #expect(s.configuration["create_volume_permission"] == ["groups": .array(groups), "user_ids": .array(users)], "\(id)")
+    }
+
+    let functions = try await Self.discover("lambda_function", account)
+    for (name, sids) in truth["lambda_function"]?.objectValue ?? [:] {
+      let f = try #require(functions.first { $0.name == name })
+      #expect(JSONValue.array((f.configuration["policy_statements"]?.objectValue ?? [:]).keys.sorted().map(JSONValue.string)) == sids, "\(name)")
+      #expect(f.tags == ["team": "payments"] && f.configuration["runtime"] == "python3.12")
+    }
+    let open = try #require(functions.first { $0.name == "fp-public-function" })
+    #expect(open.configuration["policy_statements"]?["anyone"]?["Principal"] == "*")
+
+    let summary = try await ResourceCatalog.byName["cloudtrail_account"]!.discover(account, region: "global")
+    #expect(summary.count == 1 && summary[0].region == "global")
+    for (name, fields) in truth["cloudtrail_account"]?.objectValue ?? [:] {
+      let t = try #require(summary[0].configuration["trails"]?[name], "\(name)")
+      // moto gives a new trail no event selectors: it records no management events.
+      let f = fields.arrayValue ?? []
+      let events: JSONValue = f.count == 3 && f[2] == 0 ? "None" : "All"
+      #expect(f.count == 3 && [t["is_multi_region_trail"], t["is_logging"], t["management_events"]] == [f[0], f[1], events], "\(name)")
+    }
+  }
+
+  @Test("management events as trails' selectors record them")
+  func managementEvents() {
+    #expect(CloudTrailAccount.managementEvents(["EventSelectors": [["ReadWriteType": "All", "IncludeManagementEvents": true]]]) == "All")
+    #expect(CloudTrailAccount.managementEvents(["EventSelectors": [["ReadWriteType": "All", "IncludeManagementEvents": false]]]) == "None")
+    #expect(CloudTrailAccount.managementEvents(["EventSelectors": [["ReadWriteType": "ReadOnly"], ["ReadWriteType": "WriteOnly"]]]) == "All")
+    #expect(CloudTrailAccount.managementEvents(["EventSelectors": [["ReadWriteType": "WriteOnly"]]]) == "WriteOnly")
+    #expect(CloudTrailAccount.managementEvents(["AdvancedEventSelectors": [["FieldSelectors": [["Field": "eventCategory", "Equals": ["Management"]]]]]]) == "All")
+    #expect(CloudTrailAccount.managementEvents(["AdvancedEventSelectors": [["FieldSelectors": [
+      ["Field": "eventCategory", "Equals": ["Management"]], ["Field": "readOnly", "Equals": ["true"]],
+    ]]]]) == "ReadOnly")
+    #expect(CloudTrailAccount.managementEvents(["EventSelectors": [], "AdvancedEventSelectors": []]) == "None")
   }
 
   @Test("field reads and batched reads equal whole reads; a resource gone from the cloud is absent, not an error")

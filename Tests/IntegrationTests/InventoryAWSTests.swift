@@ -1,4 +1,5 @@
 import FixpointCore
+import FixpointDocuments
 import FixpointProtocol
 import Foundation
 import GRDB
@@ -101,7 +102,8 @@ struct InventoryAWSTests {
     let resources = try await f.resources()
     let types = Set(resources.map(\.type))
     #expect(types == ["s3_bucket", "s3_account_public_access_block", "security_group", "ec2_instance", "ebs_volume", "ebs_encryption_default",
-                      "vpc", "iam_user", "iam_password_policy", "rds_instance", "cloudtrail_trail", "guardduty_detector", "kms_key"])
+                      "vpc", "iam_user", "iam_password_policy", "rds_instance", "cloudtrail_trail", "guardduty_detector", "kms_key",
+                      "subnet", "network_acl", "ebs_snapshot", "lambda_function", "cloudtrail_account"])
     let seed = f.seed
     for (id, tokens) in seed["ec2_instance"] as! [String: String] {
       let r = try #require(resources.first { $0.configuration.fields["id"]?.stringValue == id })
@@ -163,6 +165,10 @@ struct InventoryAWSTests {
     let loggedVPC = try #require(try await f.resources().first { $0.type == "vpc" && $0.configuration.fields["cidr_block"]?.stringValue == "10.20.0.0/16" })
     let plainVolume = try await f.resource("ebs_volume", "fp-plain-volume")
     let plainKey = try #require(try await f.resources().first { $0.type == "kms_key" && $0.configuration.fields["description"]?.stringValue == "fp not rotated" })
+    let adminACL = try await f.resource("network_acl", "fp-admin-acl")
+    let publicSnapshot = try await f.resource("ebs_snapshot", "fp-public-snapshot")
+    let function = try await f.resource("lambda_function", "fp-public-function")
+    let functionARN = initial["function_arn"] as! String
 
     // (resource, path, value, probe key, what boto3 must read after the change)
     let cases: [(Fixpoint_V1_Resource, String, String, String, Any)] = [
@@ -189,16 +195,27 @@ struct InventoryAWSTests {
       (loggedVPC, "tags.env", #""test""#, "vpc.tags", ["env": "test"]),
       (alice, "access_keys[\(aliceKey)].status", #""Inactive""#, "alice.key", "Inactive"),
       (try await f.resource("iam_password_policy", "password policy"), "policy.minimum_password_length", "14", "password.minimum_length", 14),
-      (try await f.resource("rds_instance", "fp-db-bad"), "backup_retention_period", "7", "db", [7, false, true, false]),
+      (try await f.resource("rds_instance", "fp-db-bad"), "backup_retention_period", "7", "db", [7, false, true, true]),
       (try await f.resource("rds_instance", "fp-db-bad"), "publicly_accessible", "false", "db", NSNull()),
       (try await f.resource("rds_instance", "fp-db-bad"), "deletion_protection", "true", "db", NSNull()),
-      (try await f.resource("rds_instance", "fp-db-bad"), "auto_minor_version_upgrade", "false", "db", NSNull()),
+      (try await f.resource("rds_instance", "fp-db-bad"), "auto_minor_version_upgrade", "true", "db", NSNull()),
       (try await f.resource("cloudtrail_trail", "fp-bad-trail"), "is_logging", "true", "trail", [true, true, true, keyARN]),
       (try await f.resource("cloudtrail_trail", "fp-bad-trail"), "log_file_validation_enabled", "true", "trail", NSNull()),
       (try await f.resource("cloudtrail_trail", "fp-bad-trail"), "is_multi_region_trail", "true", "trail", NSNull()),
       (try await f.resource("cloudtrail_trail", "fp-bad-trail"), "kms_key_id", #""\#(keyARN)""#, "trail", NSNull()),
       (try await f.resource("guardduty_detector", "GuardDuty (us-east-1)"), "enabled", "true", "guardduty.enabled", true),
       (plainKey, "rotation_enabled", "true", "kms.rotation", true),
+      (try await f.resource("subnet", "fp-public-subnet"), "map_public_ip_on_launch", "false", "subnet.public", false),
+      (adminACL, "ingress[100]", "null", "acl.ingress", ["110 6 allow 10.0.0.0/8 443", "120 17 deny 10.0.0.0/8 53"]),
+      (adminACL, "ingress[110].cidr_ipv4", #""10.0.0.0/8""#, "acl.ingress", NSNull()),
+      (adminACL, "ingress[120]", #"{"rule_number":120,"protocol":"udp","rule_action":"deny","from_port":53,"to_port":53,"cidr_ipv4":"10.0.0.0/8"}"#,
+       "acl.ingress", NSNull()),
+      (publicSnapshot, "create_volume_permission.groups", "[]", "snapshot.permissions", ["user:444455556666"]),
+      (publicSnapshot, "create_volume_permission.user_ids", #"["444455556666"]"#, "snapshot.permissions", NSNull()),
+      (function, "policy_statements[anyone]", "null", "function.statements", ["s3"]),
+      (function, "policy_statements[s3]", #"{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","#
+        + #""Resource":"\#(functionARN)","Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"}}}"#, "function.statements", NSNull()),
+      (function, "tags.owner", #""sec""#, "function.tags", ["team": "payments", "owner": "sec"]),
     ]
     @Sendable func changeSet(_ r: Fixpoint_V1_Resource, _ path: String, _ value: String) -> Fixpoint_V1_ChangeSet {
       .with { s in
@@ -213,7 +230,7 @@ struct InventoryAWSTests {
       let snapshot = try await f.inventory { try await $0.captureSnapshot(.with { $0.resourceID = r.id; $0.paths = [path] }) }
       snapshots.append(snapshot.id)
       let dry = try await f.inventory { try await $0.applyChange(.with { $0.changeSet = changeSet(r, path, value); $0.dryRun = true }) }
-      #expect(dry.dryRun && dry.diffs.count == 1 && dry.diffs.first?.path == path, "\(r.type) \(path): \(dry.diffs)")
+      #expect(dry.dryRun && dry.diffs.count == 1 && dry.diffs.first.map { try? DocumentPath($0.path) } == (try? DocumentPath(path)), "\(r.type) \(path): \(dry.diffs)")
     }
     let afterDryRuns = try f.probe()
     for key in Set(cases.map(\.3)) { #expect(same(afterDryRuns[key], initial[key]), "dry run changed \(key)") }
@@ -398,7 +415,8 @@ struct InventoryAWSTests {
     #expect(syncOutput.contains("syncing:") && syncOutput.contains("succeeded"), "progress, then the result")
     let (_, listed) = try Cluster.run(fixpoint, ["resource", "list", "--provider", id, "--type", "s3_bucket", "--output", "json"], environment: env)
     let buckets = try CLITests.json(listed)
-    #expect(Set(buckets.compactMap { $0["name"] as? String }) == ["fp-bad-bucket", "fp-good-bucket", "fp-trail-logs"])
+    #expect(Set(buckets.compactMap { $0["name"] as? String })
+      == ["fp-bad-bucket", "fp-good-bucket", "fp-trail-logs", "fp-compliant-bucket", "fp-public-write-bucket"])
     let good = try #require(buckets.first { $0["name"] as? String == "fp-good-bucket" }?["id"] as? String)
     let (_, shown) = try Cluster.run(fixpoint, ["resource", "show", good], environment: env)
     #expect(shown.contains("\"sse_algorithm\" : \"AES256\"") && shown.contains("tags:        env=prod"), "\(shown)")

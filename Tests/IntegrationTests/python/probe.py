@@ -14,7 +14,8 @@ from botocore.exceptions import ClientError
 
 endpoint, region = sys.argv[1], sys.argv[2]
 kw = dict(endpoint_url=endpoint, region_name=region, aws_access_key_id="AKIAFIXPOINTPROBE001", aws_secret_access_key="probe-secret")
-s3, ec2, iam, rds, ct, gd, kms, sm = (boto3.client(n, **kw) for n in ("s3", "ec2", "iam", "rds", "cloudtrail", "guardduty", "kms", "secretsmanager"))
+s3, ec2, iam, rds, ct, gd, kms, sm, lam = (boto3.client(n, **kw) for n in (
+    "s3", "ec2", "iam", "rds", "cloudtrail", "guardduty", "kms", "secretsmanager", "lambda"))
 
 
 def absent(call, *codes):
@@ -65,6 +66,11 @@ policy_len = absent(lambda: iam.get_account_password_policy(), "NoSuchEntity")
 db = rds.describe_db_instances(DBInstanceIdentifier="fp-db-bad")["DBInstances"][0]
 trail = [t for t in ct.describe_trails()["trailList"] if t["Name"] == "fp-bad-trail"][0]
 detectors = gd.list_detectors()["DetectorIds"]
+subnet = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": ["fp-public-subnet"]}])["Subnets"][0]
+acl = ec2.describe_network_acls(Filters=[{"Name": "tag:Name", "Values": ["fp-admin-acl"]}])["NetworkAcls"][0]
+snapshot = ec2.describe_snapshots(Filters=[{"Name": "tag:Name", "Values": ["fp-public-snapshot"]}])["Snapshots"][0]["SnapshotId"]
+function_policy = absent(lambda: lam.get_policy(FunctionName="fp-public-function"), "ResourceNotFoundException")
+function_arn = lam.get_function(FunctionName="fp-public-function")["Configuration"]["FunctionArn"]
 plain_key = [k["KeyId"] for k in kms.list_keys()["Keys"] if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"].get("Description") == "fp not rotated"][0]
 
 print(json.dumps({
@@ -92,5 +98,13 @@ print(json.dumps({
     "guardduty.enabled": any(gd.get_detector(DetectorId=d)["Status"] == "ENABLED" for d in detectors),
     "kms.rotation": kms.get_key_rotation_status(KeyId=plain_key)["KeyRotationEnabled"],
     "plain_key_arn": kms.describe_key(KeyId=plain_key)["KeyMetadata"]["Arn"],
+    "subnet.public": subnet["MapPublicIpOnLaunch"],
+    "acl.ingress": sorted(f'{e["RuleNumber"]} {e["Protocol"]} {e["RuleAction"]} {e.get("CidrBlock")} {e.get("PortRange", {}).get("From")}'
+                          for e in acl["Entries"] if not e["Egress"] and e["RuleNumber"] != 32767),
+    "snapshot.permissions": sorted(f'group:{p["Group"]}' if "Group" in p else f'user:{p["UserId"]}'
+                                   for p in ec2.describe_snapshot_attribute(SnapshotId=snapshot, Attribute="createVolumePermission")["CreateVolumePermissions"]),
+    "function.statements": sorted(s["Sid"] for s in json.loads(function_policy["Policy"])["Statement"]) if function_policy else [],
+    "function.tags": lam.list_tags(Resource=function_arn)["Tags"],
+    "function_arn": function_arn,
     "private_sg": ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["fp-private-https"]}])["SecurityGroups"][0]["GroupId"],
 }))
