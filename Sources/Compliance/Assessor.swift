@@ -22,9 +22,15 @@ final class Assessor: Sendable {
   let logger: Logger
   /// Resources per inventory page.
   let pageSize: Int
+  /// The operator's control parameters (compliance.control.parameters).
+  let overrides: ParameterOverrides
 
-  init(store: Store, inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>, logger: Logger, pageSize: Int = 500) {
+  init(
+    store: Store, inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>, logger: Logger, pageSize: Int = 500,
+    overrides: ParameterOverrides = ParameterOverrides()
+  ) {
     self.store = store
+    self.overrides = overrides
     self.inventory = inventory
     self.outbox = Outbox(source: .compliance)
     self.logger = logger
@@ -138,7 +144,7 @@ final class Assessor: Sendable {
           $0.pageToken = token
         })
         let rows = page.resources.flatMap { resource in
-          Self.evaluate(resource, controls: byType[resource.type] ?? [], waivers: waivers, assessmentID: id, now: now)
+          Self.evaluate(resource, controls: byType[resource.type] ?? [], waivers: waivers, assessmentID: id, now: now, overrides: self.overrides)
         }
         seen += page.resources.count
         let total = page.totalSize
@@ -167,13 +173,13 @@ final class Assessor: Sendable {
   /// The results of `controls` on one resource, with waivers applied (a waived pair that would
   /// not pass is recorded as waived, with the verdict's reason kept).
   static func evaluate(
-    _ resource: Fixpoint_V1_Resource, controls: [any Control], waivers: [WaiverRecord], assessmentID: String, now: Date
+    _ resource: Fixpoint_V1_Resource, controls: [any Control], waivers: [WaiverRecord], assessmentID: String, now: Date,
+    overrides: ParameterOverrides = ParameterOverrides()
   ) -> [ResultRecord] {
     guard !controls.isEmpty else { return [] }
     let document = (try? JSONValue(resource.configuration)) ?? [:]
-    let parameters = Parameters(now: now)
     return controls.map { control in
-      let verdict = control.evaluate(document, parameters)
+      let verdict = control.evaluate(document, overrides.parameters(for: control, now: now))
       var status: ResultStatus
       var reason = ""
       var failing: [DocumentPath] = []

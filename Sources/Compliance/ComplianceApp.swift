@@ -13,6 +13,8 @@ public enum ComplianceApp {
                "assess a provider against compliance.assess.after.sync.framework after each of its syncs succeeds (inventory's provider.synced)"),
     SettingDoc("compliance.assess.after.sync.framework", "string", "fsbp", "the framework assessed after a sync"),
     SettingDoc("compliance.inventory.page.size", "int", "500", "resources per page read from inventory during an assessment"),
+    SettingDoc("compliance.control.parameters", "json", "{}",
+               "control parameters over their defaults, e.g. {\"IAM.3\": {\"max_access_key_age_days\": 60}} (fixpoint compliance control ID lists them)"),
   ]
 
   /// The one assembly function, used by `main`, the tests and `fixpoint up`.
@@ -27,9 +29,15 @@ public enum ComplianceApp {
     guard (1...Page.maxSize).contains(pageSize) else {
       throw SettingsError.invalid(key: "compliance.inventory.page.size", reason: "must be 1–\(Page.maxSize)")
     }
+    let overrides: ParameterOverrides
+    do {
+      overrides = try ParameterOverrides(json: r.text(forKey: "compliance.control.parameters", default: ""))
+    } catch let error as ParameterOverrides.Invalid {
+      throw SettingsError.invalid(key: "compliance.control.parameters", reason: error.description)
+    }
     let store = try Store(path: env.settings.databasePath, migrations: ComplianceStore.migrations)
     let (client, connections) = try env.peerClient(.inventory)
-    let assessor = Assessor(store: store, inventory: Fixpoint_V1_InventoryService.Client(wrapping: client), logger: env.logger, pageSize: pageSize)
+    let assessor = Assessor(store: store, inventory: Fixpoint_V1_InventoryService.Client(wrapping: client), logger: env.logger, pageSize: pageSize, overrides: overrides)
     return ServiceComponents(
       store: store, services: [ComplianceRPCs(store: store, assessor: assessor)], roleTable: self.roleTable,
       eventEffect: { event, db in if afterSync { try Assessor.afterSync(event, framework: framework, in: db) } },
