@@ -274,17 +274,17 @@ struct RemediationTests {
       ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("dispatcher.iam.key.sink") } ?? false
     }
 
-    // Blast radius by share: one of the account's three buckets is more than 30 %, so the batch
+    // Blast radius by share: one of the account's five buckets is more than 15 %, so the batch
     // stops before any change; at 50 % it runs. A share outside 0–1 is refused.
     await #expect { _ = try await f.dispatcher { try await $0.updatePolicy(.with {
       $0.updateMask = ["blast_radius_max_share"]; $0.policy.blastRadiusMaxShare = 1.5 }) } } throws: {
       ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("policy.blast_radius_max_share") } ?? false
     }
-    _ = try await f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["blast_radius_max_share"]; $0.policy.blastRadiusMaxShare = 0.3 }) }
+    _ = try await f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["blast_radius_max_share"]; $0.policy.blastRadiusMaxShare = 0.15 }) }
     let guarded = try await f.suggest(try await f.resource("s3_bucket", "fp-bad-bucket"), control: "S3.17")
     #expect(guarded.state == .approved)
     await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [guarded.id] }) } } throws: {
-      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("1 of 3") && $0.message.contains("max.share") } ?? false
+      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("1 of 5") && $0.message.contains("max.share") } ?? false
     }
     #expect(try f.probe()["bucket.encryption"] is NSNull, "nothing was changed")
     _ = try await f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["blast_radius_max_share"]; $0.policy.blastRadiusMaxShare = 0.5 }) }

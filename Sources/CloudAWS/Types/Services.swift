@@ -163,6 +163,68 @@ public struct CloudTrailTrail: ResourceType {
   }
 }
 
+// MARK: - cloudtrail_account
+
+/// `cloudtrail_account`: the account's trails as one summary (`trails`: name → multi-Region,
+/// logging, which management events it records: All, ReadOnly, WriteOnly or None), for controls
+/// about the account as a whole such as CloudTrail.1. Read-only: trails are changed through
+/// `cloudtrail_trail`.
+public struct CloudTrailAccount: ResourceType {
+  public let name = ResourceTypeName.cloudTrailAccount
+  public let scope = ResourceScope.global
+
+  public init() {}
+
+  public func discover(_ account: AWSAccount, region: String) async throws -> [CloudResource] {
+    try await self.read(account, region: region, externalID: "arn:aws:cloudtrail::\(account.accountID):trails").map { [$0] } ?? []
+  }
+
+  func call(_ client: AWSClient, _ region: String, _ operation: String, _ body: JSONValue) async throws -> JSONValue {
+    try await client.json(.cloudtrail, region: region, target: CloudTrailTrail.prefix + operation, body)
+  }
+
+  public func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource? {
+    let home = CloudResource.callRegion(region)
+    // Shadow trails are the multi-Region trails of other home Regions: they count for the account.
+    let trails = try await self.call(account.client, home, "DescribeTrails", ["includeShadowTrails": true])["trailList"]?.arrayValue ?? []
+    var summary: [String: JSONValue] = [:]
+    for t in trails {
+      guard let arn = t["TrailARN"]?.stringValue, let name = t["Name"]?.stringValue else { continue }
+      let trailRegion = t["HomeRegion"]?.stringValue ?? home
+      let status = try await self.call(account.client, trailRegion, "GetTrailStatus", ["Name": .string(arn)])
+      let selectors = try await self.call(account.client, trailRegion, "GetEventSelectors", ["TrailName": .string(arn)])
+      summary[name] = [
+        "arn": .string(arn), "home_region": .string(trailRegion), "is_multi_region_trail": .bool(t["IsMultiRegionTrail"]?.boolValue ?? false),
+        "is_logging": .bool(status["IsLogging"]?.boolValue ?? false), "management_events": .string(Self.managementEvents(selectors)),
+      ]
+    }
+    return CloudResource(
+      type: self.name, externalID: externalID, name: "CloudTrail (account)", region: "global", configuration: ["trails": .object(summary)])
+  }
+
+  /// Which management events a trail's selectors record: All, ReadOnly, WriteOnly or None.
+  public static func managementEvents(_ answer: JSONValue) -> String {
+    var kinds = Set<String>()
+    for s in answer["EventSelectors"]?.arrayValue ?? [] where s["IncludeManagementEvents"]?.boolValue ?? true {
+      kinds.insert(s["ReadWriteType"]?.stringValue ?? "All")
+    }
+    for s in answer["AdvancedEventSelectors"]?.arrayValue ?? [] {
+      let fields = s["FieldSelectors"]?.arrayValue ?? []
+      guard fields.contains(where: { $0["Field"]?.stringValue == "eventCategory" && $0["Equals"]?.arrayValue?.contains("Management") == true })
+      else { continue }
+      switch fields.first(where: { $0["Field"]?.stringValue == "readOnly" })?["Equals"]?.arrayValue?.first?.stringValue {
+      case "true": kinds.insert("ReadOnly")
+      case "false": kinds.insert("WriteOnly")
+      default: kinds.insert("All")
+      }
+    }
+    if kinds.contains("All") || kinds.isSuperset(of: ["ReadOnly", "WriteOnly"]) { return "All" }
+    return kinds.first ?? "None"
+  }
+
+  public var writers: [String: FieldWriter] { [:] }
+}
+
 // MARK: - guardduty_detector
 
 /// `guardduty_detector`: one per region; "no detector" is itself a state (`enabled: false`).
