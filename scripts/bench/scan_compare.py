@@ -6,7 +6,7 @@
       automates (CONTROLS_JSON is `fixpoint compliance controls --framework fsbp --output json`),
       space-separated.
 
-  scan_compare.py compare FIXPOINT_EXPORT PROWLER_OCSF PROWLER_FSBP_MAPPING JOB_JSON "SYNC ASSESS PROWLER"
+  scan_compare.py compare FIXPOINT_EXPORT PROWLER_OCSF PROWLER_FSBP_MAPPING JOB_JSON "SYNC ASSESS PROWLER SCANNING"
       The timings and the verdicts: every (control, resource) both tools judged pass or fail, the
       share on which they agree, and each disagreement with both sides' reasons. A control Prowler
       checks with several checks fails a resource when any of them fails it. A resource is matched
@@ -40,7 +40,7 @@ def checks(controls_path, mapping_path):
 
 
 def compare(fixpoint_path, prowler_path, mapping_path, job_path, times):
-    sync, assess, prowler_time = (float(x) for x in times.split())
+    sync, assess, prowler_time, scanning = (float(x) for x in times.split())
     job = json.load(open(job_path))[0]
     fsbp = mapping(mapping_path)
     ours = collections.defaultdict(dict)      # control -> key -> (verdict, reason)
@@ -87,6 +87,7 @@ def compare(fixpoint_path, prowler_path, mapping_path, job_path, times):
         f"about {int(job.get('created', 0))} resources read by inventory; {len(ours)} FSBP controls both tools automate",
         f"  fixpoint sync {sync:6.1f} s + assess {assess:5.1f} s = {sync + assess:6.1f} s",
         f"  prowler (same controls' checks)        {prowler_time:6.1f} s    ratio fixpoint/prowler {(sync + assess) / prowler_time:.2f}x (target: at most 0.5x)",
+        f"    of which prowler's scan, start-up excluded {scanning:6.1f} s    ratio fixpoint/prowler-scan {(sync + assess) / scanning:.2f}x" if scanning else "    (prowler's log named no scan time)",
         f"  verdicts on (control, resource) pairs both judged: {agree} of {total} agree" + (f" ({100 * agree / total:.1f}%)" if total else ""),
     ]
     if unmatched:
