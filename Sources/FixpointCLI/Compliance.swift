@@ -229,7 +229,7 @@ struct Compliance: AsyncParsableCommand {
     func run() async throws {
       let request = Fixpoint_V1_ExportAssessmentRequest.with { $0.assessmentID = self.assessment; $0.format = self.format }
       let exported = try await self.connection.call(.compliance) {
-        try await Compliance.client($0).exportAssessment(request, options: cliCallOptions)
+        try await Compliance.client($0).exportAssessment(request, options: exportCallOptions)
       }
       if let file = self.file {
         try exported.content.write(to: URL(fileURLWithPath: file), options: .atomic)

@@ -77,6 +77,18 @@ let cliCallOptions: CallOptions = {
   return options
 }()
 
+/// For an export, one answer holding a whole assessment: a 1,000-per-kind estate's JSON export
+/// is about 14 MB, over gRPC's default 4 MiB. grpc-swift-nio-transport 2.9 bounds a client
+/// stream's inbound messages by `maxRequestMessageBytes` (not only the response limit), so both
+/// are raised; a longer deadline too.
+let exportCallOptions: CallOptions = {
+  var options = cliCallOptions
+  options.timeout = .seconds(300)
+  options.maxRequestMessageBytes = 256 << 20
+  options.maxResponseMessageBytes = 256 << 20
+  return options
+}()
+
 /// `--limit` and `--output`, shared by every listing.
 struct ListingOptions: ParsableArguments {
   @Option(help: "At most this many rows (pages are followed up to it).") var limit: Int = 100
