@@ -4,10 +4,11 @@ import Foundation
 import GRDB
 import GRPCCore
 
-/// `fixpoint.v1.DriftService`. Reading drifts, schedules and job runs and changing a schedule
-/// work; scans and IaC definitions answer UNIMPLEMENTED until built.
+/// `fixpoint.v1.DriftService`. Baseline scans, drifts, schedules and job runs work; IaC
+/// definitions answer UNIMPLEMENTED until built.
 struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
   let store: Store
+  let scanner: Scanner
 
   func listDrifts(request: Fixpoint_V1_ListDriftsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListDriftsResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
@@ -38,7 +39,10 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
       try DriftRecord.fetchOne(db, cachedSQL: "SELECT * FROM drift WHERE id = ?", arguments: [request.driftID])
     }
     guard let row else { throw ServiceError.notFound(kind: "drift", id: request.driftID) }
-    return try row.proto()
+    let history = try await self.store.pool.read { db in
+      try DriftChangeRecord.fetchAll(db, sql: "SELECT * FROM drift_change WHERE drift_id = ? ORDER BY seq", arguments: [row.id])
+    }
+    return try row.proto(history: history)
   }
 
   func listSchedules(request: Fixpoint_V1_ListSchedulesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListSchedulesResponse {
@@ -75,16 +79,67 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
     }
   }
 
+  func getJobRun(request: Fixpoint_V1_GetJobRunRequest, context: ServerContext) async throws -> Fixpoint_V1_JobRun {
+    try Validate.id(request.jobID, field: "job_id", prefix: "job")
+    let row = try await self.store.pool.read { db in try JobRunRecord.fetchOne(db, key: request.jobID) }
+    guard let row else { throw ServiceError.notFound(kind: "job run", id: request.jobID) }
+    return row.proto
+  }
+
   private static func later(_ method: String) -> ServiceError {
-    .unimplemented("\(method): drift scans and IaC comparison are not built yet")
+    .unimplemented("\(method): IaC definitions and their comparison are not built yet")
   }
 
   func runScan(request: Fixpoint_V1_RunScanRequest, context: ServerContext) async throws -> Fixpoint_V1_JobRun {
-    throw Self.later("RunScan")
+    try await self.scanner.enqueue(request, by: try currentPrincipal())
   }
 
+  /// detected → investigating → resolved, or back to detected. Resolving by hand ends the drift
+  /// (and its finding); a later scan that still sees the difference opens a new one: to accept
+  /// the live state, capture a new baseline instead. A comment is required to resolve.
   func updateDriftStatus(request: Fixpoint_V1_UpdateDriftStatusRequest, context: ServerContext) async throws -> Fixpoint_V1_Drift {
-    throw Self.later("UpdateDriftStatus")
+    try Validate.id(request.driftID, field: "drift_id", prefix: "dft")
+    try Validate.text(request.comment, field: "comment", max: 2000, required: request.status == .resolved)
+    guard [.detected, .investigating, .resolved].contains(request.status) else {
+      throw ServiceError.invalidArgument(field: "status", reason: "must be STATUS_DETECTED, STATUS_INVESTIGATING or STATUS_RESOLVED")
+    }
+    let actor = try currentPrincipal()
+    let outbox = self.scanner.outbox
+    let updated = try await RequestLog.once(self.store, method: "UpdateDriftStatus", request: request, requestID: request.requestID) { db in
+      guard var drift = try DriftRecord.fetchOne(db, key: request.driftID) else {
+        throw ServiceError.notFound(kind: "drift", id: request.driftID)
+      }
+      let from = Fixpoint_V1_Drift.Status(rawValue: drift.status) ?? .unspecified
+      guard from != request.status else {
+        throw ServiceError.failedPrecondition("drift \(drift.id) is already \(request.status)")
+      }
+      let now = Date().timeIntervalSince1970
+      switch request.status {
+      case .resolved:
+        try Scanner.resolve(&drift, comment: request.comment, now: now, by: actor, outbox: outbox, in: db)
+      case .investigating, .detected:
+        var event = "investigating"
+        if from == .resolved {
+          let key = DriftRecord.openKey(resourceID: drift.resource_id, source: drift.source)
+          if let other = try String.fetchOne(db, sql: "SELECT id FROM drift WHERE open_key = ?", arguments: [key]) {
+            throw ServiceError.failedPrecondition("\(other) is the resource's open drift now; a resource has one")
+          }
+          drift.open_key = key
+          event = "reopened"
+        } else if request.status == .detected {
+          event = "detected"
+        }
+        drift.status = request.status.rawValue
+        (drift.updated_at, drift.updated_by, drift.updated_role, drift.comment) = (now, actor.subject, actor.role.rawValue, request.comment)
+        try drift.update(db)
+        try DriftChangeRecord.next(of: drift, event: event, in: db).insert(db)
+        if from == .resolved { try outbox.enqueue(Scanner.event(drift, outbox: outbox), in: db) }
+      default:
+        break
+      }
+      return try drift.proto()
+    }
+    return try await self.getDrift(request: .with { $0.driftID = updated.id }, context: context)
   }
 
   func uploadIaCDefinition(request: Fixpoint_V1_UploadIaCDefinitionRequest, context: ServerContext) async throws -> Fixpoint_V1_IaCDefinition {

@@ -163,6 +163,19 @@ public enum Fixpoint_V1_DriftService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetJobRun" metadata.
+        public enum GetJobRun: Sendable {
+            /// Request type for "GetJobRun".
+            public typealias Input = Fixpoint_V1_GetJobRunRequest
+            /// Response type for "GetJobRun".
+            public typealias Output = Fixpoint_V1_JobRun
+            /// Descriptor for "GetJobRun".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fixpoint.v1.DriftService"),
+                method: "GetJobRun",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "fixpoint.v1.DriftService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             RunScan.descriptor,
@@ -175,7 +188,8 @@ public enum Fixpoint_V1_DriftService: Sendable {
             DeleteIaCDefinition.descriptor,
             ListSchedules.descriptor,
             UpdateSchedule.descriptor,
-            ListJobRuns.descriptor
+            ListJobRuns.descriptor,
+            GetJobRun.descriptor
         ]
     }
 }
@@ -367,6 +381,20 @@ extension Fixpoint_V1_DriftService {
             request: GRPCCore.StreamingServerRequest<Fixpoint_V1_ListJobRunsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_ListJobRunsResponse>
+
+        /// Handle the "GetJobRun" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fixpoint_V1_GetJobRunRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fixpoint_V1_JobRun` messages.
+        func getJobRun(
+            request: GRPCCore.StreamingServerRequest<Fixpoint_V1_GetJobRunRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_JobRun>
     }
 
     /// Service protocol for the "fixpoint.v1.DriftService" service.
@@ -542,6 +570,20 @@ extension Fixpoint_V1_DriftService {
             request: GRPCCore.ServerRequest<Fixpoint_V1_ListJobRunsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_ListJobRunsResponse>
+
+        /// Handle the "GetJobRun" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_GetJobRunRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fixpoint_V1_JobRun` message.
+        func getJobRun(
+            request: GRPCCore.ServerRequest<Fixpoint_V1_GetJobRunRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_JobRun>
     }
 
     /// Simple service protocol for the "fixpoint.v1.DriftService" service.
@@ -715,6 +757,20 @@ extension Fixpoint_V1_DriftService {
             request: Fixpoint_V1_ListJobRunsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Fixpoint_V1_ListJobRunsResponse
+
+        /// Handle the "GetJobRun" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fixpoint_V1_GetJobRunRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fixpoint_V1_JobRun` to respond with.
+        func getJobRun(
+            request: Fixpoint_V1_GetJobRunRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fixpoint_V1_JobRun
     }
 }
 
@@ -843,6 +899,17 @@ extension Fixpoint_V1_DriftService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Fixpoint_V1_DriftService.Method.GetJobRun.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_GetJobRunRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_JobRun>(),
+            handler: { request, context in
+                try await self.getJobRun(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -964,6 +1031,17 @@ extension Fixpoint_V1_DriftService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_ListJobRunsResponse> {
         let response = try await self.listJobRuns(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getJobRun(
+        request: GRPCCore.StreamingServerRequest<Fixpoint_V1_GetJobRunRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_JobRun> {
+        let response = try await self.getJobRun(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1110,6 +1188,19 @@ extension Fixpoint_V1_DriftService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_ListJobRunsResponse> {
         return GRPCCore.ServerResponse<Fixpoint_V1_ListJobRunsResponse>(
             message: try await self.listJobRuns(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getJobRun(
+        request: GRPCCore.ServerRequest<Fixpoint_V1_GetJobRunRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_JobRun> {
+        return GRPCCore.ServerResponse<Fixpoint_V1_JobRun>(
+            message: try await self.getJobRun(
                 request: request.message,
                 context: context
             ),
@@ -1346,6 +1437,25 @@ extension Fixpoint_V1_DriftService {
             deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_ListJobRunsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_ListJobRunsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetJobRun" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_GetJobRunRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_GetJobRunRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_JobRun` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getJobRun<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_GetJobRunRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_GetJobRunRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_JobRun>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_JobRun>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1706,6 +1816,36 @@ extension Fixpoint_V1_DriftService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "GetJobRun" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_GetJobRunRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_GetJobRunRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_JobRun` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getJobRun<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_GetJobRunRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_GetJobRunRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_JobRun>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_JobRun>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fixpoint_V1_DriftService.Method.GetJobRun.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1990,6 +2130,31 @@ extension Fixpoint_V1_DriftService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_ListJobRunsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_ListJobRunsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetJobRun" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fixpoint_V1_GetJobRunRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getJobRun<Result>(
+        request: GRPCCore.ClientRequest<Fixpoint_V1_GetJobRunRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_JobRun>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getJobRun(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_GetJobRunRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_JobRun>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2320,6 +2485,35 @@ extension Fixpoint_V1_DriftService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listJobRuns(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetJobRun" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getJobRun<Result>(
+        _ message: Fixpoint_V1_GetJobRunRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_JobRun>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fixpoint_V1_GetJobRunRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getJobRun(
             request: request,
             options: options,
             onResponse: handleResponse

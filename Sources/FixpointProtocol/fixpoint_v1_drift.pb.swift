@@ -94,6 +94,25 @@ public nonisolated struct Fixpoint_V1_Drift: @unchecked Sendable {
     set {_uniqueStorage()._comment = newValue}
   }
 
+  /// The control that went from pass to fail (security and compliance drifts): the worst one when
+  /// several did. The dispatcher matches its handler by it.
+  public var controlID: String {
+    get {_storage._controlID}
+    set {_uniqueStorage()._controlID = newValue}
+  }
+
+  /// Every control the change broke, worst first.
+  public var brokenControls: [String] {
+    get {_storage._brokenControls}
+    set {_uniqueStorage()._brokenControls = newValue}
+  }
+
+  /// Every detection, update and status change of this drift, oldest first (GetDrift only).
+  public var history: [Fixpoint_V1_DriftChange] {
+    get {_storage._history}
+    set {_uniqueStorage()._history = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -183,6 +202,41 @@ public nonisolated struct Fixpoint_V1_Drift: @unchecked Sendable {
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One step in a drift's life: what it looked like after the step, and who took it.
+public nonisolated struct Fixpoint_V1_DriftChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "detected", "changed", "investigating", "resolved", "reopened".
+  public var event: String = String()
+
+  public var by: Fixpoint_V1_ActorStamp {
+    get {_by ?? Fixpoint_V1_ActorStamp()}
+    set {_by = newValue}
+  }
+  /// Returns true if `by` has been explicitly set.
+  public var hasBy: Bool {self._by != nil}
+  /// Clears the value of `by`. Subsequent reads from it will return its default value.
+  public mutating func clearBy() {self._by = nil}
+
+  public var status: Fixpoint_V1_Drift.Status = .unspecified
+
+  public var kind: Fixpoint_V1_Drift.Kind = .unspecified
+
+  public var severity: Fixpoint_V1_Severity = .unspecified
+
+  public var differences: [Fixpoint_V1_PathDiff] = []
+
+  public var comment: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _by: Fixpoint_V1_ActorStamp? = nil
 }
 
 public nonisolated struct Fixpoint_V1_RunScanRequest: Sendable {
@@ -592,6 +646,18 @@ public nonisolated struct Fixpoint_V1_ListJobRunsRequest: Sendable {
   public init() {}
 }
 
+public nonisolated struct Fixpoint_V1_GetJobRunRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var jobID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Fixpoint_V1_ListJobRunsResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -612,7 +678,7 @@ fileprivate nonisolated let _protobuf_package = "fixpoint.v1"
 
 nonisolated extension Fixpoint_V1_Drift: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Drift"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}resource\0\u{1}kind\0\u{1}severity\0\u{1}status\0\u{1}differences\0\u{3}compared_with\0\u{3}detected_at\0\u{3}last_update\0\u{1}comment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}resource\0\u{1}kind\0\u{1}severity\0\u{1}status\0\u{1}differences\0\u{3}compared_with\0\u{3}detected_at\0\u{3}last_update\0\u{1}comment\0\u{3}control_id\0\u{3}broken_controls\0\u{1}history\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -625,6 +691,9 @@ nonisolated extension Fixpoint_V1_Drift: SwiftProtobuf.Message, SwiftProtobuf._M
     var _detectedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _lastUpdate: Fixpoint_V1_ActorStamp? = nil
     var _comment: String = String()
+    var _controlID: String = String()
+    var _brokenControls: [String] = []
+    var _history: [Fixpoint_V1_DriftChange] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -645,6 +714,9 @@ nonisolated extension Fixpoint_V1_Drift: SwiftProtobuf.Message, SwiftProtobuf._M
       _detectedAt = source._detectedAt
       _lastUpdate = source._lastUpdate
       _comment = source._comment
+      _controlID = source._controlID
+      _brokenControls = source._brokenControls
+      _history = source._history
     }
   }
 
@@ -673,6 +745,9 @@ nonisolated extension Fixpoint_V1_Drift: SwiftProtobuf.Message, SwiftProtobuf._M
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._detectedAt) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._lastUpdate) }()
         case 10: try { try decoder.decodeSingularStringField(value: &_storage._comment) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._controlID) }()
+        case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._brokenControls) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._history) }()
         default: break
         }
       }
@@ -715,6 +790,15 @@ nonisolated extension Fixpoint_V1_Drift: SwiftProtobuf.Message, SwiftProtobuf._M
       if !_storage._comment.isEmpty {
         try visitor.visitSingularStringField(value: _storage._comment, fieldNumber: 10)
       }
+      if !_storage._controlID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._controlID, fieldNumber: 11)
+      }
+      if !_storage._brokenControls.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._brokenControls, fieldNumber: 12)
+      }
+      if !_storage._history.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._history, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -734,6 +818,9 @@ nonisolated extension Fixpoint_V1_Drift: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._detectedAt != rhs_storage._detectedAt {return false}
         if _storage._lastUpdate != rhs_storage._lastUpdate {return false}
         if _storage._comment != rhs_storage._comment {return false}
+        if _storage._controlID != rhs_storage._controlID {return false}
+        if _storage._brokenControls != rhs_storage._brokenControls {return false}
+        if _storage._history != rhs_storage._history {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -749,6 +836,70 @@ nonisolated extension Fixpoint_V1_Drift.Kind: SwiftProtobuf._ProtoNameProviding 
 
 nonisolated extension Fixpoint_V1_Drift.Status: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_DETECTED\0\u{1}STATUS_INVESTIGATING\0\u{1}STATUS_RESOLVED\0")
+}
+
+nonisolated extension Fixpoint_V1_DriftChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DriftChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}event\0\u{1}by\0\u{1}status\0\u{1}kind\0\u{1}severity\0\u{1}differences\0\u{1}comment\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.event) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._by) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.differences) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.comment) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.event.isEmpty {
+      try visitor.visitSingularStringField(value: self.event, fieldNumber: 1)
+    }
+    try { if let v = self._by {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 3)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 4)
+    }
+    if self.severity != .unspecified {
+      try visitor.visitSingularEnumField(value: self.severity, fieldNumber: 5)
+    }
+    if !self.differences.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.differences, fieldNumber: 6)
+    }
+    if !self.comment.isEmpty {
+      try visitor.visitSingularStringField(value: self.comment, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_DriftChange, rhs: Fixpoint_V1_DriftChange) -> Bool {
+    if lhs.event != rhs.event {return false}
+    if lhs._by != rhs._by {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.severity != rhs.severity {return false}
+    if lhs.differences != rhs.differences {return false}
+    if lhs.comment != rhs.comment {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Fixpoint_V1_RunScanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1500,6 +1651,36 @@ nonisolated extension Fixpoint_V1_ListJobRunsRequest: SwiftProtobuf.Message, Swi
   public static func ==(lhs: Fixpoint_V1_ListJobRunsRequest, rhs: Fixpoint_V1_ListJobRunsRequest) -> Bool {
     if lhs.pageSize != rhs.pageSize {return false}
     if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_GetJobRunRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetJobRunRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}job_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.jobID.isEmpty {
+      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_GetJobRunRequest, rhs: Fixpoint_V1_GetJobRunRequest) -> Bool {
+    if lhs.jobID != rhs.jobID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -217,6 +217,8 @@ public nonisolated struct Fixpoint_V1_ResourceChanged: Sendable {
   fileprivate var _resource: Fixpoint_V1_ResourceRef? = nil
 }
 
+/// A drift was detected or changed ("drift.detected"), or resolved ("drift.resolved"). The
+/// envelope carries its severity.
 public nonisolated struct Fixpoint_V1_DriftDetected: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -233,9 +235,18 @@ public nonisolated struct Fixpoint_V1_DriftDetected: Sendable {
   /// Clears the value of `resource`. Subsequent reads from it will return its default value.
   public mutating func clearResource() {self._resource = nil}
 
+  /// "configuration", "security" or "compliance".
   public var kind: String = String()
 
   public var paths: [String] = []
+
+  /// The control it broke (security and compliance drifts), as the dispatcher matches handlers.
+  public var controlID: String = String()
+
+  public var resolved: Bool = false
+
+  /// What it was compared with: "baseline:<id>" or "iac:<definition id>".
+  public var comparedWith: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -706,7 +717,7 @@ nonisolated extension Fixpoint_V1_ResourceChanged.Change: SwiftProtobuf._ProtoNa
 
 nonisolated extension Fixpoint_V1_DriftDetected: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DriftDetected"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}drift_id\0\u{1}resource\0\u{1}kind\0\u{1}paths\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}drift_id\0\u{1}resource\0\u{1}kind\0\u{1}paths\0\u{3}control_id\0\u{1}resolved\0\u{3}compared_with\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -718,6 +729,9 @@ nonisolated extension Fixpoint_V1_DriftDetected: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeSingularMessageField(value: &self._resource) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.kind) }()
       case 4: try { try decoder.decodeRepeatedStringField(value: &self.paths) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.controlID) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.resolved) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.comparedWith) }()
       default: break
       }
     }
@@ -740,6 +754,15 @@ nonisolated extension Fixpoint_V1_DriftDetected: SwiftProtobuf.Message, SwiftPro
     if !self.paths.isEmpty {
       try visitor.visitRepeatedStringField(value: self.paths, fieldNumber: 4)
     }
+    if !self.controlID.isEmpty {
+      try visitor.visitSingularStringField(value: self.controlID, fieldNumber: 5)
+    }
+    if self.resolved != false {
+      try visitor.visitSingularBoolField(value: self.resolved, fieldNumber: 6)
+    }
+    if !self.comparedWith.isEmpty {
+      try visitor.visitSingularStringField(value: self.comparedWith, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -748,6 +771,9 @@ nonisolated extension Fixpoint_V1_DriftDetected: SwiftProtobuf.Message, SwiftPro
     if lhs._resource != rhs._resource {return false}
     if lhs.kind != rhs.kind {return false}
     if lhs.paths != rhs.paths {return false}
+    if lhs.controlID != rhs.controlID {return false}
+    if lhs.resolved != rhs.resolved {return false}
+    if lhs.comparedWith != rhs.comparedWith {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

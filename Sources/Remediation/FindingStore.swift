@@ -87,11 +87,20 @@ struct FindingStore: Sendable {
         return
       }
     case .driftDetected(let d):
+      // A security or compliance drift names the control it broke, so its handler matches; a
+      // configuration drift has none and is recorded without one.
       finding.source = "drift"
-      finding.findingType = "drift/\(d.kind)"
+      finding.controlID = d.controlID
+      if d.controlID.isEmpty { finding.findingType = "drift/\(d.kind)" }
       finding.resource = d.resource
       finding.sourceRef = d.driftID
-      finding.title = "Configuration drift in \(d.paths.joined(separator: ", "))"
+      finding.title = d.controlID.isEmpty
+        ? "Configuration drift in \(d.paths.joined(separator: ", "))"
+        : "\(d.controlID) broken by drift in \(d.paths.joined(separator: ", "))"
+      if d.resolved {
+        try self.resolve(finding, in: db)
+        return
+      }
     default:
       return
     }
