@@ -31,20 +31,25 @@ public struct DriftClass: Sendable, Equatable {
     enabledFrameworks: Set<String> = Set(FrameworkCatalogue.all.map(\.id)),
     overrides: ParameterOverrides = ParameterOverrides(), now: Date = Date()
   ) -> DriftClass? {
+    // The common case, a resource unchanged since its baseline, costs one comparison.
+    if expected == live { return nil }
     // A field unreadable on either side (a denied or failed read) is not known, so not compared:
     // a transient AccessDenied is not a drift.
     let unknown = Set((expected[Unreadable.key]?.objectValue ?? [:]).keys).union((live[Unreadable.key]?.objectValue ?? [:]).keys)
     let comparable = { (document: JSONValue) -> JSONValue in
-      var out = document
-      for field in unknown.union([Unreadable.key]) { out.set(.null, at: DocumentPath(segments: [field])) }
-      return out
+      guard case .object(var fields) = document, fields[Unreadable.key] != nil || !unknown.isEmpty else { return document }
+      for field in unknown.union([Unreadable.key]) { fields[field] = nil }
+      return .object(fields)
     }
     let differences = diff(comparable(expected), comparable(live), type: type)
     guard !differences.isEmpty else { return nil }
+    // A control is a function of the fields it reads (and of `now`, the same on both sides), so
+    // only a control reading a changed field can change its verdict: the others are not run.
+    let changed = Set(differences.map(\.path.unit))
     var broken: [any Control] = []
-    for control in ControlCatalogue.controls(for: type) {
+    for control in ControlCatalogue.controls(for: type) where control.reads.contains(where: { changed.contains($0.unit) }) {
       let parameters = overrides.parameters(for: control, now: now)
-      if control.evaluate(expected, parameters).isPass, control.evaluate(live, parameters).isFail {
+      if control.evaluate(live, parameters).isFail, control.evaluate(expected, parameters).isPass {
         broken.append(control)
       }
     }

@@ -19,25 +19,40 @@ extension JSONValue {
   /// Null and absent are the same.
   public func differences(to other: JSONValue) -> [PathDifference] {
     var out: [PathDifference] = []
-    Self.collect(self.withoutNulls, other.withoutNulls, prefix: [], into: &out)
+    var prefix: [String] = []
+    if self.objectValue == nil || other.objectValue == nil {
+      // Two documents that are not both objects differ whole; a path needs one segment.
+      if self.withoutNulls != other.withoutNulls {
+        out.append(PathDifference(path: DocumentPath(segments: ["$"]), before: self.withoutNulls, after: other.withoutNulls))
+      }
+      return out
+    }
+    Self.collect(self, other, prefix: &prefix, into: &out)
     return out
   }
 
-  private static func collect(_ a: JSONValue, _ b: JSONValue, prefix: [String], into out: inout [PathDifference]) {
-    guard a != b else { return }
-    // An absent side of an object descends too, so each added or removed member is named.
-    let left = a == .null ? b.objectValue.map { _ in [String: JSONValue]() } : a.objectValue
-    let right = b == .null ? a.objectValue.map { _ in [String: JSONValue]() } : b.objectValue
+  /// One pass, no copies of the documents: an object member that is null counts as absent, and
+  /// objects are descended without first comparing them whole (a whole comparison at every level
+  /// would visit each subtree once per level above it).
+  private static func collect(_ a: JSONValue, _ b: JSONValue, prefix: inout [String], into out: inout [PathDifference]) {
+    let left = a.objectValue ?? (a == .null ? b.objectValue.map { _ in [:] } : nil)
+    let right = b.objectValue ?? (b == .null ? a.objectValue.map { _ in [:] } : nil)
     if let left, let right {
-      for key in Set(left.keys).union(right.keys).sorted() {
-        Self.collect(left[key] ?? .null, right[key] ?? .null, prefix: prefix + [key], into: &out)
+      var keys = Array(left.keys)
+      for key in right.keys where left[key] == nil { keys.append(key) }
+      keys.sort()
+      for key in keys {
+        let l = left[key] ?? .null, r = right[key] ?? .null
+        if l == .null && r == .null { continue }
+        prefix.append(key)
+        Self.collect(l, r, prefix: &prefix, into: &out)
+        prefix.removeLast()
       }
-    } else if prefix.isEmpty {
-      // Two documents that are not both objects differ whole; a path needs one segment.
-      out.append(PathDifference(path: DocumentPath(segments: ["$"]), before: a, after: b))
-    } else {
-      out.append(PathDifference(path: DocumentPath(segments: prefix), before: a, after: b))
+      return
     }
+    if case .array = a, case .array = b, a == b { return }
+    let (l, r) = (a.withoutNulls, b.withoutNulls)
+    if l != r { out.append(PathDifference(path: DocumentPath(segments: prefix), before: l, after: r)) }
   }
 }
 

@@ -63,8 +63,12 @@ public struct ResourceSchema: Sendable {
 
   /// The whole document in its comparable form.
   public func comparable(_ document: JSONValue) -> JSONValue {
-    guard case .object(let fields) = document else { return document }
-    return .object(Dictionary(uniqueKeysWithValues: fields.map { ($0.key, self.comparable($0.key, $0.value)) }))
+    // Only the fields a rule applies to are rewritten; the rest of the document is shared.
+    guard case .object(var fields) = document, !(self.sets.isEmpty && self.assignedKeys.isEmpty) else { return document }
+    for field in self.sets.union(self.assignedKeys.keys) {
+      if let value = fields[field] { fields[field] = self.comparable(field, value) }
+    }
+    return .object(fields)
   }
 
   /// The document without its volatile values (`*` in a volatile path matches any map key).
