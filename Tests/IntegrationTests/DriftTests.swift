@@ -57,6 +57,12 @@ struct DriftTests {
     #expect(try Self.open(f, names: names).isEmpty, "a first sync is its own baseline")
 
     _ = try f.driftChanges("change")
+    // One resource, before any sync: the scan asks inventory to read it from the cloud first.
+    let env = CLITests.environment(f.cluster)
+    let (scanned, scanOutput) = try Cluster.run(CLITests.fixpoint, ["drift", "scan", "--resource", id("fp-imdsv2"), "--wait"], environment: env)
+    #expect(scanned == 3, "a drift found exits 3: \(scanOutput)")
+    let scannedOne = try Self.open(f, names: names)
+    #expect(scannedOne.keys.sorted() == ["fp-imdsv2"], "only the scanned resource: \(scannedOne)")
     let job = try await f.sync()
     #expect(job.progress.state == .succeeded)
     // inventory's resource.changed events reach drift, which compares the changed resources.
@@ -111,6 +117,13 @@ struct DriftTests {
       try String.fetchOne($0, sql: "SELECT finding_type FROM finding WHERE source = 'drift' AND resource_id = ?", arguments: [id("fp-good-bucket")])
     }
     #expect(configurationFinding == "drift/configuration", "a configuration drift is recorded without a control")
+
+    // The operator's view: the differences side by side.
+    let (shown, showOutput) = try Cluster.run(CLITests.fixpoint, ["drifts", "show", imdsDrift], environment: env)
+    #expect(shown == 0 && showOutput.contains("metadata_options.http_tokens") && showOutput.contains("\"required\"") && showOutput.contains("\"optional\""), "\(showOutput)")
+    let (listed, listOutput) = try Cluster.run(CLITests.fixpoint, ["drifts", "list", "--kind", "security", "--output", "json"], environment: env)
+    let listedDrifts = try JSONSerialization.jsonObject(with: Data(listOutput.utf8)) as? [[String: Any]]
+    #expect(listed == 0 && listedDrifts?.count == 3, "\(listOutput)")
 
     // The operator's status changes, with history.
     let investigated = try await f.drift { d in
