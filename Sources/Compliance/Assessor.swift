@@ -91,25 +91,22 @@ final class Assessor: Sendable {
 
   /// The runner's loop: the oldest queued assessment, one at a time, until shutdown.
   func runQueue() async {
-    try? await self.store.pool.write { db in
-      try db.execute(
-        sql: "UPDATE assessment SET state = ?, message = 'restarted after an interruption' WHERE state = ?",
-        arguments: [AssessmentState.queued.rawValue, AssessmentState.running.rawValue])
-    }
-    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-      do {
-        while let next = try await self.store.pool.read({ db in
+    await JobQueue.run(
+      "assessment", logger: self.logger,
+      recover: {
+        try await self.store.pool.write { db in
+          try db.execute(
+            sql: "UPDATE assessment SET state = ?, message = 'restarted after an interruption' WHERE state = ?",
+            arguments: [AssessmentState.queued.rawValue, AssessmentState.running.rawValue])
+        }
+      },
+      next: {
+        try await self.store.pool.read { db in
           try AssessmentRecord.fetchOne(
             db, sql: "SELECT * FROM assessment WHERE state = ? ORDER BY requested_at, rowid LIMIT 1", arguments: [AssessmentState.queued.rawValue])
-        }) {
-          await self.execute(next)
-          if Task.isShuttingDownGracefully { return }
         }
-      } catch {
-        self.logger.warning("reading the assessment queue failed", metadata: ["error": "\(error)"])
-      }
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(300)) }
-    }
+      },
+      execute: { await self.execute($0) })
   }
 
   /// Stops an assessment at a page boundary on SIGTERM; it stays running and starts over next time.

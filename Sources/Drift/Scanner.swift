@@ -94,25 +94,22 @@ final class Scanner: Sendable {
   // MARK: The runner
 
   func runQueue() async {
-    try? await self.store.pool.write { db in
-      try db.execute(
-        sql: "UPDATE job_run SET state = ?, message = 'restarted after an interruption' WHERE state = ?",
-        arguments: [State.queued.rawValue, State.running.rawValue])
-    }
-    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-      do {
-        while let next = try await self.store.pool.read({ db in
-          try JobRunRecord.fetchOne(db, sql: "SELECT * FROM job_run WHERE state = ? ORDER BY started_at, rowid LIMIT 1", arguments: [State.queued.rawValue])
-        }) {
-          await self.execute(next)
-          if Task.isShuttingDownGracefully { return }
+    await JobQueue.run(
+      "scan", logger: self.logger,
+      recover: {
+        try await self.store.pool.write { db in
+          try db.execute(
+            sql: "UPDATE job_run SET state = ?, message = 'restarted after an interruption' WHERE state = ?",
+            arguments: [State.queued.rawValue, State.running.rawValue])
         }
-        try await self.drainPending()
-      } catch {
-        self.logger.warning("reading the scan queue failed", metadata: ["error": "\(error)"])
-      }
-      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(300)) }
-    }
+      },
+      next: {
+        try await self.store.pool.read { db in
+          try JobRunRecord.fetchOne(db, sql: "SELECT * FROM job_run WHERE state = ? ORDER BY started_at, rowid LIMIT 1", arguments: [State.queued.rawValue])
+        }
+      },
+      execute: { await self.execute($0) },
+      idle: { try await self.drainPending() })
   }
 
   /// The resources resource.changed named, as one job run; a pending row is removed only with its
