@@ -8,6 +8,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Baseline drift: each resource's live document (inventory's) against its latest baseline
 /// (inventory's, over gRPC), classified by the control catalogue (`DriftClass`).
@@ -29,6 +30,8 @@ final class Scanner: Sendable {
   let logger: Logger
   let pageSize: Int
   let overrides: ParameterOverrides
+  /// When comparing changed resources may be tried again after a failure.
+  private let pendingRetryAt = Mutex<Double>(0)
   static let source = "baseline"
   static let actor = Principal(subject: "drift", role: .service)
 
@@ -118,7 +121,7 @@ final class Scanner: Sendable {
     let pending = try await self.store.pool.read { db in
       try Row.fetchAll(db, sql: "SELECT resource_id, deleted, event_id FROM pending_resource ORDER BY queued_at LIMIT ?", arguments: [self.pageSize])
     }
-    guard !pending.isEmpty else { return }
+    guard !pending.isEmpty, Date().timeIntervalSince1970 >= self.pendingRetryAt.withLock({ $0 }) else { return }
     var job = Self.queued(trigger: "resource.changed", scope: ["resources": .number(Double(pending.count))], by: Self.actor.subject)
     job.state = State.running.rawValue
     job.message = "comparing \(pending.count) changed resources"
@@ -132,7 +135,12 @@ final class Scanner: Sendable {
         if row["deleted"] as Bool {
           outcome = try await self.record(resourceID: resourceID, gone: "the resource was deleted")
         } else {
-          outcome = try await self.compare(try await self.inventory.getResource(.with { $0.resourceID = resourceID }))
+          do {
+            let resource = try await self.inventory.getResource(.with { $0.resourceID = resourceID })
+            outcome = resource.status == .active ? try await self.compare(resource) : try await self.record(resourceID: resourceID, gone: "the resource is no longer active")
+          } catch let error as RPCError where error.code == .notFound {
+            outcome = try await self.record(resourceID: resourceID, gone: "the resource is no longer in inventory")
+          }
         }
         if outcome == .detected { found += 1 }
         try await self.store.pool.write { db in
@@ -141,7 +149,9 @@ final class Scanner: Sendable {
       }
       try await self.finish(job.id, state: .succeeded, seen: pending.count, found: found, message: "done")
     } catch {
-      self.logger.warning("comparing changed resources failed", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+      // Left pending; tried again in 10 s, not at every idle turn (inventory may be down).
+      self.pendingRetryAt.withLock { $0 = Date().timeIntervalSince1970 + 10 }
+      self.logger.warning("comparing changed resources failed; retrying in 10 s", metadata: ["job.id": "\(job.id)", "error": "\(error)"])
       try await self.finish(job.id, state: .failed, seen: pending.count, found: found, message: "failed", error: "\(error)")
     }
   }
