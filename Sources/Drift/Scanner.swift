@@ -80,10 +80,12 @@ final class Scanner: Sendable {
       finished_at: nil, drifts_found: 0, error: nil, scope: scope.description, requested_by: subject, resources_seen: 0, message: "queued")
   }
 
-  /// inventory's `resource.changed` (in the inbox's transaction): a changed or deleted resource
-  /// waits to be compared. A created one has nothing to drift from: its first baseline is itself.
+  /// inventory's `resource.changed` and `baseline.captured` (in the inbox's transaction): a
+  /// changed or deleted resource, or one with a new baseline, waits to be compared. A created one
+  /// has nothing to drift from: its first baseline is itself.
   static func afterChange(_ event: Fixpoint_V1_Event, in db: Database) throws {
-    guard case .resourceChanged(let changed) = event.payload, changed.change == .updated || changed.change == .deleted,
+    guard ["resource.changed", "baseline.captured"].contains(event.type),
+      case .resourceChanged(let changed) = event.payload, changed.change == .updated || changed.change == .deleted,
       !changed.resource.resourceID.isEmpty
     else { return }
     try db.execute(

@@ -289,6 +289,7 @@ struct ChangeService: Sendable {
       let record = try await SyncEngine.resource(request.resourceID, store: self.store)
       return try await RequestLog.once(self.store, method: "CaptureBaseline", request: request, requestID: request.requestID) { db in
         try Baselines.insert(record, by: actor, reason: "manual", comment: request.comment, in: db)
+        try self.sync.writer.event(record, change: .updated, type: "baseline.captured", in: db)
         return try Baselines.proto(try Row.fetchOne(db, sql: "SELECT * FROM baseline WHERE resource_id = ? ORDER BY captured_at DESC, rowid DESC LIMIT 1", arguments: [record.id])!)
       }
     case (true, false):
@@ -298,7 +299,10 @@ struct ChangeService: Sendable {
         let records = try ResourceRecord.fetchAll(
           db, sql: "SELECT * FROM resource WHERE provider_id = ? AND status = ?",
           arguments: [request.providerID, Fixpoint_V1_Resource.Status.active.rawValue])
-        for r in records { try Baselines.insert(r, by: actor, reason: "manual", comment: request.comment, in: db) }
+        for r in records {
+          try Baselines.insert(r, by: actor, reason: "manual", comment: request.comment, in: db)
+          try self.sync.writer.event(r, change: .updated, type: "baseline.captured", in: db)
+        }
         return .with { b in
           b.reason = "manual"
           b.configuration = JSONValue.object(["provider_id": .string(request.providerID), "resources": .number(Double(records.count))]).protoStruct

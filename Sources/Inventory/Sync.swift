@@ -66,8 +66,9 @@ struct ResourceWriter: Sendable {
     try self.event(record, change: .deleted, in: db)
   }
 
-  func event(_ r: ResourceRecord, change: Fixpoint_V1_ResourceChanged.Change, in db: Database) throws {
-    let event = self.outbox.makeEvent(type: "resource.changed", subject: r.id, severity: .info) { e in
+  /// `resource.changed` (or `type`: `baseline.captured` for a manual baseline, same payload).
+  func event(_ r: ResourceRecord, change: Fixpoint_V1_ResourceChanged.Change, type: String = "resource.changed", in db: Database) throws {
+    let event = self.outbox.makeEvent(type: type, subject: r.id, severity: .info) { e in
       e.resourceChanged = .with {
         $0.resource = r.ref
         $0.change = change

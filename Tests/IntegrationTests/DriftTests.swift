@@ -134,12 +134,22 @@ struct DriftTests {
       ($0 as? RPCError)?.code == .invalidArgument
     }
 
-    // Put everything back: the drifts resolve by themselves, and their findings with them.
+    // Accepting a change: a new baseline of the retagged bucket resolves its drift (inventory's
+    // baseline.captured), with no scan asked for.
+    let bucketDrift = try f.cluster.query(.drift) { try String.fetchOne($0, sql: "SELECT id FROM drift WHERE resource_id = ?", arguments: [id("fp-good-bucket")]) }!
+    let bucketID = id("fp-good-bucket")
+    _ = try await f.inventory { try await $0.captureBaseline(.with { $0.requestID = "accept-tag"; $0.resourceID = bucketID; $0.comment = "staging now" }) }
+    _ = try await Cluster.eventually(timeout: 15) { try Self.open(f, names: names)["fp-good-bucket"] == nil }
+    let accepted = try f.cluster.query(.drift) { try Row.fetchOne($0, sql: "SELECT status, comment FROM drift WHERE id = ?", arguments: [bucketDrift]) }
+    #expect(accepted?["status"] as Int? == Fixpoint_V1_Drift.Status.resolved.rawValue && (accepted?["comment"] as String?)?.contains("matches baseline") == true)
+
+    // Put everything back: the drifts resolve by themselves, and their findings with them; the
+    // bucket, whose baseline now says staging, drifts back the other way.
     _ = try f.driftChanges("revert")
     #expect(try await f.sync().progress.state == .succeeded)
-    _ = try await Cluster.eventually(timeout: 30) { try Self.open(f, names: names).isEmpty }
+    _ = try await Cluster.eventually(timeout: 30) { try Self.open(f, names: names).keys.sorted() == ["fp-good-bucket"] }
     let left = try Self.open(f, names: names)
-    #expect(left.isEmpty, "reverted: \(left)")
+    #expect(left.keys.sorted() == ["fp-good-bucket"] && left["fp-good-bucket"]?.paths == ["tags.env"], "reverted: \(left)")
     let history = try f.cluster.query(.drift) {
       try String.fetchAll($0, sql: "SELECT event FROM drift_change WHERE drift_id = ? ORDER BY seq", arguments: [imdsDrift])
     }
