@@ -480,7 +480,7 @@ public nonisolated struct Fixpoint_V1_Baseline: Sendable {
   /// Clears the value of `captured`. Subsequent reads from it will return its default value.
   public mutating func clearCaptured() {self._captured = nil}
 
-  /// "first_discovery" or "manual".
+  /// "first_discovery", "manual", or "change" (set by ApplyChange or RestoreSnapshot through Fixpoint).
   public var reason: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -275,9 +275,15 @@ struct ChangeService: Sendable {
     }
     response.after = after.configuration.protoStruct
     let providerID = record.provider_id
+    let changed = !plan.fields.isEmpty
     return try await RequestLog.once(self.store, method: method, request: request, requestID: requestID) { [response, after] db in
       var response = response
-      response.resource = try writer.upsert(after, providerID: providerID, now: Date().timeIntervalSince1970, in: db).1.proto()
+      let stored = try writer.upsert(after, providerID: providerID, now: Date().timeIntervalSince1970, in: db).1
+      // A change made through this change model (a fix, a restore) is the intended state: it
+      // becomes the resource's baseline, so drift reports changes made behind Fixpoint's back,
+      // not Fixpoint's own, and a drift the change undid resolves.
+      if changed { try Baselines.insert(stored, by: actor ?? "inventory", reason: "change", comment: "\(method) \(requestID)", in: db) }
+      response.resource = try stored.proto()
       return response
     }
   }
