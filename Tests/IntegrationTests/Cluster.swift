@@ -5,6 +5,7 @@ import GRDB
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Synchronization
+import TestSupport
 import Testing
 
 /// The real suite for a test: the five executables as separate processes on loopback ports, each
@@ -12,7 +13,6 @@ import Testing
 final class Cluster: Sendable {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
   static let binDir = ProcessInfo.processInfo.environment["FIXPOINT_BIN_DIR"] ?? root.appendingPathComponent(".build/debug").path
-  private static let nextSlot = Mutex(0)
 
   let dataDir: String
   let basePort: Int
@@ -23,11 +23,11 @@ final class Cluster: Sendable {
   let extraArguments: [ServiceName: [String]]
   private let processes = Mutex<[ServiceName: Process]>([:])
 
-  /// Ports: base + 0…4 gRPC, base + 5…9 metrics; distinct per cluster and per test process, below 32768.
+  /// Ports: base + 0…4 gRPC, base + 5…9 metrics, base + 10…14 health (TLS clusters), from
+  /// 20000–29999; free when taken and never shared with another cluster of the run.
   init(mutualTLS: Bool = false, extraArguments: [ServiceName: [String]] = [:]) async throws {
     self.extraArguments = extraArguments
-    let slot = Self.nextSlot.withLock { n in n += 1; return n }
-    self.basePort = 20_000 + Int(getpid() % 100) * 100 + (slot % 10) * 10
+    self.basePort = try LoopbackPorts.block(width: 15, in: 20_000..<30_000)
     self.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("fixpoint-it-\(UUID().uuidString.prefix(8))").path
     let (status, output) = try Self.run(Self.binDir + "/fixpoint", ["init", "--data-dir", self.dataDir])
     guard status == 0 else { throw ClusterError("fixpoint init failed: \(output)") }
@@ -46,7 +46,7 @@ final class Cluster: Sendable {
   func grpcPort(_ s: ServiceName) -> Int { self.basePort + ServiceName.allCases.firstIndex(of: s)! }
   func metricsPort(_ s: ServiceName) -> Int { self.basePort + 5 + ServiceName.allCases.firstIndex(of: s)! }
   /// The plaintext health-only port used in TLS clusters.
-  func healthPort(_ s: ServiceName) -> Int { self.basePort + 1000 + ServiceName.allCases.firstIndex(of: s)! }
+  func healthPort(_ s: ServiceName) -> Int { self.basePort + 10 + ServiceName.allCases.firstIndex(of: s)! }
   func address(_ s: ServiceName) -> PeerAddress { PeerAddress("127.0.0.1:\(self.grpcPort(s))")! }
   func databasePath(_ s: ServiceName) -> String { "\(self.dataDir)/\(s.rawValue).sqlite" }
 

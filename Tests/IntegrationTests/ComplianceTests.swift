@@ -287,7 +287,7 @@ struct ComplianceTests {
 
   @Test("a read the credentials may not make (AccessDenied on GetBucketPolicy) leaves exactly the controls that need it not evaluated; a change to that field is refused")
   func unreadable() async throws {
-    let proxy = FaultProxy()
+    let proxy = try FaultProxy()
     let f = try await AWSFixture.make(endpoint: { moto in try proxy.start(upstream: moto.endpoint) })
     let before = Self.verdicts(try await f.results(try await f.assess().id))
     #expect(!before.values.contains(.notEvaluated))

@@ -6,7 +6,6 @@ import GRDB
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import SwiftProtobuf
-import Synchronization
 import TestSupport
 import Testing
 
@@ -270,7 +269,7 @@ struct InventoryAWSTests {
 
   @Test("bad input is refused naming the field, and nothing is written or called")
   func badInput() async throws {
-    let proxy = FaultProxy()
+    let proxy = try FaultProxy()
     let f = try await AWSFixture.make(endpoint: { moto in try proxy.start(upstream: moto.endpoint) })
     let callsBefore = try proxy.state()["forwarded"] as? Int
     let providersBefore = try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") }
@@ -334,7 +333,7 @@ struct InventoryAWSTests {
 
   @Test("throttling from every protocol is retried with jittered backoff: sync and apply finish within the bounds")
   func throttling() async throws {
-    let proxy = FaultProxy()
+    let proxy = try FaultProxy()
     let capMS = 400
     let f = try await AWSFixture.make(
       endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
@@ -434,11 +433,9 @@ final class FaultProxy: @unchecked Sendable {
   /// 19000–19499: clear of the clusters, moto servers and benchmarks; one per proxy in a run.
   let port: Int
   private let process = Process()
-  private static let nextSlot = Mutex(0)
 
-  init() {
-    let slot = Self.nextSlot.withLock { n in n += 1; return n }
-    self.port = 19_000 + Int(getpid() % 50) * 10 + slot % 10
+  init() throws {
+    self.port = try LoopbackPorts.block(width: 1, in: 19_000..<19_500)
   }
 
   /// Starts the proxy in front of `upstream`; returns its endpoint.

@@ -374,7 +374,7 @@ struct RemediationTests {
 
   @Test("kill -9 in the middle of a 200-action batch: after a restart every action ends completed or failed, none applied twice, the chain verifies")
   func crash() async throws {
-    let proxy = FaultProxy()
+    let proxy = try FaultProxy()
     let f = try await AWSFixture.make(
       endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
       inventoryArguments: ["--inventory-aws-rate", "2000", "--inventory-aws-burst", "2000"],

@@ -2,7 +2,6 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import Synchronization
 
 /// A real `moto_server` (the local AWS API) on a loopback port of its own, for one test. Stopped
 /// when released.
@@ -10,12 +9,10 @@ public final class MotoServer: Sendable {
   public let port: Int
   public var endpoint: String { "http://127.0.0.1:\(self.port)" }
   private let process: Process
-  private static let nextSlot = Mutex(0)
 
   /// Ports 31000–31999: clear of the service clusters' ranges.
   public init() async throws {
-    let slot = Self.nextSlot.withLock { n in n += 1; return n }
-    self.port = 31_000 + Int(getpid() % 50) * 20 + slot % 20
+    self.port = try LoopbackPorts.block(width: 1, in: 31_000..<32_000)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [try TestPython.tool("moto_server"), "-H", "127.0.0.1", "-p", "\(self.port)"]
