@@ -64,6 +64,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(
       url: "https://github.com/apple/swift-configuration", from: "1.4.0",
       traits: [.defaults, "CommandLineArguments"]
@@ -95,6 +96,7 @@ let package = Package(
     ),
     .target(name: "FixpointDocuments", swiftSettings: swiftSettings),
     .target(name: "FixpointControls", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
+    .target(name: "FixpointIaC", dependencies: ["FixpointDocuments", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
     .target(
       name: "CloudAWS",
       dependencies: [
@@ -109,7 +111,7 @@ let package = Package(
     ),
     serviceLibrary("Remediation", extra: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "Metrics", package: "swift-metrics")]),
     serviceLibrary("Inventory", extra: ["CloudAWS", .product(name: "Crypto", package: "swift-crypto")]),
-    serviceLibrary("Drift"),
+    serviceLibrary("Drift", extra: ["FixpointIaC"]),
     serviceLibrary("Compliance", extra: [.product(name: "Crypto", package: "swift-crypto")]),
     serviceLibrary("Notifier"),
     serviceExecutable("InventoryMain", library: "Inventory", path: "inventory"),
@@ -139,6 +141,7 @@ let package = Package(
       name: "BenchAssess", dependencies: ["FixpointControls", "FixpointDocuments"], path: "scripts/bench/assess", swiftSettings: swiftSettings),
     .testTarget(name: "FixpointDocumentsTests", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
     .testTarget(name: "FixpointControlsTests", dependencies: ["FixpointControls", "FixpointDocuments"], swiftSettings: swiftSettings),
+    .testTarget(name: "FixpointIaCTests", dependencies: ["FixpointIaC", "FixpointDocuments"], swiftSettings: swiftSettings),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "CloudAWSTests",
