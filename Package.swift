@@ -111,7 +111,7 @@ let package = Package(
     ),
     serviceLibrary("Remediation", extra: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "Metrics", package: "swift-metrics")]),
     serviceLibrary("Inventory", extra: ["CloudAWS", .product(name: "Crypto", package: "swift-crypto")]),
-    serviceLibrary("Drift", extra: ["FixpointIaC"]),
+    serviceLibrary("Drift", extra: ["FixpointIaC", .product(name: "Crypto", package: "swift-crypto")]),
     serviceLibrary("Compliance", extra: [.product(name: "Crypto", package: "swift-crypto")]),
     serviceLibrary("Notifier"),
     serviceExecutable("InventoryMain", library: "Inventory", path: "inventory"),

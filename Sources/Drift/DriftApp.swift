@@ -1,5 +1,6 @@
 public import FixpointCore
 import FixpointControls
+import FixpointIaC
 import FixpointProtocol
 import GRDB
 
@@ -32,7 +33,9 @@ public enum DriftApp {
     return ServiceComponents(
       store: store, services: [DriftRPCs(store: store, scanner: scanner)], roleTable: self.roleTable,
       eventEffect: { event, db in try Scanner.afterChange(event, in: db) },
-      background: [connections, ScanRunner(scanner: scanner)])
+      background: [connections, ScanRunner(scanner: scanner)],
+      // An IaC definition of up to 50 MiB, and the request around it.
+      maxRequestBytes: IaC.maxBytes + (1 << 20))
   }
 
   /// Who may call what.

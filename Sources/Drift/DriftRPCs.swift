@@ -4,8 +4,8 @@ import Foundation
 import GRDB
 import GRPCCore
 
-/// `fixpoint.v1.DriftService`. Baseline scans, drifts, schedules and job runs work; IaC
-/// definitions answer UNIMPLEMENTED until built.
+/// `fixpoint.v1.DriftService`: scans (baselines and IaC definitions), drifts, IaC definitions,
+/// schedules and job runs.
 struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
   let store: Store
   let scanner: Scanner
@@ -86,10 +86,6 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
     return row.proto
   }
 
-  private static func later(_ method: String) -> ServiceError {
-    .unimplemented("\(method): IaC definitions and their comparison are not built yet")
-  }
-
   func runScan(request: Fixpoint_V1_RunScanRequest, context: ServerContext) async throws -> Fixpoint_V1_JobRun {
     try await self.scanner.enqueue(request, by: try currentPrincipal())
   }
@@ -143,18 +139,18 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
   }
 
   func uploadIaCDefinition(request: Fixpoint_V1_UploadIaCDefinitionRequest, context: ServerContext) async throws -> Fixpoint_V1_IaCDefinition {
-    throw Self.later("UploadIaCDefinition")
+    try await self.scanner.definitions.upload(request, by: try currentPrincipal())
   }
 
   func listIaCDefinitions(request: Fixpoint_V1_ListIaCDefinitionsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListIaCDefinitionsResponse {
-    throw Self.later("ListIaCDefinitions")
+    try await self.scanner.definitions.list(request)
   }
 
   func getIaCDefinition(request: Fixpoint_V1_GetIaCDefinitionRequest, context: ServerContext) async throws -> Fixpoint_V1_IaCDefinition {
-    throw Self.later("GetIaCDefinition")
+    try await self.scanner.definitions.get(request.definitionID)
   }
 
   func deleteIaCDefinition(request: Fixpoint_V1_DeleteIaCDefinitionRequest, context: ServerContext) async throws -> Fixpoint_V1_DeleteIaCDefinitionResponse {
-    throw Self.later("DeleteIaCDefinition")
+    try await self.scanner.definitions.delete(request, by: try currentPrincipal(), outbox: self.scanner.outbox)
   }
 }

@@ -99,6 +99,44 @@ enum DriftStore {
         );
         """)
     },
+    // IaC definitions: a name keeps its versions (each with the declared resources as parsed, so
+    // a comparison never parses again, and the kept copy of the file); each comparison's report.
+    Store.Migration("drift.3-iac-definitions") { db in
+      try db.execute(sql: """
+        CREATE TABLE iac_definition (
+          id TEXT PRIMARY KEY,
+          name TEXT NOT NULL UNIQUE,
+          format INTEGER NOT NULL,
+          provider_id TEXT NOT NULL,
+          regions TEXT NOT NULL,
+          resource_types TEXT NOT NULL,
+          ignore_rules TEXT NOT NULL,
+          version INTEGER NOT NULL,
+          created_at REAL NOT NULL
+        );
+        CREATE TABLE iac_version (
+          definition_id TEXT NOT NULL REFERENCES iac_definition(id) ON DELETE CASCADE,
+          version INTEGER NOT NULL,
+          sha256 TEXT NOT NULL,
+          content BLOB NOT NULL,
+          declared TEXT NOT NULL,
+          unsupported TEXT NOT NULL,
+          resource_count INTEGER NOT NULL,
+          uploaded_at REAL NOT NULL,
+          uploaded_by TEXT NOT NULL,
+          uploaded_role TEXT NOT NULL,
+          PRIMARY KEY (definition_id, version)
+        );
+        CREATE TABLE iac_report (
+          job_id TEXT PRIMARY KEY,
+          definition_id TEXT NOT NULL REFERENCES iac_definition(id) ON DELETE CASCADE,
+          version INTEGER NOT NULL,
+          generated_at REAL NOT NULL,
+          report BLOB NOT NULL
+        );
+        CREATE INDEX iac_report_latest ON iac_report (definition_id, generated_at);
+        """)
+    },
   ]
 }
 

@@ -30,6 +30,7 @@ final class Scanner: Sendable {
   let logger: Logger
   let pageSize: Int
   let overrides: ParameterOverrides
+  let definitions: IaCDefinitions
   /// When comparing changed resources may be tried again after a failure.
   private let pendingRetryAt = Mutex<Double>(0)
   static let source = "baseline"
@@ -44,6 +45,7 @@ final class Scanner: Sendable {
     self.logger = logger
     self.pageSize = pageSize
     self.overrides = overrides
+    self.definitions = IaCDefinitions(store: store, inventory: inventory)
   }
 
   enum State: Int {
@@ -63,8 +65,15 @@ final class Scanner: Sendable {
       try Validate.id(id, field: "resource_id", prefix: "res")
       scope = ["resource_id": .string(id), "refresh": true]
     case .all(true): scope = ["all": true]
+    case .definition(let reference):
+      let definition = try await self.store.pool.read { db in try IaCDefinitions.find(reference, in: db) }
+      guard definition.format != Fixpoint_V1_IaCDefinition.Format.kubernetes.rawValue else {
+        throw ServiceError.failedPrecondition(
+          "\(definition.name) holds Kubernetes manifests: drift against a live cluster needs a Kubernetes provider in inventory, which is not built yet")
+      }
+      scope = ["definition_id": .string(definition.id), "definition": .string(definition.name)]
     case .all(false), nil:
-      throw ServiceError.invalidArgument(field: "scope", reason: "give all = true, a provider_id or a resource_id")
+      throw ServiceError.invalidArgument(field: "scope", reason: "give all = true, a provider_id, a resource_id or a definition")
     }
     let record = Self.queued(trigger: "scan", scope: scope, by: actor.subject)
     let stored = try await RequestLog.once(self.store, method: "RunScan", request: request, requestID: request.requestID) { db in
@@ -171,7 +180,11 @@ final class Scanner: Sendable {
           sql: "UPDATE job_run SET state = ?, started_at = ?, resources_seen = 0, drifts_found = 0, message = 'reading inventory' WHERE id = ?",
           arguments: [State.running.rawValue, Date().timeIntervalSince1970, job.id])
       }
-      if let resourceID = scope["resource_id"]?.stringValue {
+      if let definitionID = scope["definition_id"]?.stringValue {
+        (seen, found) = try await self.definitions.compare(definitionID, job: job.id, scanner: self) { seen, message in
+          try await self.progress(job.id, seen: seen, found: 0, message: message)
+        }
+      } else if let resourceID = scope["resource_id"]?.stringValue {
         let resource =
           scope["refresh"]?.boolValue == true
           ? try await self.inventory.refreshResource(.with { $0.requestID = "\(job.id)-refresh"; $0.resourceID = resourceID })
@@ -248,19 +261,21 @@ final class Scanner: Sendable {
     let expected = try JSONValue(baseline.configuration)
     let live = try JSONValue(resource.configuration)
     let found = DriftClass.of(type: resource.type, expected: expected, live: live, overrides: self.overrides)
-    return try await self.record(resource: resource, baselineID: baseline.id, found: found)
+    return try await self.record(resource: resource, source: Self.source, comparedWith: "baseline:\(baseline.id)", found: found)
   }
 
-  /// Records what a comparison found, with its history step and event, in one transaction.
-  private func record(resource: Fixpoint_V1_Resource, baselineID: String, found: DriftClass?) async throws -> Outcome {
+  /// Records what a comparison with a baseline or a definition found (`source` "baseline" or
+  /// "iac:<id>"; `comparedWith` "baseline:<id>" or "iac:<id>@<version>"), with its history step
+  /// and event, in one transaction.
+  func record(resource: Fixpoint_V1_Resource, source: String, comparedWith: String, found: DriftClass?) async throws -> Outcome {
     let outbox = self.outbox
     return try await self.store.pool.write { db in
-      let key = DriftRecord.openKey(resourceID: resource.id, source: Self.source)
+      let key = DriftRecord.openKey(resourceID: resource.id, source: source)
       let open = try DriftRecord.filter(Column("open_key") == key).fetchOne(db)
       let now = Date().timeIntervalSince1970
       guard let found else {
         guard var open else { return .none }
-        try Self.resolve(&open, comment: "the live configuration matches baseline \(baselineID)", now: now, outbox: outbox, in: db)
+        try Self.resolve(&open, comment: "the live configuration matches \(comparedWith)", now: now, outbox: outbox, in: db)
         return .resolved
       }
       let differences = DriftDifferences.text(found.differences)
@@ -268,10 +283,10 @@ final class Scanner: Sendable {
       let severity = found.severity.proto.rawValue
       let broken = String(decoding: try JSONEncoder().encode(found.brokenControls), as: UTF8.self)
       if var open {
-        guard open.differences != differences || open.kind != kind || open.severity != severity || open.compared_with != "baseline:\(baselineID)"
+        guard open.differences != differences || open.kind != kind || open.severity != severity || open.compared_with != comparedWith
         else { return .unchanged }
         (open.differences, open.kind, open.severity, open.broken_controls) = (differences, kind, severity, broken)
-        (open.control_id, open.compared_with, open.external_id) = (found.brokenControls.first ?? "", "baseline:\(baselineID)", resource.externalID)
+        (open.control_id, open.compared_with, open.external_id) = (found.brokenControls.first ?? "", comparedWith, resource.externalID)
         (open.updated_at, open.updated_by, open.updated_role, open.comment) = (now, Self.actor.subject, Self.actor.role.rawValue, "changed again")
         try open.update(db)
         try DriftChangeRecord.next(of: open, event: "changed", in: db).insert(db)
@@ -282,7 +297,7 @@ final class Scanner: Sendable {
         id: RandomID.make(prefix: "dft"), resource_id: resource.id, external_id: resource.externalID, resource_type: resource.type,
         provider_id: resource.providerID, region: resource.region, kind: kind, severity: severity,
         status: Fixpoint_V1_Drift.Status.detected.rawValue, control_id: found.brokenControls.first ?? "", broken_controls: broken,
-        differences: differences, source: Self.source, compared_with: "baseline:\(baselineID)", detected_at: now, updated_at: now,
+        differences: differences, source: source, compared_with: comparedWith, detected_at: now, updated_at: now,
         updated_by: Self.actor.subject, updated_role: Self.actor.role.rawValue, comment: "", open_key: key)
       try drift.insert(db)
       try DriftChangeRecord.next(of: drift, event: "detected", in: db).insert(db)
@@ -291,11 +306,11 @@ final class Scanner: Sendable {
     }
   }
 
-  /// A resource gone from inventory resolves its open drift.
-  private func record(resourceID: String, gone reason: String) async throws -> Outcome {
+  /// A resource gone from inventory (or back in line with a definition) resolves its open drift.
+  func record(resourceID: String, source: String = Scanner.source, gone reason: String) async throws -> Outcome {
     let outbox = self.outbox
     return try await self.store.pool.write { db in
-      guard var open = try DriftRecord.filter(Column("open_key") == DriftRecord.openKey(resourceID: resourceID, source: Self.source)).fetchOne(db)
+      guard var open = try DriftRecord.filter(Column("open_key") == DriftRecord.openKey(resourceID: resourceID, source: source)).fetchOne(db)
       else { return .none }
       try Self.resolve(&open, comment: reason, now: Date().timeIntervalSince1970, outbox: outbox, in: db)
       return .resolved

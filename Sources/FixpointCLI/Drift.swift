@@ -28,17 +28,29 @@ struct DriftCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Only this provider (prv_…).") var provider: String?
     @Option(help: "Only this resource (res_…); inventory reads it from the cloud first.") var resource: String?
+    @Option(help: "An IaC definition (name or iac_…) against the live cloud, instead of baselines; `fixpoint iac drift` shows its report.")
+    var definition: String?
     @Flag(help: "Wait for the scan to finish, showing progress.") var wait = false
     @Option(help: "table or json.") var output: OutputFormat = .table
 
     func validate() throws {
-      if self.provider != nil && self.resource != nil { throw ValidationError("give at most one of --provider and --resource") }
+      if [self.provider, self.resource, self.definition].compactMap({ $0 }).count > 1 {
+        throw ValidationError("give at most one of --provider, --resource and --definition")
+      }
     }
 
     func run() async throws {
       let request = Fixpoint_V1_RunScanRequest.with {
         $0.requestID = RandomID.make(prefix: "cli")
-        if let p = self.provider { $0.providerID = p } else if let r = self.resource { $0.resourceID = r } else { $0.all = true }
+        if let p = self.provider {
+          $0.providerID = p
+        } else if let r = self.resource {
+          $0.resourceID = r
+        } else if let d = self.definition {
+          $0.definition = d
+        } else {
+          $0.all = true
+        }
       }
       let wait = self.wait
       let run = try await self.connection.call(.drift) { client in

@@ -18,16 +18,19 @@ public struct ServiceComponents: Sendable {
   /// Applied, exactly once per event id, to each event delivered to this service.
   public var eventEffect: EventEffect?
   public var background: [any Service]
+  /// The largest request accepted (16 MiB unless a service takes files, as drift does).
+  public var maxRequestBytes: Int
 
   public init(
     store: Store, services: [any RegistrableRPCService & Sendable], roleTable: RoleTable,
-    eventEffect: EventEffect? = nil, background: [any Service] = []
+    eventEffect: EventEffect? = nil, background: [any Service] = [], maxRequestBytes: Int = 16 << 20
   ) {
     self.store = store
     self.services = services
     self.roleTable = roleTable
     self.eventEffect = eventEffect
     self.background = background
+    self.maxRequestBytes = maxRequestBytes
   }
 }
 
@@ -99,7 +102,7 @@ public enum ServiceRunner {
       transport: HTTP2ServerTransport.Posix(
         address: .ipv4(host: settings.grpcHost, port: settings.grpcPort),
         transportSecurity: try Self.serverSecurity(settings.tls),
-        config: .defaults { $0.rpc.maxRequestPayloadSize = 16 << 20 }),
+        config: .defaults { $0.rpc.maxRequestPayloadSize = components.maxRequestBytes }),
       services: rpcServices,
       interceptors: [
         MetricsInterceptor(), AuthInterceptor(authority: authority, table: components.roleTable),

@@ -81,9 +81,16 @@ public struct IaCComparison: Sendable {
       }
       matched.insert(at)
       let target = live[at]
-      let expected = Declared.expected(live: target.document, declared: resource.document)
-      let differences = diff(expected, target.document, type: target.type).filter {
-        !ignore.ignores(type: [resource.sourceType, resource.type], ids: [resource.address, key, target.name, target.id, target.externalID], path: $0.path)
+      var expected = Declared.expected(live: target.document, declared: resource.document)
+      var differences: [PathDifference] = []
+      for difference in diff(expected, target.document, type: target.type) {
+        if ignore.ignores(type: [resource.sourceType, resource.type], ids: [resource.address, key, target.name, target.id, target.externalID], path: difference.path) {
+          // An ignored path is expected to be as it is live, so that whatever reads `expected`
+          // (the drift classifier) does not see it either.
+          expected.set(difference.after, at: difference.path)
+        } else {
+          differences.append(difference)
+        }
       }
       if differences.isEmpty {
         out.inSync.append(resource.address)

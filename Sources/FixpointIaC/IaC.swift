@@ -23,6 +23,19 @@ public enum IaC {
     return nil
   }
 
+  /// The format of a file; when it is none, why: the JSON or YAML error, located, if it is not
+  /// even that.
+  public static func format(of data: Data) throws -> IaCFormat {
+    if let format = Self.detect(data) { return format }
+    let body = Terraform.text(data)
+    if body.first(where: { !" \t\r\n".utf8.contains($0) }) == UInt8(ascii: "{") {
+      _ = try JSONValue.parseDefinition(body)
+    } else {
+      _ = try YAMLDocuments.parse(body)
+    }
+    throw IaCError("", "not a Terraform state or plan, a CloudFormation template or Kubernetes manifests")
+  }
+
   public static func parse(_ data: Data, format: IaCFormat) throws -> ParsedDefinition {
     guard data.count <= Self.maxBytes else { throw IaCError("", "the file is \(data.count) bytes; the limit is \(Self.maxBytes)") }
     switch format {

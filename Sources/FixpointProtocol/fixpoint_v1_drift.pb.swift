@@ -272,12 +272,27 @@ public nonisolated struct Fixpoint_V1_RunScanRequest: Sendable {
     set {scope = .resourceID(newValue)}
   }
 
+  /// An IaC definition, by id ("iac_…") or name: its latest version against the live
+  /// resources of its scope. FAILED_PRECONDITION for Kubernetes manifests (no Kubernetes
+  /// provider in inventory yet).
+  public var definition: String {
+    get {
+      if case .definition(let v)? = scope {return v}
+      return String()
+    }
+    set {scope = .definition(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Scope: Equatable, Sendable {
     case all(Bool)
     case providerID(String)
     case resourceID(String)
+    /// An IaC definition, by id ("iac_…") or name: its latest version against the live
+    /// resources of its scope. FAILED_PRECONDITION for Kubernetes manifests (no Kubernetes
+    /// provider in inventory yet).
+    case definition(String)
 
   }
 
@@ -350,33 +365,101 @@ public nonisolated struct Fixpoint_V1_UpdateDriftStatusRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Fixpoint_V1_IaCDefinition: Sendable {
+public nonisolated struct Fixpoint_V1_IaCDefinition: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var id: String = String()
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  public var format: Fixpoint_V1_IaCDefinition.Format = .unspecified
+  public var format: Fixpoint_V1_IaCDefinition.Format {
+    get {_storage._format}
+    set {_uniqueStorage()._format = newValue}
+  }
 
-  /// The raw source, as uploaded (not returned by List).
-  public var content: Data = Data()
+  /// The kept copy of the latest version (Get only): Terraform files with secret values and
+  /// provider blobs redacted, Kubernetes Secrets without values, CloudFormation as uploaded.
+  public var content: Data {
+    get {_storage._content}
+    set {_uniqueStorage()._content = newValue}
+  }
 
-  public var sha256: String = String()
+  public var sha256: String {
+    get {_storage._sha256}
+    set {_uniqueStorage()._sha256 = newValue}
+  }
 
-  /// Resources the definition declares, by address, once parsed.
-  public var resourceCount: Int32 = 0
+  /// Resources the latest version declares that have a live counterpart.
+  public var resourceCount: Int32 {
+    get {_storage._resourceCount}
+    set {_uniqueStorage()._resourceCount = newValue}
+  }
 
   public var uploaded: Fixpoint_V1_ActorStamp {
-    get {_uploaded ?? Fixpoint_V1_ActorStamp()}
-    set {_uploaded = newValue}
+    get {_storage._uploaded ?? Fixpoint_V1_ActorStamp()}
+    set {_uniqueStorage()._uploaded = newValue}
   }
   /// Returns true if `uploaded` has been explicitly set.
-  public var hasUploaded: Bool {self._uploaded != nil}
+  public var hasUploaded: Bool {_storage._uploaded != nil}
   /// Clears the value of `uploaded`. Subsequent reads from it will return its default value.
-  public mutating func clearUploaded() {self._uploaded = nil}
+  public mutating func clearUploaded() {_uniqueStorage()._uploaded = nil}
+
+  public var scope: Fixpoint_V1_IaCScope {
+    get {_storage._scope ?? Fixpoint_V1_IaCScope()}
+    set {_uniqueStorage()._scope = newValue}
+  }
+  /// Returns true if `scope` has been explicitly set.
+  public var hasScope: Bool {_storage._scope != nil}
+  /// Clears the value of `scope`. Subsequent reads from it will return its default value.
+  public mutating func clearScope() {_uniqueStorage()._scope = nil}
+
+  /// The latest version's number, from 1.
+  public var version: Int32 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  /// The ignore rules (driftctl's .driftignore syntax; see services/drift/README.md).
+  public var ignore: String {
+    get {_storage._ignore}
+    set {_uniqueStorage()._ignore = newValue}
+  }
+
+  /// Declared types with no live counterpart in inventory, with counts.
+  public var unsupportedTypes: Dictionary<String,Int32> {
+    get {_storage._unsupportedTypes}
+    set {_uniqueStorage()._unsupportedTypes = newValue}
+  }
+
+  /// Every version, newest first (Get only).
+  public var versions: [Fixpoint_V1_IaCVersion] {
+    get {_storage._versions}
+    set {_uniqueStorage()._versions = newValue}
+  }
+
+  /// The latest comparison (Get only; absent before the first RunScan).
+  public var latestReport: Fixpoint_V1_IaCDriftReport {
+    get {_storage._latestReport ?? Fixpoint_V1_IaCDriftReport()}
+    set {_uniqueStorage()._latestReport = newValue}
+  }
+  /// Returns true if `latestReport` has been explicitly set.
+  public var hasLatestReport: Bool {_storage._latestReport != nil}
+  /// Clears the value of `latestReport`. Subsequent reads from it will return its default value.
+  public mutating func clearLatestReport() {_uniqueStorage()._latestReport = nil}
+
+  /// Every declared resource of the latest version (Get only).
+  public var declared: [Fixpoint_V1_IaCDeclared] {
+    get {_storage._declared}
+    set {_uniqueStorage()._declared = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -428,7 +511,193 @@ public nonisolated struct Fixpoint_V1_IaCDefinition: Sendable {
 
   public init() {}
 
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// What a definition claims to manage: the live resources it is compared with.
+public nonisolated struct Fixpoint_V1_IaCScope: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Required for Terraform and CloudFormation: the inventory provider ("prv_…").
+  public var providerID: String = String()
+
+  /// Empty: every region.
+  public var regions: [String] = []
+
+  /// inventory types; empty: the types the definition declares.
+  public var resourceTypes: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fixpoint_V1_IaCVersion: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var version: Int32 = 0
+
+  public var sha256: String = String()
+
+  public var resourceCount: Int32 = 0
+
+  public var uploaded: Fixpoint_V1_ActorStamp {
+    get {_uploaded ?? Fixpoint_V1_ActorStamp()}
+    set {_uploaded = newValue}
+  }
+  /// Returns true if `uploaded` has been explicitly set.
+  public var hasUploaded: Bool {self._uploaded != nil}
+  /// Clears the value of `uploaded`. Subsequent reads from it will return its default value.
+  public mutating func clearUploaded() {self._uploaded = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
   fileprivate var _uploaded: Fixpoint_V1_ActorStamp? = nil
+}
+
+public nonisolated struct Fixpoint_V1_IaCDeclared: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var address: String = String()
+
+  /// The definition's type ("aws_s3_bucket", "AWS::S3::Bucket", "apps/v1/Deployment").
+  public var sourceType: String = String()
+
+  /// inventory's type; empty when there is none.
+  public var type: String = String()
+
+  /// What identifies the live resource: a bucket name, "sg-…", "name:<group name>".
+  public var key: String = String()
+
+  /// A plan's action (create, update, no-op, replace).
+  public var action: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A definition against the live resources of its scope.
+public nonisolated struct Fixpoint_V1_IaCDriftReport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var definitionID: String = String()
+
+  public var version: Int32 = 0
+
+  public var jobID: String = String()
+
+  public var generatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_generatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_generatedAt = newValue}
+  }
+  /// Returns true if `generatedAt` has been explicitly set.
+  public var hasGeneratedAt: Bool {self._generatedAt != nil}
+  /// Clears the value of `generatedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearGeneratedAt() {self._generatedAt = nil}
+
+  public var changed: [Fixpoint_V1_IaCChanged] = []
+
+  public var missing: [Fixpoint_V1_IaCMissing] = []
+
+  /// Live in the scope, declared nowhere in the definition.
+  public var unmanaged: [Fixpoint_V1_ResourceRef] = []
+
+  /// Per type, then overall (type "*"): managed / (managed + unmanaged).
+  public var coverage: [Fixpoint_V1_IaCCoverage] = []
+
+  public var inSync: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _generatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Fixpoint_V1_IaCChanged: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var address: String = String()
+
+  public var sourceType: String = String()
+
+  public var resource: Fixpoint_V1_ResourceRef {
+    get {_resource ?? Fixpoint_V1_ResourceRef()}
+    set {_resource = newValue}
+  }
+  /// Returns true if `resource` has been explicitly set.
+  public var hasResource: Bool {self._resource != nil}
+  /// Clears the value of `resource`. Subsequent reads from it will return its default value.
+  public mutating func clearResource() {self._resource = nil}
+
+  /// before: the declared value; after: the live one.
+  public var differences: [Fixpoint_V1_PathDiff] = []
+
+  public var kind: Fixpoint_V1_Drift.Kind = .unspecified
+
+  public var severity: Fixpoint_V1_Severity = .unspecified
+
+  public var controlID: String = String()
+
+  /// The drift recorded for it.
+  public var driftID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _resource: Fixpoint_V1_ResourceRef? = nil
+}
+
+public nonisolated struct Fixpoint_V1_IaCMissing: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var address: String = String()
+
+  public var sourceType: String = String()
+
+  public var type: String = String()
+
+  public var key: String = String()
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fixpoint_V1_IaCCoverage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var type: String = String()
+
+  public var managed: Int32 = 0
+
+  public var unmanaged: Int32 = 0
+
+  public var ratio: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fixpoint_V1_UploadIaCDefinitionRequest: Sendable {
@@ -440,13 +709,31 @@ public nonisolated struct Fixpoint_V1_UploadIaCDefinitionRequest: Sendable {
 
   public var name: String = String()
 
+  /// FORMAT_UNSPECIFIED: detected from the content.
   public var format: Fixpoint_V1_IaCDefinition.Format = .unspecified
 
+  /// At most 50 MiB.
   public var content: Data = Data()
+
+  public var scope: Fixpoint_V1_IaCScope {
+    get {_scope ?? Fixpoint_V1_IaCScope()}
+    set {_scope = newValue}
+  }
+  /// Returns true if `scope` has been explicitly set.
+  public var hasScope: Bool {self._scope != nil}
+  /// Clears the value of `scope`. Subsequent reads from it will return its default value.
+  public mutating func clearScope() {self._scope = nil}
+
+  /// Ignore rules; on a re-upload, empty keeps the previous version's rules unless drop_ignore.
+  public var ignore: String = String()
+
+  public var dropIgnore: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _scope: Fixpoint_V1_IaCScope? = nil
 }
 
 public nonisolated struct Fixpoint_V1_ListIaCDefinitionsRequest: Sendable {
@@ -482,6 +769,7 @@ public nonisolated struct Fixpoint_V1_GetIaCDefinitionRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// An id ("iac_…") or a name.
   public var definitionID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -496,6 +784,7 @@ public nonisolated struct Fixpoint_V1_DeleteIaCDefinitionRequest: Sendable {
 
   public var requestID: String = String()
 
+  /// An id ("iac_…") or a name.
   public var definitionID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -904,7 +1193,7 @@ nonisolated extension Fixpoint_V1_DriftChange: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Fixpoint_V1_RunScanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunScanRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}all\0\u{3}provider_id\0\u{3}resource_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}all\0\u{3}provider_id\0\u{3}resource_id\0\u{1}definition\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -937,6 +1226,14 @@ nonisolated extension Fixpoint_V1_RunScanRequest: SwiftProtobuf.Message, SwiftPr
           self.scope = .resourceID(v)
         }
       }()
+      case 5: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.scope != nil {try decoder.handleConflictingOneOf()}
+          self.scope = .definition(v)
+        }
+      }()
       default: break
       }
     }
@@ -962,6 +1259,10 @@ nonisolated extension Fixpoint_V1_RunScanRequest: SwiftProtobuf.Message, SwiftPr
     case .resourceID?: try {
       guard case .resourceID(let v)? = self.scope else { preconditionFailure() }
       try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    }()
+    case .definition?: try {
+      guard case .definition(let v)? = self.scope else { preconditionFailure() }
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
     }()
     case nil: break
     }
@@ -1143,7 +1444,172 @@ nonisolated extension Fixpoint_V1_UpdateDriftStatusRequest: SwiftProtobuf.Messag
 
 nonisolated extension Fixpoint_V1_IaCDefinition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IaCDefinition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}format\0\u{1}content\0\u{1}sha256\0\u{3}resource_count\0\u{1}uploaded\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}format\0\u{1}content\0\u{1}sha256\0\u{3}resource_count\0\u{1}uploaded\0\u{1}scope\0\u{1}version\0\u{1}ignore\0\u{3}unsupported_types\0\u{1}versions\0\u{3}latest_report\0\u{1}declared\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _name: String = String()
+    var _format: Fixpoint_V1_IaCDefinition.Format = .unspecified
+    var _content: Data = Data()
+    var _sha256: String = String()
+    var _resourceCount: Int32 = 0
+    var _uploaded: Fixpoint_V1_ActorStamp? = nil
+    var _scope: Fixpoint_V1_IaCScope? = nil
+    var _version: Int32 = 0
+    var _ignore: String = String()
+    var _unsupportedTypes: Dictionary<String,Int32> = [:]
+    var _versions: [Fixpoint_V1_IaCVersion] = []
+    var _latestReport: Fixpoint_V1_IaCDriftReport? = nil
+    var _declared: [Fixpoint_V1_IaCDeclared] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _name = source._name
+      _format = source._format
+      _content = source._content
+      _sha256 = source._sha256
+      _resourceCount = source._resourceCount
+      _uploaded = source._uploaded
+      _scope = source._scope
+      _version = source._version
+      _ignore = source._ignore
+      _unsupportedTypes = source._unsupportedTypes
+      _versions = source._versions
+      _latestReport = source._latestReport
+      _declared = source._declared
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._format) }()
+        case 4: try { try decoder.decodeSingularBytesField(value: &_storage._content) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._sha256) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._resourceCount) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._uploaded) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._scope) }()
+        case 9: try { try decoder.decodeSingularInt32Field(value: &_storage._version) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._ignore) }()
+        case 11: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt32>.self, value: &_storage._unsupportedTypes) }()
+        case 12: try { try decoder.decodeRepeatedMessageField(value: &_storage._versions) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._latestReport) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._declared) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if _storage._format != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._format, fieldNumber: 3)
+      }
+      if !_storage._content.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._content, fieldNumber: 4)
+      }
+      if !_storage._sha256.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sha256, fieldNumber: 5)
+      }
+      if _storage._resourceCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._resourceCount, fieldNumber: 6)
+      }
+      try { if let v = _storage._uploaded {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._scope {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if _storage._version != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._version, fieldNumber: 9)
+      }
+      if !_storage._ignore.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._ignore, fieldNumber: 10)
+      }
+      if !_storage._unsupportedTypes.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt32>.self, value: _storage._unsupportedTypes, fieldNumber: 11)
+      }
+      if !_storage._versions.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._versions, fieldNumber: 12)
+      }
+      try { if let v = _storage._latestReport {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      if !_storage._declared.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._declared, fieldNumber: 14)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_IaCDefinition, rhs: Fixpoint_V1_IaCDefinition) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._format != rhs_storage._format {return false}
+        if _storage._content != rhs_storage._content {return false}
+        if _storage._sha256 != rhs_storage._sha256 {return false}
+        if _storage._resourceCount != rhs_storage._resourceCount {return false}
+        if _storage._uploaded != rhs_storage._uploaded {return false}
+        if _storage._scope != rhs_storage._scope {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._ignore != rhs_storage._ignore {return false}
+        if _storage._unsupportedTypes != rhs_storage._unsupportedTypes {return false}
+        if _storage._versions != rhs_storage._versions {return false}
+        if _storage._latestReport != rhs_storage._latestReport {return false}
+        if _storage._declared != rhs_storage._declared {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_IaCDefinition.Format: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FORMAT_UNSPECIFIED\0\u{1}FORMAT_TERRAFORM_STATE\0\u{1}FORMAT_TERRAFORM_PLAN\0\u{1}FORMAT_CLOUDFORMATION\0\u{1}FORMAT_KUBERNETES\0")
+}
+
+nonisolated extension Fixpoint_V1_IaCScope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IaCScope"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}provider_id\0\u{1}regions\0\u{3}resource_types\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1151,13 +1617,50 @@ nonisolated extension Fixpoint_V1_IaCDefinition: SwiftProtobuf.Message, SwiftPro
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.format) }()
-      case 4: try { try decoder.decodeSingularBytesField(value: &self.content) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.sha256) }()
-      case 6: try { try decoder.decodeSingularInt32Field(value: &self.resourceCount) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._uploaded) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self.providerID) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.regions) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.resourceTypes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.providerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.providerID, fieldNumber: 1)
+    }
+    if !self.regions.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.regions, fieldNumber: 2)
+    }
+    if !self.resourceTypes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.resourceTypes, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_IaCScope, rhs: Fixpoint_V1_IaCScope) -> Bool {
+    if lhs.providerID != rhs.providerID {return false}
+    if lhs.regions != rhs.regions {return false}
+    if lhs.resourceTypes != rhs.resourceTypes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_IaCVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IaCVersion"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}sha256\0\u{3}resource_count\0\u{1}uploaded\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.version) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sha256) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.resourceCount) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._uploaded) }()
       default: break
       }
     }
@@ -1168,35 +1671,23 @@ nonisolated extension Fixpoint_V1_IaCDefinition: SwiftProtobuf.Message, SwiftPro
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.id.isEmpty {
-      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
-    }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
-    if self.format != .unspecified {
-      try visitor.visitSingularEnumField(value: self.format, fieldNumber: 3)
-    }
-    if !self.content.isEmpty {
-      try visitor.visitSingularBytesField(value: self.content, fieldNumber: 4)
+    if self.version != 0 {
+      try visitor.visitSingularInt32Field(value: self.version, fieldNumber: 1)
     }
     if !self.sha256.isEmpty {
-      try visitor.visitSingularStringField(value: self.sha256, fieldNumber: 5)
+      try visitor.visitSingularStringField(value: self.sha256, fieldNumber: 2)
     }
     if self.resourceCount != 0 {
-      try visitor.visitSingularInt32Field(value: self.resourceCount, fieldNumber: 6)
+      try visitor.visitSingularInt32Field(value: self.resourceCount, fieldNumber: 3)
     }
     try { if let v = self._uploaded {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Fixpoint_V1_IaCDefinition, rhs: Fixpoint_V1_IaCDefinition) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.format != rhs.format {return false}
-    if lhs.content != rhs.content {return false}
+  public static func ==(lhs: Fixpoint_V1_IaCVersion, rhs: Fixpoint_V1_IaCVersion) -> Bool {
+    if lhs.version != rhs.version {return false}
     if lhs.sha256 != rhs.sha256 {return false}
     if lhs.resourceCount != rhs.resourceCount {return false}
     if lhs._uploaded != rhs._uploaded {return false}
@@ -1205,13 +1696,297 @@ nonisolated extension Fixpoint_V1_IaCDefinition: SwiftProtobuf.Message, SwiftPro
   }
 }
 
-nonisolated extension Fixpoint_V1_IaCDefinition.Format: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FORMAT_UNSPECIFIED\0\u{1}FORMAT_TERRAFORM_STATE\0\u{1}FORMAT_TERRAFORM_PLAN\0\u{1}FORMAT_CLOUDFORMATION\0\u{1}FORMAT_KUBERNETES\0")
+nonisolated extension Fixpoint_V1_IaCDeclared: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IaCDeclared"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}address\0\u{3}source_type\0\u{1}type\0\u{1}key\0\u{1}action\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sourceType) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.type) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 1)
+    }
+    if !self.sourceType.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceType, fieldNumber: 2)
+    }
+    if !self.type.isEmpty {
+      try visitor.visitSingularStringField(value: self.type, fieldNumber: 3)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 4)
+    }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_IaCDeclared, rhs: Fixpoint_V1_IaCDeclared) -> Bool {
+    if lhs.address != rhs.address {return false}
+    if lhs.sourceType != rhs.sourceType {return false}
+    if lhs.type != rhs.type {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_IaCDriftReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IaCDriftReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}definition_id\0\u{1}version\0\u{3}job_id\0\u{3}generated_at\0\u{1}changed\0\u{1}missing\0\u{1}unmanaged\0\u{1}coverage\0\u{3}in_sync\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.definitionID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.version) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.jobID) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._generatedAt) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.changed) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.missing) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.unmanaged) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.coverage) }()
+      case 9: try { try decoder.decodeSingularInt32Field(value: &self.inSync) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.definitionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.definitionID, fieldNumber: 1)
+    }
+    if self.version != 0 {
+      try visitor.visitSingularInt32Field(value: self.version, fieldNumber: 2)
+    }
+    if !self.jobID.isEmpty {
+      try visitor.visitSingularStringField(value: self.jobID, fieldNumber: 3)
+    }
+    try { if let v = self._generatedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.changed.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.changed, fieldNumber: 5)
+    }
+    if !self.missing.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.missing, fieldNumber: 6)
+    }
+    if !self.unmanaged.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.unmanaged, fieldNumber: 7)
+    }
+    if !self.coverage.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.coverage, fieldNumber: 8)
+    }
+    if self.inSync != 0 {
+      try visitor.visitSingularInt32Field(value: self.inSync, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_IaCDriftReport, rhs: Fixpoint_V1_IaCDriftReport) -> Bool {
+    if lhs.definitionID != rhs.definitionID {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.jobID != rhs.jobID {return false}
+    if lhs._generatedAt != rhs._generatedAt {return false}
+    if lhs.changed != rhs.changed {return false}
+    if lhs.missing != rhs.missing {return false}
+    if lhs.unmanaged != rhs.unmanaged {return false}
+    if lhs.coverage != rhs.coverage {return false}
+    if lhs.inSync != rhs.inSync {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_IaCChanged: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IaCChanged"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}address\0\u{3}source_type\0\u{1}resource\0\u{1}differences\0\u{1}kind\0\u{1}severity\0\u{3}control_id\0\u{3}drift_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sourceType) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._resource) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.differences) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.controlID) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.driftID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 1)
+    }
+    if !self.sourceType.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceType, fieldNumber: 2)
+    }
+    try { if let v = self._resource {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.differences.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.differences, fieldNumber: 4)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 5)
+    }
+    if self.severity != .unspecified {
+      try visitor.visitSingularEnumField(value: self.severity, fieldNumber: 6)
+    }
+    if !self.controlID.isEmpty {
+      try visitor.visitSingularStringField(value: self.controlID, fieldNumber: 7)
+    }
+    if !self.driftID.isEmpty {
+      try visitor.visitSingularStringField(value: self.driftID, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_IaCChanged, rhs: Fixpoint_V1_IaCChanged) -> Bool {
+    if lhs.address != rhs.address {return false}
+    if lhs.sourceType != rhs.sourceType {return false}
+    if lhs._resource != rhs._resource {return false}
+    if lhs.differences != rhs.differences {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.severity != rhs.severity {return false}
+    if lhs.controlID != rhs.controlID {return false}
+    if lhs.driftID != rhs.driftID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_IaCMissing: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IaCMissing"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}address\0\u{3}source_type\0\u{1}type\0\u{1}key\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sourceType) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.type) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 1)
+    }
+    if !self.sourceType.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceType, fieldNumber: 2)
+    }
+    if !self.type.isEmpty {
+      try visitor.visitSingularStringField(value: self.type, fieldNumber: 3)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 4)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_IaCMissing, rhs: Fixpoint_V1_IaCMissing) -> Bool {
+    if lhs.address != rhs.address {return false}
+    if lhs.sourceType != rhs.sourceType {return false}
+    if lhs.type != rhs.type {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_IaCCoverage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IaCCoverage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}managed\0\u{1}unmanaged\0\u{1}ratio\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.type) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.managed) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.unmanaged) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.ratio) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.type.isEmpty {
+      try visitor.visitSingularStringField(value: self.type, fieldNumber: 1)
+    }
+    if self.managed != 0 {
+      try visitor.visitSingularInt32Field(value: self.managed, fieldNumber: 2)
+    }
+    if self.unmanaged != 0 {
+      try visitor.visitSingularInt32Field(value: self.unmanaged, fieldNumber: 3)
+    }
+    if self.ratio.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.ratio, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_IaCCoverage, rhs: Fixpoint_V1_IaCCoverage) -> Bool {
+    if lhs.type != rhs.type {return false}
+    if lhs.managed != rhs.managed {return false}
+    if lhs.unmanaged != rhs.unmanaged {return false}
+    if lhs.ratio != rhs.ratio {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Fixpoint_V1_UploadIaCDefinitionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UploadIaCDefinitionRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}name\0\u{1}format\0\u{1}content\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}name\0\u{1}format\0\u{1}content\0\u{1}scope\0\u{1}ignore\0\u{3}drop_ignore\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1223,12 +1998,19 @@ nonisolated extension Fixpoint_V1_UploadIaCDefinitionRequest: SwiftProtobuf.Mess
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.format) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.content) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._scope) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.ignore) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.dropIgnore) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.requestID.isEmpty {
       try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
     }
@@ -1241,6 +2023,15 @@ nonisolated extension Fixpoint_V1_UploadIaCDefinitionRequest: SwiftProtobuf.Mess
     if !self.content.isEmpty {
       try visitor.visitSingularBytesField(value: self.content, fieldNumber: 4)
     }
+    try { if let v = self._scope {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.ignore.isEmpty {
+      try visitor.visitSingularStringField(value: self.ignore, fieldNumber: 6)
+    }
+    if self.dropIgnore != false {
+      try visitor.visitSingularBoolField(value: self.dropIgnore, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1249,6 +2040,9 @@ nonisolated extension Fixpoint_V1_UploadIaCDefinitionRequest: SwiftProtobuf.Mess
     if lhs.name != rhs.name {return false}
     if lhs.format != rhs.format {return false}
     if lhs.content != rhs.content {return false}
+    if lhs._scope != rhs._scope {return false}
+    if lhs.ignore != rhs.ignore {return false}
+    if lhs.dropIgnore != rhs.dropIgnore {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
