@@ -138,7 +138,7 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .executableTarget(
-      name: "BenchAssess", dependencies: ["FixpointControls", "FixpointDocuments"], path: "scripts/bench/assess", swiftSettings: swiftSettings),
+      name: "BenchAssess", dependencies: ["FixpointControls", "FixpointDocuments", "FixpointIaC"], path: "scripts/bench/assess", swiftSettings: swiftSettings),
     .testTarget(name: "FixpointDocumentsTests", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
     .testTarget(name: "FixpointControlsTests", dependencies: ["FixpointControls", "FixpointDocuments"], swiftSettings: swiftSettings),
     .testTarget(name: "FixpointIaCTests", dependencies: ["FixpointIaC", "FixpointDocuments"], swiftSettings: swiftSettings),

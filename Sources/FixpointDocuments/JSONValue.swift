@@ -40,8 +40,10 @@ public enum JSONValue: Sendable, Hashable, Codable, CustomStringConvertible {
     }
   }
 
+  /// Parses JSON text (`JSONParser`); a malformed text throws `JSONParseError`.
   public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-    try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    if let value = try bytes.withContiguousStorageIfAvailable({ try JSONParser.parse($0) }) { return value }
+    return try Array(bytes).withUnsafeBufferPointer { try JSONParser.parse($0) }
   }
 
   /// Canonical bytes: sorted keys, no whitespace.

@@ -136,23 +136,8 @@ extension JSONValue {
   static func parseDefinition(_ data: Data) throws -> JSONValue {
     do {
       return try JSONValue.parse(data)
-    } catch {
-      // JSONSerialization says where ("around character N"); JSONDecoder does not.
-      var reason = "not valid JSON"
-      do {
-        _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-      } catch let failure as NSError {
-        let text = failure.userInfo[NSDebugDescriptionErrorKey] as? String ?? ""
-        if let range = text.range(of: "character "), let offset = Int(text[range.upperBound...].prefix { $0.isNumber }) {
-          let before = data.prefix(offset)
-          let line = before.count(where: { $0 == UInt8(ascii: "\n") }) + 1
-          let column = offset - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 - data.startIndex + 1 } ?? 0) + 1
-          let what = text.components(separatedBy: " around").first ?? text
-          throw IaCError("line \(line)", "not valid JSON: \(what.prefix(200)) (column \(column))")
-        }
-        reason += ": " + text.prefix(200)
-      }
-      throw IaCError("", reason)
+    } catch let error as JSONParseError {
+      throw IaCError("line \(error.line)", "not valid JSON: \(error.reason) (column \(error.column))")
     }
   }
 }
