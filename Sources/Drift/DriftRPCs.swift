@@ -9,6 +9,7 @@ import GRPCCore
 struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
   let store: Store
   let scanner: Scanner
+  let schedules: Schedules
 
   func listDrifts(request: Fixpoint_V1_ListDriftsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListDriftsResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
@@ -46,26 +47,15 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
   }
 
   func listSchedules(request: Fixpoint_V1_ListSchedulesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListSchedulesResponse {
-    let rows = try await self.store.pool.read { db in try ScheduleRecord.order(Column("name")).fetchAll(db) }
-    return .with { $0.schedules = rows.map(\.proto) }
+    try await self.schedules.list()
   }
 
-  /// Enables, disables or re-times a schedule. The interval must be between 60 s and 7 days.
   func updateSchedule(request: Fixpoint_V1_UpdateScheduleRequest, context: ServerContext) async throws -> Fixpoint_V1_Schedule {
-    try Validate.text(request.name, field: "name", max: 64)
-    guard (60...604_800).contains(request.intervalSeconds) else {
-      throw ServiceError.invalidArgument(field: "interval_seconds", reason: "must be between 60 and 604800")
-    }
-    return try await RequestLog.once(self.store, method: "UpdateSchedule", request: request, requestID: request.requestID) { db in
-      guard var row = try ScheduleRecord.fetchOne(db, key: request.name) else {
-        throw ServiceError.notFound(kind: "schedule", id: request.name)
-      }
-      row.enabled = request.enabled
-      row.interval_seconds = request.intervalSeconds
-      row.next_run_at = request.enabled ? Date().timeIntervalSince1970 + Double(request.intervalSeconds) : nil
-      try row.update(db)
-      return row.proto
-    }
+    try await self.schedules.update(request)
+  }
+
+  func runSchedule(request: Fixpoint_V1_RunScheduleRequest, context: ServerContext) async throws -> Fixpoint_V1_JobRun {
+    try await self.schedules.runNow(request, by: try currentPrincipal())
   }
 
   func listJobRuns(request: Fixpoint_V1_ListJobRunsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListJobRunsResponse {

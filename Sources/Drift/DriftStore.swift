@@ -137,6 +137,18 @@ enum DriftStore {
         CREATE INDEX iac_report_latest ON iac_report (definition_id, generated_at);
         """)
     },
+    // The scheduler: the two seeded schedules were never run, so they are replaced by the three
+    // jobs it runs; a schedule is an interval or a cron expression, and knows its latest run.
+    Store.Migration("drift.4-scheduler") { db in
+      try db.execute(sql: """
+        DELETE FROM schedule;
+        ALTER TABLE schedule ADD COLUMN cron TEXT NOT NULL DEFAULT '';
+        ALTER TABLE schedule ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+        ALTER TABLE schedule ADD COLUMN last_job_id TEXT;
+        INSERT INTO schedule (name, enabled, interval_seconds) VALUES
+          ('resource_sync', 0, 86400), ('drift_detection', 1, 14400), ('compliance_check', 0, 86400);
+        """)
+    },
   ]
 }
 
@@ -267,14 +279,21 @@ struct ScheduleRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
   var interval_seconds: Int64
   var next_run_at: Double?
   var last_run_at: Double?
+  var cron: String
+  var time_zone: String
+  var last_job_id: String?
 
-  var proto: Fixpoint_V1_Schedule {
+  func proto(running: Bool) -> Fixpoint_V1_Schedule {
     .with {
       $0.name = self.name
       $0.enabled = self.enabled
-      $0.intervalSeconds = self.interval_seconds
+      $0.intervalSeconds = self.cron.isEmpty ? self.interval_seconds : 0
       if let at = self.next_run_at { $0.nextRunAt = .init(date: Date(timeIntervalSince1970: at)) }
       if let at = self.last_run_at { $0.lastRunAt = .init(date: Date(timeIntervalSince1970: at)) }
+      $0.cron = self.cron
+      $0.timeZone = self.time_zone
+      $0.lastJobID = self.last_job_id ?? ""
+      $0.running = running
     }
   }
 }

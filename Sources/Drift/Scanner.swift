@@ -31,6 +31,9 @@ final class Scanner: Sendable {
   let pageSize: Int
   let overrides: ParameterOverrides
   let definitions: IaCDefinitions
+  /// For the compliance_check schedule.
+  let compliance: Fixpoint_V1_ComplianceService.Client<HTTP2ClientTransport.Posix>?
+  let schedules: Schedules?
   /// When comparing changed resources may be tried again after a failure.
   private let pendingRetryAt = Mutex<Double>(0)
   static let source = "baseline"
@@ -38,8 +41,11 @@ final class Scanner: Sendable {
 
   init(
     store: Store, inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>, logger: Logger, pageSize: Int = 500,
-    overrides: ParameterOverrides = ParameterOverrides()
+    overrides: ParameterOverrides = ParameterOverrides(),
+    compliance: Fixpoint_V1_ComplianceService.Client<HTTP2ClientTransport.Posix>? = nil, schedules: Schedules? = nil
   ) {
+    self.compliance = compliance
+    self.schedules = schedules
     self.store = store
     self.inventory = inventory
     self.logger = logger
@@ -191,35 +197,24 @@ final class Scanner: Sendable {
           : try await self.inventory.getResource(.with { $0.resourceID = resourceID })
         let outcome = resource.status == .active ? try await self.compare(resource) : try await self.record(resourceID: resourceID, gone: "the resource is no longer active")
         (seen, found) = (1, outcome == .detected ? 1 : 0)
+      } else if let schedule = scope["schedule"]?.stringValue {
+        var message = "done"
+        switch schedule {
+        case "drift_detection":
+          (seen, found, message) = try await Schedules.driftDetection(self, job: job.id)
+        case "resource_sync":
+          (seen, message) = try await Schedules.resourceSync(self.inventory, job: job.id)
+        case "compliance_check":
+          guard let compliance = self.compliance, let schedules = self.schedules else { throw ScheduleFailure(message: "no compliance client") }
+          message = try await schedules.complianceCheck(compliance, job: job.id)
+        default:
+          throw ScheduleFailure(message: "unknown schedule \(schedule)")
+        }
+        try await self.finish(job.id, state: .succeeded, seen: seen, found: found, message: String(message.prefix(2000)))
+        self.logger.info("scheduled job finished", metadata: ["job.id": "\(job.id)", "schedule": "\(schedule)", "message": "\(message.prefix(500))"])
+        return
       } else {
-        let providerID = scope["provider_id"]?.stringValue ?? ""
-        var active = Set<String>()
-        var token = ""
-        repeat {
-          if Task.isShuttingDownGracefully { throw ShuttingDown() }
-          let page = try await self.inventory.listResources(.with {
-            $0.providerID = providerID
-            $0.status = .active
-            $0.pageSize = Int32(self.pageSize)
-            $0.pageToken = token
-          })
-          for resource in page.resources {
-            active.insert(resource.id)
-            if try await self.compare(resource) == .detected { found += 1 }
-          }
-          seen += page.resources.count
-          try await self.progress(job.id, seen: seen, found: found, message: "compared \(seen) of \(page.totalSize) resources")
-          token = page.nextPageToken
-        } while !token.isEmpty
-        // Open drifts of resources in scope that are no longer active: deleted since.
-        let stale = try await self.store.pool.read { db in
-          try String.fetchAll(
-            db, sql: "SELECT resource_id FROM drift WHERE open_key IS NOT NULL AND source = ? AND (? = '' OR provider_id = ?)",
-            arguments: [Self.source, providerID, providerID])
-        }
-        for resourceID in stale where !active.contains(resourceID) {
-          _ = try await self.record(resourceID: resourceID, gone: "the resource is no longer active")
-        }
+        (seen, found) = try await self.scanResources(job: job.id, providerID: scope["provider_id"]?.stringValue ?? "")
       }
       try await self.finish(job.id, state: .succeeded, seen: seen, found: found, message: "done")
       self.logger.info("drift scan finished", metadata: ["job.id": "\(job.id)", "resources": "\(seen)", "drifts": "\(found)"])
@@ -230,6 +225,43 @@ final class Scanner: Sendable {
       try? await self.finish(job.id, state: .failed, seen: seen, found: found, message: "failed", error: "\(error)")
     }
   }
+
+  /// Every active resource (of one provider, or all) against its baseline; open drifts of
+  /// resources no longer active resolve.
+  func scanResources(job: String, providerID: String) async throws -> (Int, Int64) {
+    var seen = 0
+    var found: Int64 = 0
+    var active = Set<String>()
+    var token = ""
+    repeat {
+      if Task.isShuttingDownGracefully { throw ShuttingDown() }
+      let page = try await self.inventory.listResources(.with {
+        $0.providerID = providerID
+        $0.status = .active
+        $0.pageSize = Int32(self.pageSize)
+        $0.pageToken = token
+      })
+      for resource in page.resources {
+        active.insert(resource.id)
+        if try await self.compare(resource) == .detected { found += 1 }
+      }
+      seen += page.resources.count
+      try await self.progress(job, seen: seen, found: found, message: "compared \(seen) of \(page.totalSize) resources")
+      token = page.nextPageToken
+    } while !token.isEmpty
+    // Open drifts of resources in scope that are no longer active: deleted since.
+    let stale = try await self.store.pool.read { db in
+      try String.fetchAll(
+        db, sql: "SELECT resource_id FROM drift WHERE open_key IS NOT NULL AND source = ? AND (? = '' OR provider_id = ?)",
+        arguments: [Self.source, providerID, providerID])
+    }
+    for resourceID in stale where !active.contains(resourceID) {
+      _ = try await self.record(resourceID: resourceID, gone: "the resource is no longer active")
+    }
+    return (seen, found)
+  }
+
+  func scanAll(job: String) async throws -> (Int, Int64) { try await self.scanResources(job: job, providerID: "") }
 
   private func progress(_ id: String, seen: Int, found: Int64, message: String) async throws {
     try await self.store.pool.write { db in

@@ -202,20 +202,90 @@ struct Drifts: AsyncParsableCommand {
   }
 
   struct Schedules: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the drift scan schedules.")
+    static let configuration = CommandConfiguration(abstract: "List drift's schedules (as `fixpoint schedules list`).")
     @OptionGroup var connection: ConnectionOptions
+    @Option(help: "table or json.") var output: OutputFormat = .table
+    func run() async throws { try await SchedulesCommand.list(self.connection, self.output) }
+  }
+}
+
+/// `fixpoint schedules list | set | run`: the jobs drift runs by itself.
+struct SchedulesCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "schedules", abstract: "The jobs drift runs on a schedule: resource_sync, drift_detection, compliance_check.",
+    discussion: """
+      resource_sync asks inventory to sync every provider; drift_detection scans every resource       against its baseline and every IaC definition against the cloud (default: every 4 h);       compliance_check asks compliance to assess the enabled frameworks. A schedule is an interval       or a cron expression; a run missed while drift was down runs once at its next start, and a       schedule never runs twice at once. Each run is a job (`fixpoint jobs list`).
+      """,
+    subcommands: [ListSchedules.self, Set.self, RunNow.self])
+
+  static func list(_ connection: ConnectionOptions, _ output: OutputFormat) async throws {
+    let schedules = try await connection.call(.drift) { client in
+      try await DriftCommand.client(client).listSchedules(.init(), options: cliCallOptions).schedules
+    }
+    try printMessages(
+      schedules,
+      columns: [
+        Column("name") { $0.name }, Column("enabled") { "\($0.enabled)" },
+        Column("every") { $0.cron.isEmpty ? "\($0.intervalSeconds)s" : "cron '\($0.cron)' \($0.timeZone)" },
+        Column("next-run") { Show.time($0.nextRunAt) }, Column("last-run") { Show.time($0.lastRunAt) },
+        Column("last-job") { $0.lastJobID + ($0.running ? " (running)" : "") },
+      ], format: output)
+  }
+
+  struct ListSchedules: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the schedules, their next and last runs.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "table or json.") var output: OutputFormat = .table
+    func run() async throws { try await SchedulesCommand.list(self.connection, self.output) }
+  }
+
+  /// "90", "90s", "30m", "4h", "1d" as seconds.
+  static func seconds(_ text: String) -> Int64? {
+    let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+    if let unit = text.last.flatMap({ units[$0] }), let n = Int64(text.dropLast()) { return n * unit }
+    return Int64(text)
+  }
+
+  struct Set: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Re-time, enable or disable a schedule.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "resource_sync, drift_detection or compliance_check.") var name: String
+    @Option(help: "The interval: 90s, 30m, 4h, 1d.") var every: String?
+    @Option(help: "A cron expression: minute hour day-of-month month day-of-week.") var cron: String?
+    @Option(help: "The cron expression's time zone (default UTC).") var timeZone: String?
+    @Flag(help: "Disable the schedule.") var disable = false
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func validate() throws {
+      guard (self.every == nil) != (self.cron == nil) else { throw ValidationError("give one of --every and --cron") }
+      if let every = self.every, SchedulesCommand.seconds(every) == nil { throw ValidationError("--every: '\(every)' is not 90s, 30m, 4h or 1d") }
+    }
+
+    func run() async throws {
+      let request = Fixpoint_V1_UpdateScheduleRequest.with {
+        $0.requestID = RandomID.make(prefix: "cli")
+        $0.name = self.name
+        $0.enabled = !self.disable
+        $0.intervalSeconds = self.every.flatMap(SchedulesCommand.seconds) ?? 0
+        $0.cron = self.cron ?? ""
+        $0.timeZone = self.timeZone ?? ""
+      }
+      let s = try await self.connection.call(.drift) { try await DriftCommand.client($0).updateSchedule(request, options: cliCallOptions) }
+      if self.output == .json { return try printMessages([s], columns: [], format: .json) }
+      print(s.enabled ? "\(s.name): next run \(Show.time(s.nextRunAt))" : "\(s.name): disabled")
+    }
+  }
+
+  struct RunNow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a schedule now; refused while its previous run is still going.")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "resource_sync, drift_detection or compliance_check.") var name: String
     @Option(help: "table or json.") var output: OutputFormat = .table
 
     func run() async throws {
-      let schedules = try await self.connection.call(.drift) { client in
-        try await DriftCommand.client(client).listSchedules(.init(), options: cliCallOptions).schedules
-      }
-      try printMessages(
-        schedules,
-        columns: [
-          Column("name") { $0.name }, Column("enabled") { "\($0.enabled)" }, Column("interval-s") { "\($0.intervalSeconds)" },
-          Column("next-run") { Show.time($0.nextRunAt) }, Column("last-run") { Show.time($0.lastRunAt) },
-        ], format: self.output)
+      let request = Fixpoint_V1_RunScheduleRequest.with { $0.requestID = RandomID.make(prefix: "cli"); $0.name = self.name }
+      let job = try await self.connection.call(.drift) { try await DriftCommand.client($0).runSchedule(request, options: cliCallOptions) }
+      try printMessages([job], columns: Jobs.columns, format: self.output)
     }
   }
 }

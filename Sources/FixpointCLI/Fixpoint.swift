@@ -17,7 +17,7 @@ struct Fixpoint: AsyncParsableCommand {
     subcommands: [
       Init.self, Up.self, Status.self, Token.self, Provider.self, Resource.self, Baseline.self, Findings.self, Remediation.self,
       Audit.self, Policy.self, Alerts.self,
-      Compliance.self, Frameworks.self, DriftCommand.self, Drifts.self, IaCCommand.self, Jobs.self,
+      Compliance.self, Frameworks.self, DriftCommand.self, Drifts.self, IaCCommand.self, SchedulesCommand.self, Jobs.self,
     ])
 }
 

@@ -150,6 +150,19 @@ public enum Fixpoint_V1_DriftService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RunSchedule" metadata.
+        public enum RunSchedule: Sendable {
+            /// Request type for "RunSchedule".
+            public typealias Input = Fixpoint_V1_RunScheduleRequest
+            /// Response type for "RunSchedule".
+            public typealias Output = Fixpoint_V1_JobRun
+            /// Descriptor for "RunSchedule".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fixpoint.v1.DriftService"),
+                method: "RunSchedule",
+                type: .unary
+            )
+        }
         /// Namespace for "ListJobRuns" metadata.
         public enum ListJobRuns: Sendable {
             /// Request type for "ListJobRuns".
@@ -188,6 +201,7 @@ public enum Fixpoint_V1_DriftService: Sendable {
             DeleteIaCDefinition.descriptor,
             ListSchedules.descriptor,
             UpdateSchedule.descriptor,
+            RunSchedule.descriptor,
             ListJobRuns.descriptor,
             GetJobRun.descriptor
         ]
@@ -356,6 +370,10 @@ extension Fixpoint_V1_DriftService {
 
         /// Handle the "UpdateSchedule" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Enables, disables or re-times a schedule (an interval or a cron expression).
+        ///
         /// - Parameters:
         ///   - request: A streaming request of `Fixpoint_V1_UpdateScheduleRequest` messages.
         ///   - context: Context providing information about the RPC.
@@ -367,6 +385,24 @@ extension Fixpoint_V1_DriftService {
             request: GRPCCore.StreamingServerRequest<Fixpoint_V1_UpdateScheduleRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Schedule>
+
+        /// Handle the "RunSchedule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs a schedule now (FAILED_PRECONDITION while its previous run is still going).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fixpoint_V1_RunScheduleRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fixpoint_V1_JobRun` messages.
+        func runSchedule(
+            request: GRPCCore.StreamingServerRequest<Fixpoint_V1_RunScheduleRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_JobRun>
 
         /// Handle the "ListJobRuns" method.
         ///
@@ -545,6 +581,10 @@ extension Fixpoint_V1_DriftService {
 
         /// Handle the "UpdateSchedule" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Enables, disables or re-times a schedule (an interval or a cron expression).
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Fixpoint_V1_UpdateScheduleRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -556,6 +596,24 @@ extension Fixpoint_V1_DriftService {
             request: GRPCCore.ServerRequest<Fixpoint_V1_UpdateScheduleRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Schedule>
+
+        /// Handle the "RunSchedule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs a schedule now (FAILED_PRECONDITION while its previous run is still going).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_RunScheduleRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fixpoint_V1_JobRun` message.
+        func runSchedule(
+            request: GRPCCore.ServerRequest<Fixpoint_V1_RunScheduleRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_JobRun>
 
         /// Handle the "ListJobRuns" method.
         ///
@@ -732,6 +790,10 @@ extension Fixpoint_V1_DriftService {
 
         /// Handle the "UpdateSchedule" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Enables, disables or re-times a schedule (an interval or a cron expression).
+        ///
         /// - Parameters:
         ///   - request: A `Fixpoint_V1_UpdateScheduleRequest` message.
         ///   - context: Context providing information about the RPC.
@@ -743,6 +805,24 @@ extension Fixpoint_V1_DriftService {
             request: Fixpoint_V1_UpdateScheduleRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Fixpoint_V1_Schedule
+
+        /// Handle the "RunSchedule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs a schedule now (FAILED_PRECONDITION while its previous run is still going).
+        ///
+        /// - Parameters:
+        ///   - request: A `Fixpoint_V1_RunScheduleRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fixpoint_V1_JobRun` to respond with.
+        func runSchedule(
+            request: Fixpoint_V1_RunScheduleRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fixpoint_V1_JobRun
 
         /// Handle the "ListJobRuns" method.
         ///
@@ -889,6 +969,17 @@ extension Fixpoint_V1_DriftService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Fixpoint_V1_DriftService.Method.RunSchedule.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_RunScheduleRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_JobRun>(),
+            handler: { request, context in
+                try await self.runSchedule(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Fixpoint_V1_DriftService.Method.ListJobRuns.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_ListJobRunsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_ListJobRunsResponse>(),
@@ -1020,6 +1111,17 @@ extension Fixpoint_V1_DriftService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Schedule> {
         let response = try await self.updateSchedule(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func runSchedule(
+        request: GRPCCore.StreamingServerRequest<Fixpoint_V1_RunScheduleRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_JobRun> {
+        let response = try await self.runSchedule(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1175,6 +1277,19 @@ extension Fixpoint_V1_DriftService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Schedule> {
         return GRPCCore.ServerResponse<Fixpoint_V1_Schedule>(
             message: try await self.updateSchedule(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func runSchedule(
+        request: GRPCCore.ServerRequest<Fixpoint_V1_RunScheduleRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_JobRun> {
+        return GRPCCore.ServerResponse<Fixpoint_V1_JobRun>(
+            message: try await self.runSchedule(
                 request: request.message,
                 context: context
             ),
@@ -1403,6 +1518,10 @@ extension Fixpoint_V1_DriftService {
 
         /// Call the "UpdateSchedule" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Enables, disables or re-times a schedule (an interval or a cron expression).
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Fixpoint_V1_UpdateScheduleRequest` message.
         ///   - serializer: A serializer for `Fixpoint_V1_UpdateScheduleRequest` messages.
@@ -1418,6 +1537,29 @@ extension Fixpoint_V1_DriftService {
             deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_Schedule>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Schedule>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RunSchedule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs a schedule now (FAILED_PRECONDITION while its previous run is still going).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_RunScheduleRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_RunScheduleRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_JobRun` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func runSchedule<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_RunScheduleRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_RunScheduleRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_JobRun>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_JobRun>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ListJobRuns" method.
@@ -1759,6 +1901,10 @@ extension Fixpoint_V1_DriftService {
 
         /// Call the "UpdateSchedule" method.
         ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Enables, disables or re-times a schedule (an interval or a cron expression).
+        ///
         /// - Parameters:
         ///   - request: A request containing a single `Fixpoint_V1_UpdateScheduleRequest` message.
         ///   - serializer: A serializer for `Fixpoint_V1_UpdateScheduleRequest` messages.
@@ -1780,6 +1926,40 @@ extension Fixpoint_V1_DriftService {
             try await self.client.unary(
                 request: request,
                 descriptor: Fixpoint_V1_DriftService.Method.UpdateSchedule.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RunSchedule" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs a schedule now (FAILED_PRECONDITION while its previous run is still going).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_RunScheduleRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_RunScheduleRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_JobRun` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func runSchedule<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_RunScheduleRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_RunScheduleRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_JobRun>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_JobRun>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fixpoint_V1_DriftService.Method.RunSchedule.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -2087,6 +2267,10 @@ extension Fixpoint_V1_DriftService.ClientProtocol {
 
     /// Call the "UpdateSchedule" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Enables, disables or re-times a schedule (an interval or a cron expression).
+    ///
     /// - Parameters:
     ///   - request: A request containing a single `Fixpoint_V1_UpdateScheduleRequest` message.
     ///   - options: Options to apply to this RPC.
@@ -2105,6 +2289,35 @@ extension Fixpoint_V1_DriftService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_UpdateScheduleRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_Schedule>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RunSchedule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Runs a schedule now (FAILED_PRECONDITION while its previous run is still going).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fixpoint_V1_RunScheduleRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func runSchedule<Result>(
+        request: GRPCCore.ClientRequest<Fixpoint_V1_RunScheduleRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_JobRun>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.runSchedule(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_RunScheduleRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_JobRun>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2435,6 +2648,10 @@ extension Fixpoint_V1_DriftService.ClientProtocol {
 
     /// Call the "UpdateSchedule" method.
     ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Enables, disables or re-times a schedule (an interval or a cron expression).
+    ///
     /// - Parameters:
     ///   - message: request message to send.
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -2456,6 +2673,39 @@ extension Fixpoint_V1_DriftService.ClientProtocol {
             metadata: metadata
         )
         return try await self.updateSchedule(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RunSchedule" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Runs a schedule now (FAILED_PRECONDITION while its previous run is still going).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func runSchedule<Result>(
+        _ message: Fixpoint_V1_RunScheduleRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_JobRun>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fixpoint_V1_RunScheduleRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.runSchedule(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -809,12 +809,13 @@ public nonisolated struct Fixpoint_V1_Schedule: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// "baseline-scan", "iac-scan".
+  /// "resource_sync" (every provider synced), "drift_detection" (a scan of everything and of each
+  /// IaC definition), "compliance_check" (an assessment of each enabled framework).
   public var name: String = String()
 
   public var enabled: Bool = false
 
-  /// Seconds between runs.
+  /// Seconds between runs; 0 when the schedule is a cron expression.
   public var intervalSeconds: Int64 = 0
 
   public var nextRunAt: SwiftProtobuf.Google_Protobuf_Timestamp {
@@ -834,6 +835,17 @@ public nonisolated struct Fixpoint_V1_Schedule: Sendable {
   public var hasLastRunAt: Bool {self._lastRunAt != nil}
   /// Clears the value of `lastRunAt`. Subsequent reads from it will return its default value.
   public mutating func clearLastRunAt() {self._lastRunAt = nil}
+
+  /// minute hour day-of-month month day-of-week, in time_zone.
+  public var cron: String = String()
+
+  public var timeZone: String = String()
+
+  /// The job run of the current or latest run.
+  public var lastJobID: String = String()
+
+  /// True while that job run is queued or running.
+  public var running: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -876,7 +888,27 @@ public nonisolated struct Fixpoint_V1_UpdateScheduleRequest: Sendable {
 
   public var enabled: Bool = false
 
+  /// Give one of interval_seconds and cron.
   public var intervalSeconds: Int64 = 0
+
+  public var cron: String = String()
+
+  /// For cron; default UTC.
+  public var timeZone: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fixpoint_V1_RunScheduleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: String = String()
+
+  public var name: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -890,7 +922,7 @@ public nonisolated struct Fixpoint_V1_JobRun: Sendable {
 
   public var id: String = String()
 
-  /// "scan" or a schedule name.
+  /// "scan", "resource.changed" or a schedule's name.
   public var trigger: String = String()
 
   public var progress: Fixpoint_V1_JobProgress {
@@ -2215,7 +2247,7 @@ nonisolated extension Fixpoint_V1_DeleteIaCDefinitionResponse: SwiftProtobuf.Mes
 
 nonisolated extension Fixpoint_V1_Schedule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Schedule"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}enabled\0\u{3}interval_seconds\0\u{3}next_run_at\0\u{3}last_run_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}enabled\0\u{3}interval_seconds\0\u{3}next_run_at\0\u{3}last_run_at\0\u{1}cron\0\u{3}time_zone\0\u{3}last_job_id\0\u{1}running\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2228,6 +2260,10 @@ nonisolated extension Fixpoint_V1_Schedule: SwiftProtobuf.Message, SwiftProtobuf
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.intervalSeconds) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._nextRunAt) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._lastRunAt) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.cron) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.timeZone) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.lastJobID) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.running) }()
       default: break
       }
     }
@@ -2253,6 +2289,18 @@ nonisolated extension Fixpoint_V1_Schedule: SwiftProtobuf.Message, SwiftProtobuf
     try { if let v = self._lastRunAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.cron.isEmpty {
+      try visitor.visitSingularStringField(value: self.cron, fieldNumber: 6)
+    }
+    if !self.timeZone.isEmpty {
+      try visitor.visitSingularStringField(value: self.timeZone, fieldNumber: 7)
+    }
+    if !self.lastJobID.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastJobID, fieldNumber: 8)
+    }
+    if self.running != false {
+      try visitor.visitSingularBoolField(value: self.running, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2262,6 +2310,10 @@ nonisolated extension Fixpoint_V1_Schedule: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.intervalSeconds != rhs.intervalSeconds {return false}
     if lhs._nextRunAt != rhs._nextRunAt {return false}
     if lhs._lastRunAt != rhs._lastRunAt {return false}
+    if lhs.cron != rhs.cron {return false}
+    if lhs.timeZone != rhs.timeZone {return false}
+    if lhs.lastJobID != rhs.lastJobID {return false}
+    if lhs.running != rhs.running {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2318,7 +2370,7 @@ nonisolated extension Fixpoint_V1_ListSchedulesResponse: SwiftProtobuf.Message, 
 
 nonisolated extension Fixpoint_V1_UpdateScheduleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateScheduleRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}name\0\u{1}enabled\0\u{3}interval_seconds\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}name\0\u{1}enabled\0\u{3}interval_seconds\0\u{1}cron\0\u{3}time_zone\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2330,6 +2382,8 @@ nonisolated extension Fixpoint_V1_UpdateScheduleRequest: SwiftProtobuf.Message, 
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.intervalSeconds) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.cron) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.timeZone) }()
       default: break
       }
     }
@@ -2348,6 +2402,12 @@ nonisolated extension Fixpoint_V1_UpdateScheduleRequest: SwiftProtobuf.Message, 
     if self.intervalSeconds != 0 {
       try visitor.visitSingularInt64Field(value: self.intervalSeconds, fieldNumber: 4)
     }
+    if !self.cron.isEmpty {
+      try visitor.visitSingularStringField(value: self.cron, fieldNumber: 5)
+    }
+    if !self.timeZone.isEmpty {
+      try visitor.visitSingularStringField(value: self.timeZone, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2356,6 +2416,43 @@ nonisolated extension Fixpoint_V1_UpdateScheduleRequest: SwiftProtobuf.Message, 
     if lhs.name != rhs.name {return false}
     if lhs.enabled != rhs.enabled {return false}
     if lhs.intervalSeconds != rhs.intervalSeconds {return false}
+    if lhs.cron != rhs.cron {return false}
+    if lhs.timeZone != rhs.timeZone {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_RunScheduleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunScheduleRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_RunScheduleRequest, rhs: Fixpoint_V1_RunScheduleRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

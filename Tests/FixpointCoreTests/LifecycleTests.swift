@@ -1,5 +1,5 @@
 import FixpointControls
-import FixpointCore
+@testable import FixpointCore
 import FixpointProtocol
 import Foundation
 import GRDB
@@ -188,6 +188,13 @@ struct ChangeWindowTests {
       #expect(throws: ServiceError.self, "\(bad)") { try CronExpression(bad) }
     }
     #expect(throws: ServiceError.self) { try ChangeWindow(.with { $0.cron = "* * * * *"; $0.durationSeconds = 3600; $0.timeZone = "Mars/Olympus" }) }
+    // The next matching minute, in the expression's time zone.
+    let berlin = TimeZone(identifier: "Europe/Berlin")!
+    #expect(try CronExpression("0 */4 * * *").next(after: Self.date("2026-11-22 10:15"), in: utc.timeZone) == Self.date("2026-11-22 12:00"))
+    #expect(try CronExpression("30 9 * * 1").next(after: Self.date("2026-11-22 10:15", "Europe/Berlin"), in: berlin) == Self.date("2026-11-23 09:30", "Europe/Berlin"))
+    #expect(try CronExpression("0 0 1 1 *").next(after: Self.date("2026-11-22 10:15"), in: utc.timeZone) == Self.date("2027-01-01 00:00"))
+    #expect(try CronExpression("* * * * *").next(after: Self.date("2026-11-22 10:15"), in: utc.timeZone) == Self.date("2026-11-22 10:16"))
+    #expect(try CronExpression("0 0 30 2 *").next(after: Self.date("2026-11-22 10:15"), in: utc.timeZone) == nil, "February 30th never comes")
     #expect(throws: ServiceError.self) { try ChangeWindow(.with { $0.cron = "* * * * *"; $0.durationSeconds = 10 }) }
   }
 }

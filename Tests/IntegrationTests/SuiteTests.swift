@@ -15,7 +15,7 @@ struct SuiteTests {
     let providers = try await cluster.withClient(.inventory) { try await Fixpoint_V1_InventoryService.Client(wrapping: $0).listProviders(.init()) }
     #expect(providers.providers.isEmpty)
     let schedules = try await cluster.withClient(.drift) { try await Fixpoint_V1_DriftService.Client(wrapping: $0).listSchedules(.init()) }
-    #expect(schedules.schedules.map(\.name) == ["baseline-scan", "iac-scan"])
+    #expect(schedules.schedules.map(\.name) == ["compliance_check", "drift_detection", "resource_sync"])
     let frameworks = try await cluster.withClient(.compliance) { try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).listFrameworks(.init()) }
     #expect(frameworks.frameworks.map(\.id).contains("fsbp"))
     let policy = try await cluster.withClient(.dispatcher) { try await Fixpoint_V1_RemediationService.Client(wrapping: $0).getPolicy(.init()) }
@@ -33,9 +33,9 @@ struct SuiteTests {
 
     // A schedule change, read back from drift's file.
     _ = try await cluster.withClient(.drift) {
-      try await Fixpoint_V1_DriftService.Client(wrapping: $0).updateSchedule(.with { $0.name = "baseline-scan"; $0.enabled = true; $0.intervalSeconds = 600 })
+      try await Fixpoint_V1_DriftService.Client(wrapping: $0).updateSchedule(.with { $0.name = "resource_sync"; $0.enabled = true; $0.intervalSeconds = 600 })
     }
-    let enabled = try cluster.query(.drift) { try Row.fetchOne($0, sql: "SELECT enabled, interval_seconds FROM schedule WHERE name = 'baseline-scan'") }
+    let enabled = try cluster.query(.drift) { try Row.fetchOne($0, sql: "SELECT enabled, interval_seconds FROM schedule WHERE name = 'resource_sync'") }
     #expect(enabled?["enabled"] == true)
     #expect(enabled?["interval_seconds"] == 600)
 

@@ -71,7 +71,7 @@ def main():
 
     ch = lambda k: grpc.insecure_channel(addrs[k])
     check("inventory ListProviders", len(inv_g.InventoryServiceStub(ch("inventory")).ListProviders(inv.ListProvidersRequest(), metadata=admin, timeout=5).providers) == 0)
-    check("drift ListSchedules", [s.name for s in dr_g.DriftServiceStub(ch("drift")).ListSchedules(dr.ListSchedulesRequest(), metadata=viewer, timeout=5).schedules] == ["baseline-scan", "iac-scan"])
+    check("drift ListSchedules", [s.name for s in dr_g.DriftServiceStub(ch("drift")).ListSchedules(dr.ListSchedulesRequest(), metadata=viewer, timeout=5).schedules] == ["compliance_check", "drift_detection", "resource_sync"])
     check("compliance ListFrameworks", "cis-aws-3.0" in [f.id for f in co_g.ComplianceServiceStub(ch("compliance")).ListFrameworks(co.ListFrameworksRequest(), metadata=viewer, timeout=5).frameworks])
     check("dispatcher GetPolicy", re_g.RemediationServiceStub(ch("dispatcher")).GetPolicy(re.GetPolicyRequest(), metadata=viewer, timeout=5).require_approval)
     notifier = no_g.NotifierServiceStub(ch("notifier"))
