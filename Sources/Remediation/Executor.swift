@@ -91,8 +91,16 @@ final class Executor: Sendable {
     let resource = try await self.callInventory("read the resource") {
       try await self.inventory.getResource(.with { $0.resourceID = finding.resource_id })
     }
-    let control = handler.control(for: finding.control_id, resourceType: resource.type)
-    let plan = try handler.plan(resource, control: control, config: self.handlerConfig)
+    let plan: HandlerPlan
+    if let revert = handler as? RevertToBaseline {
+      let baseline = try await self.callInventory("read the baseline") {
+        try await self.inventory.getBaseline(.with { $0.resourceID = resource.id })
+      }
+      plan = try revert.plan(resource, baseline: try JSONValue(baseline.configuration), baselineID: baseline.id)
+    } else {
+      let control = handler.control(for: finding.control_id, resourceType: resource.type)
+      plan = try handler.plan(resource, control: control, config: self.handlerConfig)
+    }
     let changeSet = Fixpoint_V1_ChangeSet.with {
       $0.resource = .with { r in
         r.resourceID = resource.id
@@ -354,7 +362,8 @@ final class Executor: Sendable {
   /// writes and reads back. A repeat after a crash reuses the snapshot and the first answer.
   func perform(_ action: Fixpoint_V1_Action) async throws -> Outcome {
     guard !action.changeSet.operations.isEmpty else { return .guidanceOnly }
-    let control = try await self.control(of: action)
+    let reverts = HandlerCatalogue.byName[action.handler]?.info.revertsToBaseline == true
+    let control = reverts ? nil : try await self.control(of: action)
     let applied = try await self.callInventory("apply the change") {
       try await self.inventory.applyChange(.with {
         $0.requestID = Self.changeRequestID(action.id)
@@ -365,7 +374,11 @@ final class Executor: Sendable {
     }
     // inventory re-read the fields after writing (or found them in place): when the control passes
     // on that read it is the verification; otherwise read again, bounded (eventual consistency).
-    try await self.verify(action.changeSet, control: control, after: applied.hasAfter ? applied.after : nil)
+    if let control {
+      try await self.verify(action.changeSet, control: control, after: applied.hasAfter ? applied.after : nil)
+    } else {
+      try await self.verifyValues(action.changeSet, after: applied.hasAfter ? applied.after : nil)
+    }
     if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: applied.snapshotID) }
     let note = applied.newAccessKeyID.isEmpty ? "" : "; new access key \(applied.newAccessKeyID) delivered to \(self.handlerConfig.iamKeySink)"
     return .changed(snapshotID: applied.snapshotID, applied: applied.diffs, note: note)
@@ -401,6 +414,24 @@ final class Executor: Sendable {
       let verdict = Self.verdict(of: control, on: document!, parameters: parameters)
       if verdict == .pass { return }
       if attempt == 5 { throw ServiceError.failedPrecondition("verification failed: \(control.id) does not pass after the change: \(verdict)") }
+      document = nil
+      try await Task.sleep(for: .milliseconds(200 * attempt))
+    }
+  }
+
+  /// For a handler no control verifies (RevertToBaseline): each written field reads back as
+  /// planned, on inventory's read after the change and then fresh reads, bounded.
+  func verifyValues(_ changeSet: Fixpoint_V1_ChangeSet, after: Google_Protobuf_Struct?) async throws {
+    var document = after
+    for attempt in 1...5 {
+      if document == nil {
+        document = try await self.callInventory("verify the change") {
+          try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).after
+        }
+      }
+      let differing = RevertToBaseline.verdict(changeSet, after: document!)
+      if differing.isEmpty { return }
+      if attempt == 5 { throw ServiceError.failedPrecondition("verification failed: \(differing.joined(separator: ", ")) do not read back as planned") }
       document = nil
       try await Task.sleep(for: .milliseconds(200 * attempt))
     }

@@ -1,4 +1,5 @@
 import FixpointControls
+import FixpointDocuments
 @testable import FixpointCore
 import FixpointProtocol
 import Foundation
@@ -101,15 +102,16 @@ struct HandlerCatalogueTests {
 
   @Test("every handler has its metadata, a plan (the dry run's input) for a misconfigured resource, and an end-to-end test")
   func catalogue() throws {
-    let e2e = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("IntegrationTests/RemediationTests.swift").path, encoding: .utf8)
+    let integration = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("IntegrationTests")
+    let e2e = try ["RemediationTests.swift", "DriftTests.swift"].map { try String(contentsOfFile: integration.appendingPathComponent($0).path, encoding: .utf8) }
+      .joined()
     #expect(Set(HandlerCatalogue.all.map(\.info.name)).count == HandlerCatalogue.all.count, "names are unique")
     for handler in HandlerCatalogue.all {
       let info = handler.info
-      #expect(!info.name.isEmpty && !info.description.isEmpty && !info.controlIDs.isEmpty && !info.resourceTypes.isEmpty, "\(info.name)")
+      #expect(!info.name.isEmpty && !info.description.isEmpty && !(info.controlIDs + info.findingTypes).isEmpty && !info.resourceTypes.isEmpty, "\(info.name)")
       #expect(info.tier != .unspecified && info.risk != .unspecified, "\(info.name)")
       #expect(info.permissions.isEmpty == (info.name == "ManualGuidance"), "\(info.name) declares the permissions it needs")
-      #expect(e2e.contains("\"\(info.name)\""), "\(info.name) has no end-to-end test in RemediationTests")
+      #expect(e2e.contains("\"\(info.name)\""), "\(info.name) has no end-to-end test in RemediationTests or DriftTests")
       let type = info.resourceTypes[0]
       let resource = Fixpoint_V1_Resource.with { $0.id = "res_1"; $0.type = type; $0.name = "sample"; $0.configuration = Self.samples[type] ?? [:] }
       switch info.name {
@@ -127,6 +129,31 @@ struct HandlerCatalogueTests {
         var two = resource
         two.configuration.fields["access_keys"]!.structValue.fields["AKIASECOND"] = .init(structValue: ["status": "Inactive", "created": "2025-06-01T00:00:00Z"])
         #expect(throws: ServiceError.self, "two keys: IAM allows no third") { try handler.plan(two, config: sink) }
+      case "RevertToBaseline":
+        #expect(info.tier == .t3ChangeWindow && info.findingTypes == ["drift/configuration"])
+        #expect(throws: ServiceError.self, "plans only from a baseline") { try handler.plan(resource, config: HandlerConfig()) }
+        let revert = RevertToBaseline()
+        let bucket = Fixpoint_V1_Resource.with {
+          $0.id = "res_1"; $0.type = "s3_bucket"; $0.name = "b"
+          $0.configuration = ["name": "b", "tags": .init(structValue: ["env": "staging"]), "versioning": "Enabled", "acl_grants": .init(listValue: [])]
+        }
+        let baseline: JSONValue = ["name": "b", "tags": ["env": "prod", "team": "sec"], "versioning": "Suspended", "acl_grants": []]
+        let plan = try revert.plan(bucket, baseline: baseline, baselineID: "bln_1")
+        #expect(plan.operations.map(\.path) == ["tags", "versioning"] && plan.description.contains("bln_1"))
+        #expect(try plan.operations.map { try JSONValue($0.value) } == [["env": "prod", "team": "sec"], "Suspended"])
+        // A read-only field that differs can only be accepted; nothing to revert is no action.
+        var grants = baseline
+        grants.set([["grantee": "AllUsers", "permission": "READ"]], at: DocumentPath(segments: ["acl_grants"]))
+        #expect { try revert.plan(bucket, baseline: grants, baselineID: "bln_1") } throws: {
+          "\($0)".contains("b differs from its baseline in acl_grants, which Fixpoint cannot write: capture a new baseline to accept it")
+        }
+        let same = try JSONValue(bucket.configuration)
+        #expect(throws: ServiceError.self, "matches the baseline") { try revert.plan(bucket, baseline: same, baselineID: "bln_1") }
+        // Verification: the fields read back as planned (tag order and assigned ids aside).
+        let changeSet = Fixpoint_V1_ChangeSet.with { $0.resource.type = "s3_bucket"; $0.operations = plan.operations }
+        #expect(RevertToBaseline.verdict(changeSet, after: ["tags": .init(structValue: ["team": "sec", "env": "prod"]), "versioning": "Suspended"]).isEmpty)
+        #expect(RevertToBaseline.verdict(changeSet, after: ["tags": .init(structValue: ["env": "prod"]), "versioning": "Suspended"]) == ["tags.team"])
+        continue
       case "ManualGuidance":
         let plan = try handler.plan(resource, config: HandlerConfig())
         #expect(plan.operations.isEmpty && !plan.guidance.isEmpty)

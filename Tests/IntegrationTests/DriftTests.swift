@@ -160,4 +160,47 @@ struct DriftTests {
     let status = try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT status FROM finding WHERE id = ?", arguments: [findingID]) }
     #expect(status == Fixpoint_V1_Finding.Status.resolved.rawValue, "drift.resolved resolves the finding")
   }
+
+  @Test("a configuration drift is reverted to its baseline by the generic handler: tier 3, approved by another user, applied and verified in moto, rolled back")
+  func revertToBaseline() async throws {
+    let f = try await AWSFixture.make(
+      dispatcherArguments: ["--dispatcher-change-windows", #"[{"cron": "* * * * *", "duration_seconds": 3600, "time_zone": "UTC"}]"#],
+      complianceArguments: ["--compliance-assess-after-sync", "false"])
+    let bucket = try #require(try await f.resources().first { $0.name == "fp-good-bucket" })
+    let tags = { () throws -> [String: String] in
+      let script = "import boto3,sys,json\nprint(json.dumps({t['Key']: t['Value'] for t in boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',"
+        + "aws_access_key_id='AKIAFIXPOINTSEED0001',aws_secret_access_key='x').get_bucket_tagging(Bucket='fp-good-bucket')['TagSet']}))"
+      let (status, out, err) = try runCommand([try TestPython.interpreter(), "-c", script, f.moto.endpoint])
+      guard status == 0 else { throw ClusterError(err) }
+      return try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: String]
+    }
+    let original = try tags()
+    _ = try f.driftChanges("change")
+    #expect(try await f.sync().progress.state == .succeeded)
+    var findingID: String?
+    _ = try await Cluster.eventually(timeout: 30) {
+      findingID = try f.cluster.query(.dispatcher) {
+        try String.fetchOne($0, sql: "SELECT id FROM finding WHERE source = 'drift' AND finding_type = 'drift/configuration' AND resource_id = ?", arguments: [bucket.id])
+      }
+      return findingID != nil
+    }
+    let finding = try #require(findingID)
+    let action = try await f.dispatcher { try await $0.suggestAction(.with { $0.requestID = "revert-1"; $0.findingID = finding }) }
+    #expect(action.handler == "RevertToBaseline" && action.tier == .t3ChangeWindow && action.requiresApproval)
+    #expect(action.changeSet.operations.map(\.path) == ["tags"] && action.plannedDiff.map(\.path).allSatisfy { $0.hasPrefix("tags") }, "\(action.plannedDiff)")
+    // The requester cannot approve it; another user can.
+    await #expect(performing: { _ = try await f.dispatcher { try await $0.approveAction(.with { $0.actionID = action.id }) } }, throws: {
+      ($0 as? RPCError)?.code == .permissionDenied
+    })
+    let waiting = try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT state FROM action WHERE id = ?", arguments: [action.id]) }
+    #expect(waiting == Fixpoint_V1_ActionState.pendingApproval.rawValue, "still waiting for another user")
+    let approver = try await f.cluster.token(role: .approver, subject: "bob")
+    _ = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = action.id; $0.comment = "put it back" }) }
+    let done = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }).actions[0] }
+    #expect(done.state == .completed, "\(done.failureReason)")
+    #expect(try tags() == original, "moto holds the baseline's tags again")
+    let rolled = try await f.dispatcher { try await $0.rollbackAction(.with { $0.actionID = action.id; $0.comment = "the staging tag was right" }) }
+    #expect(rolled.state == .rolledBack)
+    #expect(try tags() == ["env": "staging"], "the rollback restores the drifted value")
+  }
 }

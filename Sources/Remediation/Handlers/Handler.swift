@@ -26,6 +26,9 @@ struct HandlerInfo: Sendable {
   /// Execution first makes a new access key whose secret inventory delivers to
   /// `dispatcher.iam.key.sink` (ApplyChange's new_access_key_sink).
   var deliversNewAccessKey = false
+  /// Plans from the resource's latest baseline (inventory's) and verifies by the values written,
+  /// not by a control (RevertToBaseline).
+  var revertsToBaseline = false
 
   /// Every control id a finding may carry for this handler: its controls, their CIS AWS
   /// Foundations v3.0.0 requirements as `cis-3.0/<requirement>` (from the framework data; the
@@ -178,7 +181,7 @@ enum HandlerCatalogue {
   static let all: [any RemediationHandler] = [
     BlockPublicAdminPorts(), S3BucketPublicAccessBlock(), S3AccountPublicAccessBlock(), S3DefaultEncryption(), IMDSv2Enforcement(),
     IAMAccessKeyRotation(), GuardDutyEnablement(), RDSBackupEnablement(), RDSPublicAccessDisable(), RDSDeletionProtection(),
-    CloudTrailLogFileValidation(), KMSKeyRotation(), EBSDefaultEncryption(), ManualGuidance(),
+    CloudTrailLogFileValidation(), KMSKeyRotation(), EBSDefaultEncryption(), ManualGuidance(), RevertToBaseline(),
   ]
 
   static let byName: [String: any RemediationHandler] = Dictionary(uniqueKeysWithValues: all.map { ($0.info.name, $0) })
