@@ -111,6 +111,7 @@ enum DriftStore {
           regions TEXT NOT NULL,
           resource_types TEXT NOT NULL,
           ignore_rules TEXT NOT NULL,
+          stack TEXT NOT NULL,
           version INTEGER NOT NULL,
           created_at REAL NOT NULL
         );

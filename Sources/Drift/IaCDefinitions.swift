@@ -69,14 +69,14 @@ struct IaCDefinitions: Sendable {
       }
       var record = definition ?? DefinitionRecord(
         id: RandomID.make(prefix: "iac"), name: request.name, format: format.proto.rawValue, provider_id: "", regions: "[]", resource_types: "[]",
-        ignore_rules: "", version: 0, created_at: now)
+        ignore_rules: "", stack: "", version: 0, created_at: now)
       let latest = try VersionRecord.filter(Column("definition_id") == record.id && Column("version") == record.version).fetchOne(db)
-      let newScope = (scope.providerID, Self.json(scope.regions), Self.json(scope.resourceTypes))
+      let newScope = (scope.providerID, Self.json(scope.regions), Self.json(scope.resourceTypes), scope.stack)
       // The same file with the same scope and rules again is the same version.
-      if let latest, latest.sha256 == sha, (record.provider_id, record.regions, record.resource_types) == newScope, record.ignore_rules == ignore {
+      if let latest, latest.sha256 == sha, (record.provider_id, record.regions, record.resource_types, record.stack) == newScope, record.ignore_rules == ignore {
         return try record.proto(latest: latest)
       }
-      (record.provider_id, record.regions, record.resource_types) = newScope
+      (record.provider_id, record.regions, record.resource_types, record.stack) = newScope
       record.ignore_rules = ignore
       record.version += 1
       if definition == nil { try record.insert(db) } else { try record.update(db) }
@@ -184,6 +184,15 @@ struct IaCDefinitions: Sendable {
     for (i, type) in scope.resourceTypes.enumerated() where ResourceSchema.byType[type] == nil {
       throw ServiceError.invalidArgument(field: "scope.resource_types[\(i)]", reason: "unknown type '\(type.prefix(40))'")
     }
+    if !scope.stack.isEmpty {
+      guard format == .cloudFormation else { throw ServiceError.invalidArgument(field: "scope.stack", reason: "only a CloudFormation template has a stack") }
+      guard scope.regions.count == 1 else { throw ServiceError.invalidArgument(field: "scope.regions", reason: "a stack lives in one region: give exactly one") }
+      do {
+        _ = try await self.stackKeys(providerID: scope.providerID, region: scope.regions[0], stack: scope.stack)
+      } catch let error as RPCError where error.code == .notFound || error.code == .invalidArgument {
+        throw ServiceError.invalidArgument(field: "scope.stack", reason: error.message)
+      }
+    }
   }
 
   // MARK: Comparing
@@ -197,9 +206,18 @@ struct IaCDefinitions: Sendable {
       }
       return (d, v)
     }
-    let declared = try Self.decode(version.declared)
+    var declared = try Self.decode(version.declared)
     let regions = (try? JSONDecoder().decode([String].self, from: Data(definition.regions.utf8))) ?? []
     let scopedTypes = (try? JSONDecoder().decode([String].self, from: Data(definition.resource_types.utf8))) ?? []
+    if !definition.stack.isEmpty, let region = regions.first {
+      // A template's logical ids become live resources through the stack's physical ids.
+      let physical = try await self.stackKeys(providerID: definition.provider_id, region: region, stack: definition.stack)
+      for i in declared.indices {
+        guard let id = physical[declared[i].address] else { continue }
+        declared[i].key = declared[i].type == ResourceTypeName.rdsInstance ? id.lowercased() : id
+        declared[i].region = region
+      }
+    }
     let types = scopedTypes.isEmpty ? Array(Set(declared.map(\.type).filter { !$0.isEmpty })).sorted() : scopedTypes
     var live: [LiveResource] = []
     var protos: [String: Fixpoint_V1_Resource] = [:]
@@ -289,6 +307,16 @@ struct IaCDefinitions: Sendable {
     return (live.count, Int64(result.changed.count))
   }
 
+  /// A stack's logical id → physical id, through inventory (which reads CloudFormation now).
+  func stackKeys(providerID: String, region: String, stack: String) async throws -> [String: String] {
+    let answer = try await self.inventory.listStackResources(.with {
+      $0.providerID = providerID
+      $0.region = region
+      $0.stack = stack
+    })
+    return Dictionary(answer.resources.map { ($0.logicalID, $0.physicalID) }, uniquingKeysWith: { a, _ in a })
+  }
+
   static func coverage(_ type: String, _ c: IaCComparison.Coverage) -> Fixpoint_V1_IaCCoverage {
     .with {
       $0.type = type
@@ -330,6 +358,8 @@ struct DefinitionRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
   var regions: String
   var resource_types: String
   var ignore_rules: String
+  /// CloudFormation: the stack whose physical ids match logical ids.
+  var stack: String
   var version: Int
   var created_at: Double
 
@@ -344,6 +374,7 @@ struct DefinitionRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
       $0.providerID = self.provider_id
       $0.regions = (try? JSONDecoder().decode([String].self, from: Data(self.regions.utf8))) ?? []
       $0.resourceTypes = (try? JSONDecoder().decode([String].self, from: Data(self.resource_types.utf8))) ?? []
+      $0.stack = self.stack
     }
     if let latest {
       d.sha256 = latest.sha256

@@ -37,6 +37,8 @@ struct IaCCommand: AsyncParsableCommand {
     @Option(help: "The inventory provider (prv_…) whose resources it manages; required except for Kubernetes.") var provider: String?
     @Option(name: .customLong("region"), help: "A region it manages (repeat; default every region).") var regions: [String] = []
     @Option(name: .customLong("type"), help: "An inventory type it manages (repeat; default the types it declares).") var types: [String] = []
+    @Option(help: "CloudFormation: the stack built from the template, whose physical ids match its logical ids (give one --region).")
+    var stack: String?
     @Option(help: "An ignore file; on a re-upload the previous rules stay unless this or --clear-ignore is given.") var ignore: String?
     @Flag(help: "Drop the previous version's ignore rules.") var clearIgnore = false
     @Option(help: "table or json.") var output: OutputFormat = .table
@@ -62,6 +64,7 @@ struct IaCCommand: AsyncParsableCommand {
           $0.providerID = self.provider ?? ""
           $0.regions = self.regions
           $0.resourceTypes = self.types
+          $0.stack = self.stack ?? ""
         }
         $0.ignore = rules
         $0.dropIgnore = self.clearIgnore

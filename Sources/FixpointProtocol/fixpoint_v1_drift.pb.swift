@@ -529,6 +529,10 @@ public nonisolated struct Fixpoint_V1_IaCScope: Sendable {
   /// inventory types; empty: the types the definition declares.
   public var resourceTypes: [String] = []
 
+  /// CloudFormation: the stack built from the template (name or id; with exactly one region),
+  /// whose resources' physical ids match logical ids to live resources.
+  public var stack: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1641,7 +1645,7 @@ nonisolated extension Fixpoint_V1_IaCDefinition.Format: SwiftProtobuf._ProtoName
 
 nonisolated extension Fixpoint_V1_IaCScope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".IaCScope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}provider_id\0\u{1}regions\0\u{3}resource_types\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}provider_id\0\u{1}regions\0\u{3}resource_types\0\u{1}stack\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1652,6 +1656,7 @@ nonisolated extension Fixpoint_V1_IaCScope: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularStringField(value: &self.providerID) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.regions) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.resourceTypes) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.stack) }()
       default: break
       }
     }
@@ -1667,6 +1672,9 @@ nonisolated extension Fixpoint_V1_IaCScope: SwiftProtobuf.Message, SwiftProtobuf
     if !self.resourceTypes.isEmpty {
       try visitor.visitRepeatedStringField(value: self.resourceTypes, fieldNumber: 3)
     }
+    if !self.stack.isEmpty {
+      try visitor.visitSingularStringField(value: self.stack, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1674,6 +1682,7 @@ nonisolated extension Fixpoint_V1_IaCScope: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.providerID != rhs.providerID {return false}
     if lhs.regions != rhs.regions {return false}
     if lhs.resourceTypes != rhs.resourceTypes {return false}
+    if lhs.stack != rhs.stack {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -137,6 +137,19 @@ public enum Fixpoint_V1_InventoryService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ListStackResources" metadata.
+        public enum ListStackResources: Sendable {
+            /// Request type for "ListStackResources".
+            public typealias Input = Fixpoint_V1_ListStackResourcesRequest
+            /// Response type for "ListStackResources".
+            public typealias Output = Fixpoint_V1_ListStackResourcesResponse
+            /// Descriptor for "ListStackResources".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fixpoint.v1.InventoryService"),
+                method: "ListStackResources",
+                type: .unary
+            )
+        }
         /// Namespace for "CaptureBaseline" metadata.
         public enum CaptureBaseline: Sendable {
             /// Request type for "CaptureBaseline".
@@ -239,6 +252,7 @@ public enum Fixpoint_V1_InventoryService: Sendable {
             ListResources.descriptor,
             GetResource.descriptor,
             RefreshResource.descriptor,
+            ListStackResources.descriptor,
             CaptureBaseline.descriptor,
             ListBaselines.descriptor,
             GetBaseline.descriptor,
@@ -417,6 +431,24 @@ extension Fixpoint_V1_InventoryService {
             request: GRPCCore.StreamingServerRequest<Fixpoint_V1_RefreshResourceRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Resource>
+
+        /// Handle the "ListStackResources" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A CloudFormation stack's resources, read from the cloud now: logical id -> physical id.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fixpoint_V1_ListStackResourcesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fixpoint_V1_ListStackResourcesResponse` messages.
+        func listStackResources(
+            request: GRPCCore.StreamingServerRequest<Fixpoint_V1_ListStackResourcesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_ListStackResourcesResponse>
 
         /// Handle the "CaptureBaseline" method.
         ///
@@ -683,6 +715,24 @@ extension Fixpoint_V1_InventoryService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Resource>
 
+        /// Handle the "ListStackResources" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A CloudFormation stack's resources, read from the cloud now: logical id -> physical id.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_ListStackResourcesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fixpoint_V1_ListStackResourcesResponse` message.
+        func listStackResources(
+            request: GRPCCore.ServerRequest<Fixpoint_V1_ListStackResourcesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_ListStackResourcesResponse>
+
         /// Handle the "CaptureBaseline" method.
         ///
         /// - Parameters:
@@ -946,6 +996,24 @@ extension Fixpoint_V1_InventoryService {
             context: GRPCCore.ServerContext
         ) async throws -> Fixpoint_V1_Resource
 
+        /// Handle the "ListStackResources" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A CloudFormation stack's resources, read from the cloud now: logical id -> physical id.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fixpoint_V1_ListStackResourcesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fixpoint_V1_ListStackResourcesResponse` to respond with.
+        func listStackResources(
+            request: Fixpoint_V1_ListStackResourcesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fixpoint_V1_ListStackResourcesResponse
+
         /// Handle the "CaptureBaseline" method.
         ///
         /// - Parameters:
@@ -1162,6 +1230,17 @@ extension Fixpoint_V1_InventoryService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Fixpoint_V1_InventoryService.Method.ListStackResources.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_ListStackResourcesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_ListStackResourcesResponse>(),
+            handler: { request, context in
+                try await self.listStackResources(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Fixpoint_V1_InventoryService.Method.CaptureBaseline.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_CaptureBaselineRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_Baseline>(),
@@ -1337,6 +1416,17 @@ extension Fixpoint_V1_InventoryService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Resource> {
         let response = try await self.refreshResource(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listStackResources(
+        request: GRPCCore.StreamingServerRequest<Fixpoint_V1_ListStackResourcesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_ListStackResourcesResponse> {
+        let response = try await self.listStackResources(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1534,6 +1624,19 @@ extension Fixpoint_V1_InventoryService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Resource> {
         return GRPCCore.ServerResponse<Fixpoint_V1_Resource>(
             message: try await self.refreshResource(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listStackResources(
+        request: GRPCCore.ServerRequest<Fixpoint_V1_ListStackResourcesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_ListStackResourcesResponse> {
+        return GRPCCore.ServerResponse<Fixpoint_V1_ListStackResourcesResponse>(
+            message: try await self.listStackResources(
                 request: request.message,
                 context: context
             ),
@@ -1831,6 +1934,29 @@ extension Fixpoint_V1_InventoryService {
             deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_Resource>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Resource>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListStackResources" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A CloudFormation stack's resources, read from the cloud now: logical id -> physical id.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_ListStackResourcesRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_ListStackResourcesRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_ListStackResourcesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listStackResources<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_ListStackResourcesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_ListStackResourcesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_ListStackResourcesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_ListStackResourcesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "CaptureBaseline" method.
@@ -2278,6 +2404,40 @@ extension Fixpoint_V1_InventoryService {
             try await self.client.unary(
                 request: request,
                 descriptor: Fixpoint_V1_InventoryService.Method.RefreshResource.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListStackResources" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A CloudFormation stack's resources, read from the cloud now: logical id -> physical id.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_ListStackResourcesRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_ListStackResourcesRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_ListStackResourcesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listStackResources<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_ListStackResourcesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_ListStackResourcesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_ListStackResourcesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_ListStackResourcesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fixpoint_V1_InventoryService.Method.ListStackResources.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -2753,6 +2913,35 @@ extension Fixpoint_V1_InventoryService.ClientProtocol {
         )
     }
 
+    /// Call the "ListStackResources" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A CloudFormation stack's resources, read from the cloud now: logical id -> physical id.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fixpoint_V1_ListStackResourcesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listStackResources<Result>(
+        request: GRPCCore.ClientRequest<Fixpoint_V1_ListStackResourcesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_ListStackResourcesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listStackResources(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_ListStackResourcesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_ListStackResourcesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "CaptureBaseline" method.
     ///
     /// - Parameters:
@@ -3215,6 +3404,39 @@ extension Fixpoint_V1_InventoryService.ClientProtocol {
             metadata: metadata
         )
         return try await self.refreshResource(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListStackResources" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A CloudFormation stack's resources, read from the cloud now: logical id -> physical id.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listStackResources<Result>(
+        _ message: Fixpoint_V1_ListStackResourcesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_ListStackResourcesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fixpoint_V1_ListStackResourcesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listStackResources(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -42,7 +42,7 @@ public enum InventoryApp {
     table.allow(RoleTable.readers, service: service, methods: [
       "ListProviders", "GetProvider", "GetSyncJob", "ListResources", "GetResource", "ListBaselines", "GetBaseline", "GetSnapshot",
     ])
-    table.allow(RoleTable.operators, service: service, methods: ["SyncProvider", "RefreshResource", "CaptureBaseline"])
+    table.allow(RoleTable.operators, service: service, methods: ["SyncProvider", "RefreshResource", "CaptureBaseline", "ListStackResources"])
     table.allow(RoleTable.admins, service: service, methods: ["ConnectProvider", "DisconnectProvider"])
     table.allow([.service, .admin], service: service, methods: ["CaptureSnapshot", "ApplyChange", "RestoreSnapshot"])
     return table

@@ -1,3 +1,4 @@
+import CloudAWS
 import FixpointCore
 import FixpointProtocol
 import Foundation
@@ -113,6 +114,37 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
 
   func refreshResource(request: Fixpoint_V1_RefreshResourceRequest, context: ServerContext) async throws -> Fixpoint_V1_Resource {
     try await self.sync.refresh(request.resourceID).proto()
+  }
+
+  func listStackResources(request: Fixpoint_V1_ListStackResourcesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListStackResourcesResponse {
+    try Validate.id(request.providerID, field: "provider_id", prefix: "prv")
+    try Validate.text(request.stack, field: "stack", max: 256)
+    guard request.stack.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-:/".contains($0)) }) else {
+      throw ServiceError.invalidArgument(field: "stack", reason: "a stack name or ARN has letters, digits, '-', ':' and '/' only")
+    }
+    let (record, account) = try await self.providers.account(request.providerID)
+    let regions = record.regions.split(separator: ",").map(String.init)
+    let region = request.region.isEmpty ? regions.first ?? "us-east-1" : request.region
+    guard regions.contains(region) else {
+      throw ServiceError.invalidArgument(field: "region", reason: "provider \(record.id) covers \(regions.joined(separator: ", ")), not '\(region.prefix(40))'")
+    }
+    do {
+      let resources = try await CloudFormationStacks.resources(account, region: region, stack: request.stack)
+      return .with {
+        $0.resources = resources.map { r in
+          .with {
+            $0.logicalID = r.logicalID
+            $0.physicalID = r.physicalID
+            $0.type = r.type
+            $0.status = r.status
+          }
+        }
+      }
+    } catch let error as AWSError where error.kind == .notFound || error.code == "ValidationError" {
+      throw ServiceError.notFound(kind: "CloudFormation stack", id: "\(request.stack) in \(region)")
+    } catch let error as AWSError {
+      throw ServiceError.failedPrecondition("CloudFormation refused ListStackResources (\(error.code)): \(error.message)")
+    }
   }
 
   func captureBaseline(request: Fixpoint_V1_CaptureBaselineRequest, context: ServerContext) async throws -> Fixpoint_V1_Baseline {

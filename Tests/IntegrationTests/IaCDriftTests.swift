@@ -176,4 +176,69 @@ struct IaCDriftTests {
     }
     #expect(left == [0, 0])
   }
+
+  static let template = """
+    AWSTemplateFormatVersion: "2010-09-09"
+    Parameters:
+      Env: {Type: String, Default: prod}
+    Resources:
+      Logs:
+        Type: AWS::S3::Bucket
+        Properties:
+          VersioningConfiguration: {Status: Enabled}
+          Tags: [{Key: env, Value: !Ref Env}]
+      Web:
+        Type: AWS::EC2::SecurityGroup
+        Properties:
+          GroupDescription: !Sub "${Env} web tier"
+          SecurityGroupIngress:
+            - {IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIp: 0.0.0.0/0}
+    """
+
+  @Test("a CloudFormation stack built in moto from a YAML template with short-form tags: logical ids matched to live resources by the stack's physical ids")
+  func cloudFormationStack() async throws {
+    let f = try await AWSFixture.make(complianceArguments: ["--compliance-assess-after-sync", "false"])
+    let create = "import boto3,sys\nboto3.client('cloudformation',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
+      + "aws_secret_access_key='x').create_stack(StackName='fp-stack',TemplateBody=sys.argv[2])"
+    let (status, _, err) = try runCommand([try TestPython.interpreter(), "-c", create, f.moto.endpoint, Self.template])
+    try #require(status == 0, "\(err)")
+    #expect(try await f.sync().progress.state == .succeeded)
+    let uploaded = try await f.drift { d in
+      try await d.uploadIaCDefinition(.with {
+        $0.name = "stack"
+        $0.content = Data(Self.template.utf8)
+        $0.scope = .with { $0.providerID = f.providerID; $0.regions = [AWSFixture.region]; $0.stack = "fp-stack" }
+      })
+    }
+    #expect(uploaded.format == .cloudformation && uploaded.resourceCount == 2)
+    let run = try await f.drift { d in
+      var run = try await d.runScan(.with { $0.definition = "stack" })
+      while [.queued, .running].contains(run.progress.state) {
+        try await Task.sleep(for: .milliseconds(100))
+        run = try await d.getJobRun(.with { $0.jobID = run.id })
+      }
+      return run
+    }
+    #expect(run.progress.state == .succeeded, "\(run.progress.error)")
+    let report = try f.cluster.query(.drift) { db in
+      try Fixpoint_V1_IaCDriftReport(serializedBytes: try Data.fetchOne(db, sql: "SELECT report FROM iac_report WHERE job_id = ?", arguments: [run.id])!)
+    }
+    // moto builds the bucket without the template's versioning (it drops that property): the one
+    // difference; the group is as declared (its description is a !Sub, not compared).
+    #expect(report.missing.isEmpty, "both logical ids found by physical id: \(report.missing)")
+    #expect(report.changed.map(\.address) == ["Logs"] && report.changed.first?.differences.map(\.path) == ["versioning"], "\(report.changed)")
+    #expect(report.inSync == 1)
+    let stackBucket = try #require(report.changed.first?.resource.externalID)
+    #expect(stackBucket.hasPrefix("arn:aws:s3:::fp-stack"), "\(stackBucket)")
+    // A stack that does not exist is refused at upload.
+    await #expect(performing: {
+      _ = try await f.drift { d in
+        try await d.uploadIaCDefinition(.with {
+          $0.name = "nostack"
+          $0.content = Data(Self.template.utf8)
+          $0.scope = .with { $0.providerID = f.providerID; $0.regions = [AWSFixture.region]; $0.stack = "fp-missing-stack" }
+        })
+      }
+    }, throws: { ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("scope.stack") } ?? false })
+  }
 }
