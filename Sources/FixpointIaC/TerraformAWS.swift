@@ -218,12 +218,13 @@ extension Terraform {
     return value?.objectValue
   }
 
-  /// `tags_all` (tags with the provider's default tags, what the cloud holds), else `tags`.
-  static func tags(_ a: JSONValue) -> JSONValue {
+  /// `tags_all` (tags with the provider's default tags, what the cloud holds), else `tags`; no
+  /// tags when both are null; nil (not declared) when the definition has neither attribute.
+  static func tags(_ a: JSONValue) -> JSONValue? {
     for field in ["tags_all", "tags"] {
       if let v = a[field], v != .null { return v }
     }
-    return .object([:])
+    return a["tags_all"] != nil || a["tags"] != nil ? .object([:]) : nil
   }
 
   static func encryption(_ rule: [String: JSONValue]) -> JSONValue {
