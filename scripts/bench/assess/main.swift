@@ -129,6 +129,12 @@ for n in sizes {
       + "\(String(format: "%.1f", result.coverage.ratio * 100)) %, in \(String(format: "%.3f", elapsed)) s (read \(String(format: "%.3f", seconds(read - start))), "
       + "compare \(String(format: "%.3f", seconds(compared - read))), classify \(String(format: "%.3f", seconds(ContinuousClock.now - compared)))) — "
       + "\(Int(Double(n) / elapsed)) resources/s")
+    // The baseline for the read: Foundation's JSONDecoder through JSONValue's Codable conformance.
+    let foundationStart = ContinuousClock.now
+    _ = try JSONDecoder().decode(JSONValue.self, from: state)
+    let foundation = seconds(ContinuousClock.now - foundationStart)
+    print("  reading the state with Foundation's JSONDecoder instead: \(String(format: "%.3f", foundation)) s; "
+      + "FixpointDocuments' parser (with conversion) takes \(String(format: "%.2f", seconds(read - start) / foundation))× that")
     continue
   }
   if drift {
