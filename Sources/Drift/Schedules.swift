@@ -96,11 +96,13 @@ struct Schedules: Sendable {
       }
     } else {
       try Validate.text(request.cron, field: "cron", max: 200)
-      _ = try CronExpression(request.cron)
     }
     let zone = request.timeZone.isEmpty ? "UTC" : request.timeZone
-    guard zone.count <= 64, TimeZone(identifier: zone) != nil else {
+    guard zone.count <= 64, let timeZone = TimeZone(identifier: zone) else {
       throw ServiceError.invalidArgument(field: "time_zone", reason: "'\(zone.prefix(64))' is not a time zone name such as Europe/Berlin")
+    }
+    if !request.cron.isEmpty, try CronExpression(request.cron).next(after: Date(), in: timeZone) == nil {
+      throw ServiceError.invalidArgument(field: "cron", reason: "'\(request.cron)' matches no minute in the next four years")
     }
     return try await RequestLog.once(self.store, method: "UpdateSchedule", request: request, requestID: request.requestID) { db in
       guard var row = try ScheduleRecord.fetchOne(db, key: request.name) else { throw ServiceError.notFound(kind: "schedule", id: request.name) }
@@ -132,6 +134,7 @@ struct Schedules: Sendable {
     var seen = 0
     var found: Int64 = 0
     var log: [String] = []
+    var failed = 0
     let (s, f) = try await scanner.scanAll(job: job)
     (seen, found) = (s, f)
     log.append("baselines: \(s) resources, \(f) drifts new or changed")
@@ -146,9 +149,12 @@ struct Schedules: Sendable {
         found += f
         log.append("\(d.name): \(f) changed")
       } catch {
+        failed += 1
         log.append("\(d.name): failed: \(error)")
       }
     }
+    // The other definitions were compared; the run says which one could not be.
+    if failed > 0 { throw ScheduleFailure(message: "\(failed) of \(definitions.count) definitions could not be compared: " + log.joined(separator: "; ")) }
     return (seen, found, log.joined(separator: "; "))
   }
 
