@@ -325,6 +325,7 @@ struct JobRunRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
       $0.trigger = self.trigger
       $0.driftsFound = self.drifts_found
       $0.scope = self.scopeDocument.protoStruct
+      $0.requestedBy = self.requested_by
       $0.progress = .with {
         $0.jobID = self.id
         $0.state = Fixpoint_V1_JobProgress.State(rawValue: self.state) ?? .unspecified

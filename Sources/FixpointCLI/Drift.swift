@@ -117,7 +117,7 @@ struct Drifts: AsyncParsableCommand {
         columns: [
           Column("id") { $0.id }, Column("status") { Show.name($0.status) }, Column("kind") { Show.name($0.kind) },
           Column("severity") { Show.name($0.severity) }, Column("control") { $0.controlID }, Column("resource") { Show.resource($0.resource) },
-          Column("differences") { "\($0.differences.count)" }, Column("detected") { Show.time($0.detectedAt) },
+          Column("differences") { "\($0.differences.count)" }, Column("against") { $0.comparedWith }, Column("detected") { Show.time($0.detectedAt) },
         ], format: self.listing.output, more: more)
     }
   }
@@ -295,7 +295,7 @@ struct Jobs: AsyncParsableCommand {
   static let configuration = CommandConfiguration(abstract: "drift's job runs, newest first.", subcommands: [List.self])
 
   static let columns: [Column<Fixpoint_V1_JobRun>] = [
-    Column("id") { $0.id }, Column("trigger") { $0.trigger }, Column("state") { Show.name($0.progress.state) },
+    Column("id") { $0.id }, Column("trigger") { $0.trigger }, Column("by") { $0.requestedBy }, Column("state") { Show.name($0.progress.state) },
     Column("resources") { "\($0.progress.counters["resources_seen"] ?? 0)" }, Column("drifts") { "\($0.driftsFound)" },
     Column("started") { Show.time($0.progress.startedAt) }, Column("message") { $0.progress.error.isEmpty ? $0.progress.message : $0.progress.error },
   ]

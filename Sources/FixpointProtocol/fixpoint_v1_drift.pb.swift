@@ -949,6 +949,9 @@ public nonisolated struct Fixpoint_V1_JobRun: Sendable {
   /// Clears the value of `scope`. Subsequent reads from it will return its default value.
   public mutating func clearScope() {self._scope = nil}
 
+  /// Who asked for it: a user, "scheduler" for a timed run, "drift" for changed-resource comparisons.
+  public var requestedBy: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2469,7 +2472,7 @@ nonisolated extension Fixpoint_V1_RunScheduleRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fixpoint_V1_JobRun: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".JobRun"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}trigger\0\u{1}progress\0\u{3}drifts_found\0\u{1}scope\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}trigger\0\u{1}progress\0\u{3}drifts_found\0\u{1}scope\0\u{3}requested_by\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2482,6 +2485,7 @@ nonisolated extension Fixpoint_V1_JobRun: SwiftProtobuf.Message, SwiftProtobuf._
       case 3: try { try decoder.decodeSingularMessageField(value: &self._progress) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.driftsFound) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._scope) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.requestedBy) }()
       default: break
       }
     }
@@ -2507,6 +2511,9 @@ nonisolated extension Fixpoint_V1_JobRun: SwiftProtobuf.Message, SwiftProtobuf._
     try { if let v = self._scope {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.requestedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestedBy, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2516,6 +2523,7 @@ nonisolated extension Fixpoint_V1_JobRun: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs._progress != rhs._progress {return false}
     if lhs.driftsFound != rhs.driftsFound {return false}
     if lhs._scope != rhs._scope {return false}
+    if lhs.requestedBy != rhs.requestedBy {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

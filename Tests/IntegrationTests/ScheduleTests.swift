@@ -108,6 +108,11 @@ struct ScheduleTests {
     }
     let message = try cluster.query(.drift) { try String.fetchOne($0, sql: "SELECT message FROM job_run WHERE id = ?", arguments: [sync.id]) }
     #expect(message == "no connected providers")
+    // The operator's view says who asked for each run.
+    let (listed, jobs) = try Cluster.run(CLITests.fixpoint, ["jobs", "list", "--output", "json"], environment: CLITests.environment(cluster))
+    let rows = try CLITests.json(jobs)
+    #expect(listed == 0 && rows.first { $0["id"] as? String == sync.id }?["requested_by"] as? String == "admin", "\(jobs.prefix(500))")
+    #expect(rows.contains { $0["trigger"] as? String == "drift_detection" && $0["requested_by"] as? String == "scheduler" })
   }
 }
 
