@@ -45,7 +45,14 @@ struct IaCDefinitions: Sendable {
     } catch let error as IaCError {
       throw ServiceError.invalidArgument(field: "content", reason: "\(format.rawValue): \(error)")
     }
-    try await self.validate(request.scope, format: format)
+    // A re-upload without a scope keeps the definition's scope, as it keeps its ignore rules.
+    var scope = request.scope
+    if scope == Fixpoint_V1_IaCScope(), let existing = try await self.store.pool.read({ db in
+      try DefinitionRecord.filter(Column("name") == request.name).fetchOne(db)
+    }) {
+      scope = try existing.proto(latest: nil).scope
+    }
+    try await self.validate(scope, format: format)
     let requestedIgnore = request.ignore
     if !requestedIgnore.isEmpty {
       guard requestedIgnore.utf8.count <= 1 << 20 else { throw ServiceError.invalidArgument(field: "ignore", reason: "is over 1 MiB") }
@@ -55,7 +62,7 @@ struct IaCDefinitions: Sendable {
     let unsupported = JSONValue.object(parsed.unsupported.mapValues { .number(Double($0)) }).description
     let sha = SHA256.hash(data: request.content).map { String(format: "%02x", $0) }.joined()
     let count = parsed.resources.count { !$0.type.isEmpty }
-    let scope = request.scope
+    let chosenScope = scope
     let stored = try await RequestLog.once(self.store, method: "UploadIaCDefinition", request: request, requestID: request.requestID) { db in
       let now = Date().timeIntervalSince1970
       var ignore = requestedIgnore
@@ -71,7 +78,7 @@ struct IaCDefinitions: Sendable {
         id: RandomID.make(prefix: "iac"), name: request.name, format: format.proto.rawValue, provider_id: "", regions: "[]", resource_types: "[]",
         ignore_rules: "", stack: "", version: 0, created_at: now)
       let latest = try VersionRecord.filter(Column("definition_id") == record.id && Column("version") == record.version).fetchOne(db)
-      let newScope = (scope.providerID, Self.json(scope.regions), Self.json(scope.resourceTypes), scope.stack)
+      let newScope = (chosenScope.providerID, Self.json(chosenScope.regions), Self.json(chosenScope.resourceTypes), chosenScope.stack)
       // The same file with the same scope and rules again is the same version.
       if let latest, latest.sha256 == sha, (record.provider_id, record.regions, record.resource_types, record.stack) == newScope, record.ignore_rules == ignore {
         return try record.proto(latest: latest)

@@ -34,7 +34,7 @@ struct IaCCommand: AsyncParsableCommand {
     @Argument(help: "The file.") var file: String
     @Option(help: "The definition's name (letters, digits, . _ - /).") var name: String
     @Option(help: "auto, terraform-state, terraform-plan, cloudformation or kubernetes.") var format = "auto"
-    @Option(help: "The inventory provider (prv_…) whose resources it manages; required except for Kubernetes.") var provider: String?
+    @Option(help: "The inventory provider (prv_…) whose resources it manages; required at the first upload except for Kubernetes (a re-upload without --provider, --region, --type or --stack keeps the scope).") var provider: String?
     @Option(name: .customLong("region"), help: "A region it manages (repeat; default every region).") var regions: [String] = []
     @Option(name: .customLong("type"), help: "An inventory type it manages (repeat; default the types it declares).") var types: [String] = []
     @Option(help: "CloudFormation: the stack built from the template, whose physical ids match its logical ids (give one --region).")

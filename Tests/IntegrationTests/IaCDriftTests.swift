@@ -127,11 +127,13 @@ struct IaCDriftTests {
     let (_, tableOutput) = try Cluster.run(CLITests.fixpoint, ["iac", "drift", "estate"], environment: env)
     #expect(tableOutput.contains("metadata_options.http_tokens") && tableOutput.contains("fp-declared-not-live") && tableOutput.contains("coverage"), "\(tableOutput)")
 
-    // Version 2 declares what is live: the drift resolves; the first version stays in history.
+    // Version 2 declares what is live: the drift resolves; the first version stays in history. A
+    // re-upload without a scope keeps the definition's.
     try Self.state(live, imdsv1Tokens: "optional").write(to: URL(fileURLWithPath: statePath))
-    let (again, againOutput) = try Cluster.run(
-      CLITests.fixpoint, ["iac", "upload", statePath, "--name", "estate", "--provider", f.providerID, "--region", AWSFixture.region], environment: env)
+    let (again, againOutput) = try Cluster.run(CLITests.fixpoint, ["iac", "upload", statePath, "--name", "estate"], environment: env)
     #expect(again == 0 && againOutput.contains("version 2"), "\(againOutput)")
+    let kept2 = try f.cluster.query(.drift) { try Row.fetchOne($0, sql: "SELECT provider_id, regions FROM iac_definition WHERE name = 'estate'") }
+    #expect(kept2?["provider_id"] as String? == f.providerID && kept2?["regions"] as String? == "[\"\(AWSFixture.region)\"]")
     let (second, _) = try Cluster.run(CLITests.fixpoint, ["iac", "drift", "estate", "--output", "json"], environment: env)
     #expect(second == 3, "still missing and unmanaged ones")
     let (resolved, versions) = try f.cluster.query(.drift) { db in
