@@ -66,7 +66,7 @@ struct IaCDefinitions: Sendable {
     let stored = try await RequestLog.once(self.store, method: "UploadIaCDefinition", request: request, requestID: request.requestID) { db in
       let now = Date().timeIntervalSince1970
       var ignore = requestedIgnore
-      var definition = try DefinitionRecord.filter(Column("name") == request.name).fetchOne(db)
+      let definition = try DefinitionRecord.filter(Column("name") == request.name).fetchOne(db)
       if let existing = definition {
         guard existing.format == format.proto.rawValue else {
           throw ServiceError.invalidArgument(
@@ -87,7 +87,6 @@ struct IaCDefinitions: Sendable {
       record.ignore_rules = ignore
       record.version += 1
       if definition == nil { try record.insert(db) } else { try record.update(db) }
-      definition = record
       let version = VersionRecord(
         definition_id: record.id, version: record.version, sha256: sha, content: kept, declared: declared, unsupported: unsupported,
         resource_count: count, uploaded_at: now, uploaded_by: actor.subject, uploaded_role: actor.role.rawValue)
