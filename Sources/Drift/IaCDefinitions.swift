@@ -26,24 +26,20 @@ struct IaCDefinitions: Sendable {
     guard request.content.count <= IaC.maxBytes else {
       throw ServiceError.invalidArgument(field: "content", reason: "is \(request.content.count) bytes; the limit is \(IaC.maxBytes)")
     }
-    let format: IaCFormat
+    let requested: IaCFormat?
     if request.format == .unspecified {
-      do {
-        format = try IaC.format(of: request.content)
-      } catch let error as IaCError {
-        throw ServiceError.invalidArgument(field: "content", reason: "\(error); give the format if it is one of them")
-      }
+      requested = nil
     } else {
       guard let given = request.format.iac else { throw ServiceError.invalidArgument(field: "format", reason: "unknown format \(request.format.rawValue)") }
-      format = given
+      requested = given
     }
-    let parsed: ParsedDefinition
-    let kept: Data
+    // Read once: detected, parsed, and the copy to keep.
+    let (format, parsed, kept): (IaCFormat, ParsedDefinition, Data)
     do {
-      parsed = try IaC.parse(request.content, format: format)
-      kept = try IaC.storable(request.content, format: format)
+      (format, parsed, kept) = try IaC.read(request.content, format: requested)
     } catch let error as IaCError {
-      throw ServiceError.invalidArgument(field: "content", reason: "\(format.rawValue): \(error)")
+      let reason = requested.map { "\($0.rawValue): \(error)" } ?? "\(error); give the format if it is one of them"
+      throw ServiceError.invalidArgument(field: "content", reason: reason)
     }
     // A re-upload without a scope keeps the definition's scope, as it keeps its ignore rules.
     var scope = request.scope
@@ -260,9 +256,6 @@ struct IaCDefinitions: Sendable {
       let found = DriftClass.of(type: resource.type, expected: changed.expected, live: changed.live.document, overrides: scanner.overrides)
       _ = try await scanner.record(resource: resource, source: source, comparedWith: comparedWith, found: found)
       changedIDs.insert(resource.id)
-      let driftID = try await self.store.pool.read { db in
-        try String.fetchOne(db, sql: "SELECT id FROM drift WHERE open_key = ?", arguments: [DriftRecord.openKey(resourceID: resource.id, source: source)])
-      }
       report.changed.append(.with {
         $0.address = changed.declared.address
         $0.sourceType = changed.declared.sourceType
@@ -271,14 +264,17 @@ struct IaCDefinitions: Sendable {
         $0.kind = found?.kind.proto ?? .configuration
         $0.severity = found?.severity.proto ?? .low
         $0.controlID = found?.brokenControls.first ?? ""
-        $0.driftID = driftID ?? ""
       })
     }
-    // Open drifts of this definition that the comparison no longer sees are resolved.
+    // This definition's open drifts, read once: the changed ones' ids go in the report; the
+    // ones the comparison no longer sees are resolved.
     let open = try await self.store.pool.read { db in
-      try String.fetchAll(db, sql: "SELECT resource_id FROM drift WHERE open_key IS NOT NULL AND source = ?", arguments: [source])
+      try Row.fetchAll(db, sql: "SELECT resource_id, id FROM drift WHERE open_key IS NOT NULL AND source = ?", arguments: [source])
+        .map { (resourceID: $0["resource_id"] as String, driftID: $0["id"] as String) }
     }
-    for resourceID in open where !changedIDs.contains(resourceID) {
+    let driftIDs = Dictionary(open.map { ($0.resourceID, $0.driftID) }, uniquingKeysWith: { a, _ in a })
+    for i in report.changed.indices { report.changed[i].driftID = driftIDs[report.changed[i].resource.resourceID] ?? "" }
+    for (resourceID, _) in open where !changedIDs.contains(resourceID) {
       _ = try await scanner.record(resourceID: resourceID, source: source, gone: "the live configuration matches \(definition.name) v\(version.version)")
     }
     report.definitionID = definition.id

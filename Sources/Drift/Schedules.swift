@@ -40,14 +40,13 @@ struct Schedules: Sendable {
     return state == Scanner.State.queued.rawValue || state == Scanner.State.running.rawValue
   }
 
-  /// Queues one run of `s` (in the caller's transaction).
+  /// Queues one run of `s` (in the caller's transaction), which then saves `s`.
   static func trigger(_ s: inout ScheduleRecord, by actor: Principal, now: Date, in db: Database) throws -> JobRunRecord {
     var job = Scanner.queued(trigger: s.name, scope: ["schedule": .string(s.name)], by: actor.subject)
     job.message = "queued by \(actor.subject)"
     try job.insert(db)
     s.last_job_id = job.id
     s.last_run_at = now.timeIntervalSince1970
-    try s.update(db)
     return job
   }
 
@@ -123,7 +122,9 @@ struct Schedules: Sendable {
       guard try !Self.isRunning(row, in: db) else {
         throw ServiceError.failedPrecondition("\(row.name) is already running (job \(row.last_job_id ?? "")); a schedule runs once at a time")
       }
-      return try Self.trigger(&row, by: actor, now: Date(), in: db).proto
+      let job = try Self.trigger(&row, by: actor, now: Date(), in: db)
+      try row.update(db)
+      return job.proto
     }
   }
 

@@ -7,13 +7,14 @@ public import Foundation
 /// `aws:cloudformation:*` tags to what it creates.
 public enum CloudFormation {
   public static func parse(_ data: Data) throws -> ParsedDefinition {
-    let body = Terraform.text(data)
-    let first = body.first { !" \t\r\n".utf8.contains($0) }
+    try Self.template(try IaC.Source.read(data, as: .cloudFormation))
+  }
+
+  static func template(_ source: IaC.Source) throws -> ParsedDefinition {
     let root: JSONValue
-    if first == UInt8(ascii: "{") {
-      root = try JSONValue.parseDefinition(body)
-    } else {
-      let documents = try YAMLDocuments.parse(body)
+    switch source {
+    case .json(let value): root = value
+    case .yaml(let documents):
       guard documents.count == 1, let only = documents.first else {
         throw IaCError("", "a CloudFormation template is one YAML document, not \(documents.count)")
       }
@@ -132,8 +133,12 @@ public enum CloudFormation {
 /// provider yet, so nothing is compared.
 public enum Kubernetes {
   public static func parse(_ data: Data) throws -> ParsedDefinition {
+    try Self.manifests(try YAMLDocuments.parse(data))
+  }
+
+  static func manifests(_ documents: [JSONValue]) throws -> ParsedDefinition {
     var declared: [DeclaredResource] = []
-    for (n, document) in try YAMLDocuments.parse(data).enumerated() where document != .null {
+    for (n, document) in documents.enumerated() where document != .null {
       let items = document["kind"]?.stringValue == "List" ? document["items"]?.arrayValue ?? [] : [document]
       for (i, item) in items.enumerated() {
         let at = "document \(n + 1)" + (items.count > 1 || document["kind"]?.stringValue == "List" ? ", item \(i + 1)" : "")

@@ -8,56 +8,89 @@ public enum IaC {
   public static let maxBytes = 50 * 1024 * 1024
   public static let redactedValue: JSONValue = "(redacted by Fixpoint)"
 
-  /// The format of a file, from its content; nil when it is none of them.
-  public static func detect(_ data: Data) -> IaCFormat? {
-    let body = Terraform.text(data)
-    if let json = try? JSONValue.parse(body), case .object = json {
-      if json["format_version"] != nil, json["resource_changes"] != nil || json["planned_values"] != nil { return .terraformPlan }
-      if json["version"] != nil, json["resources"] != nil { return .terraformState }
-      if json["Resources"] != nil { return .cloudFormation }
-      return nil
+  /// A file's content, parsed once: JSON, or YAML documents.
+  enum Source {
+    case json(JSONValue)
+    case yaml([JSONValue])
+
+    /// Terraform files are JSON; a template is JSON when it starts with `{`, else YAML;
+    /// manifests are YAML; a file of no known format is read as its first character says.
+    static func read(_ data: Data, as format: IaCFormat?) throws -> Source {
+      let body = Terraform.text(data)
+      let json: Bool
+      switch format {
+      case .terraformState?, .terraformPlan?: json = true
+      case .kubernetes?: json = false
+      case .cloudFormation?, nil: json = body.first(where: { !" \t\r\n".utf8.contains($0) }) == UInt8(ascii: "{")
+      }
+      return json ? .json(try JSONValue.parseDefinition(body)) : .yaml(try YAMLDocuments.parse(body))
     }
-    guard let documents = try? YAMLDocuments.parse(body) else { return nil }
-    if documents.count == 1, documents[0]["Resources"] != nil { return .cloudFormation }
-    if documents.contains(where: { $0["apiVersion"] != nil && $0["kind"] != nil }) { return .kubernetes }
-    return nil
+
+    var format: IaCFormat? {
+      switch self {
+      case .json(let root):
+        guard case .object = root else { return nil }
+        if root["format_version"] != nil, root["resource_changes"] != nil || root["planned_values"] != nil { return .terraformPlan }
+        if root["version"] != nil, root["resources"] != nil { return .terraformState }
+        return root["Resources"] != nil ? .cloudFormation : nil
+      case .yaml(let documents):
+        if documents.count == 1, documents[0]["Resources"] != nil { return .cloudFormation }
+        return documents.contains(where: { $0["apiVersion"] != nil && $0["kind"] != nil }) ? .kubernetes : nil
+      }
+    }
+
+    var documents: [JSONValue] {
+      switch self {
+      case .json(let root): [root]
+      case .yaml(let documents): documents
+      }
+    }
   }
 
-  /// The format of a file; when it is none, why: the JSON or YAML error, located, if it is not
-  /// even that.
-  public static func format(of data: Data) throws -> IaCFormat {
-    if let format = Self.detect(data) { return format }
-    let body = Terraform.text(data)
-    if body.first(where: { !" \t\r\n".utf8.contains($0) }) == UInt8(ascii: "{") {
-      _ = try JSONValue.parseDefinition(body)
-    } else {
-      _ = try YAMLDocuments.parse(body)
-    }
-    throw IaCError("", "not a Terraform state or plan, a CloudFormation template or Kubernetes manifests")
-  }
+  /// The format of a file, from its content; nil when it is none of them.
+  public static func detect(_ data: Data) -> IaCFormat? { (try? Source.read(data, as: nil))?.format }
 
   public static func parse(_ data: Data, format: IaCFormat) throws -> ParsedDefinition {
-    guard data.count <= Self.maxBytes else { throw IaCError("", "the file is \(data.count) bytes; the limit is \(Self.maxBytes)") }
-    switch format {
-    case .terraformState: return try Terraform.parseState(data)
-    case .terraformPlan: return try Terraform.parsePlan(data)
-    case .cloudFormation: return try CloudFormation.parse(data)
-    case .kubernetes: return try Kubernetes.parse(data)
+    try Self.declared(try Self.source(data, format: format), format: format)
+  }
+
+  /// A file read once: its format (detected when nil; a file of none says why, with the JSON or
+  /// YAML error if it is not even that), what it declares, and the copy that may be kept.
+  public static func read(_ data: Data, format: IaCFormat?) throws -> (format: IaCFormat, definition: ParsedDefinition, kept: Data) {
+    let source = try Self.source(data, format: format)
+    guard let format = format ?? source.format else {
+      throw IaCError("", "not a Terraform state or plan, a CloudFormation template or Kubernetes manifests")
     }
+    return (format, try Self.declared(source, format: format), Self.kept(source, data: data, format: format))
   }
 
   /// The copy of an uploaded file that is kept. Terraform state and plans hold every attribute in
   /// clear, secrets included (an access key's `secret`, a database's `password`): those values,
   /// by name, and opaque provider data are replaced. A Kubernetes Secret keeps no values.
   public static func storable(_ data: Data, format: IaCFormat) throws -> Data {
+    Self.kept(try Self.source(data, format: format), data: data, format: format)
+  }
+
+  static func source(_ data: Data, format: IaCFormat?) throws -> Source {
+    guard data.count <= Self.maxBytes else { throw IaCError("", "the file is \(data.count) bytes; the limit is \(Self.maxBytes)") }
+    return try Source.read(data, as: format)
+  }
+
+  static func declared(_ source: Source, format: IaCFormat) throws -> ParsedDefinition {
+    switch (format, source) {
+    case (.terraformState, .json(let root)): try Terraform.state(root)
+    case (.terraformPlan, .json(let root)): try Terraform.plan(root)
+    case (.terraformState, _), (.terraformPlan, _): throw IaCError("$", "a Terraform file is JSON")
+    case (.cloudFormation, _): try CloudFormation.template(source)
+    case (.kubernetes, _): try Kubernetes.manifests(source.documents)
+    }
+  }
+
+  static func kept(_ source: Source, data: Data, format: IaCFormat) -> Data {
     switch format {
-    case .terraformState, .terraformPlan:
-      return Self.redactingSecrets(try JSONValue.parseDefinition(Terraform.text(data))).canonicalData
-    case .kubernetes:
-      let documents = try YAMLDocuments.parse(data).map(Kubernetes.redacted)
-      return JSONValue.array(documents).canonicalData
-    case .cloudFormation:
-      return data
+    case .terraformState, .terraformPlan: Self.redactingSecrets(source.documents.first ?? .null).canonicalData
+    case .cloudFormation: data
+    case .kubernetes: JSONValue.array(source.documents.map(Kubernetes.redacted)).canonicalData
     }
   }
 

@@ -16,7 +16,10 @@ public enum Terraform {
   }
 
   public static func parseState(_ data: Data) throws -> ParsedDefinition {
-    let root = try JSONValue.parseDefinition(Self.text(data))
+    try Self.state(try JSONValue.parseDefinition(Self.text(data)))
+  }
+
+  static func state(_ root: JSONValue) throws -> ParsedDefinition {
     guard case .object = root else { throw IaCError("$", "a Terraform state is a JSON object") }
     guard let version = root["version"]?.intValue else { throw IaCError("$.version", "missing: not a Terraform state") }
     guard version == 4 else {
@@ -53,7 +56,10 @@ public enum Terraform {
   }
 
   public static func parsePlan(_ data: Data) throws -> ParsedDefinition {
-    let root = try JSONValue.parseDefinition(Self.text(data))
+    try Self.plan(try JSONValue.parseDefinition(Self.text(data)))
+  }
+
+  static func plan(_ root: JSONValue) throws -> ParsedDefinition {
     guard case .object = root else { throw IaCError("$", "a Terraform plan is a JSON object") }
     guard let version = root["format_version"]?.stringValue else {
       throw IaCError("$.format_version", "missing: not a Terraform plan (write one with `terraform show -json PLANFILE`)")
