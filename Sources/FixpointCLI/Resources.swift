@@ -9,7 +9,8 @@ import GRPCCore
 
 private let alertColumns: [Column<Fixpoint_V1_Alert>] = [
   Column("id") { $0.id }, Column("status") { Show.name($0.status) }, Column("severity") { Show.name($0.severity) },
-  Column("title") { $0.title }, Column("source") { $0.source }, Column("created") { Show.time($0.createdAt) },
+  Column("type") { $0.eventType }, Column("title") { $0.title }, Column("count") { String($0.count) },
+  Column("group") { $0.groupKey }, Column("last seen") { Show.time($0.lastSeenAt) },
 ]
 
 /// `fixpoint alerts …`
@@ -24,15 +25,18 @@ struct Alerts: AsyncParsableCommand {
     @OptionGroup var listing: ListingOptions
     @Option(help: "Only alerts in this status: \(Fixpoint_V1_Alert.Status.allValueStrings.joined(separator: ", ")).")
     var status: Fixpoint_V1_Alert.Status?
-    @Option(help: "Only alerts at least this severe: \(Fixpoint_V1_Severity.allValueStrings.joined(separator: ", ")).")
+    @Option(name: [.customLong("severity"), .customLong("min-severity")],
+            help: "Only alerts at least this severe: \(Fixpoint_V1_Severity.allValueStrings.joined(separator: ", ")).")
     var minSeverity: Fixpoint_V1_Severity?
-    @Option(help: "Only alerts raised by this event type, e.g. drift.detected.") var eventType: String?
+    @Option(help: "Only alerts of this type, e.g. compliance.violation, drift.security, remediation.failed.") var eventType: String?
+    @Option(help: "Only alerts in this group (the group column).") var group: String?
 
     func run() async throws {
       let request = Fixpoint_V1_ListAlertsRequest.with {
         $0.status = self.status ?? .unspecified
         $0.minSeverity = self.minSeverity ?? .unspecified
         $0.eventType = self.eventType ?? ""
+        $0.groupKey = self.group ?? ""
       }
       let (alerts, more) = try await self.connection.call(.notifier) { client in
         let notifier = Fixpoint_V1_NotifierService.Client(wrapping: client)

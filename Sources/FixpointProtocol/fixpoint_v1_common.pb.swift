@@ -182,6 +182,9 @@ public nonisolated struct Fixpoint_V1_ResourceRef: Sendable {
 
   public var region: String = String()
 
+  /// The resource's tags, where the sender knows them (for the notifier's subscription filters).
+  public var tags: Dictionary<String,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -411,7 +414,7 @@ nonisolated extension Fixpoint_V1_ExportFormat: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Fixpoint_V1_ResourceRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ResourceRef"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}resource_id\0\u{3}external_id\0\u{1}type\0\u{3}provider_id\0\u{1}region\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}resource_id\0\u{3}external_id\0\u{1}type\0\u{3}provider_id\0\u{1}region\0\u{1}tags\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -424,6 +427,7 @@ nonisolated extension Fixpoint_V1_ResourceRef: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularStringField(value: &self.type) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.providerID) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.region) }()
+      case 6: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.tags) }()
       default: break
       }
     }
@@ -445,6 +449,9 @@ nonisolated extension Fixpoint_V1_ResourceRef: SwiftProtobuf.Message, SwiftProto
     if !self.region.isEmpty {
       try visitor.visitSingularStringField(value: self.region, fieldNumber: 5)
     }
+    if !self.tags.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.tags, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -454,6 +461,7 @@ nonisolated extension Fixpoint_V1_ResourceRef: SwiftProtobuf.Message, SwiftProto
     if lhs.type != rhs.type {return false}
     if lhs.providerID != rhs.providerID {return false}
     if lhs.region != rhs.region {return false}
+    if lhs.tags != rhs.tags {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -137,6 +137,19 @@ public enum Fixpoint_V1_NotifierService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RotateChannelSecret" metadata.
+        public enum RotateChannelSecret: Sendable {
+            /// Request type for "RotateChannelSecret".
+            public typealias Input = Fixpoint_V1_RotateChannelSecretRequest
+            /// Response type for "RotateChannelSecret".
+            public typealias Output = Fixpoint_V1_Channel
+            /// Descriptor for "RotateChannelSecret".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fixpoint.v1.NotifierService"),
+                method: "RotateChannelSecret",
+                type: .unary
+            )
+        }
         /// Namespace for "CreateSubscription" metadata.
         public enum CreateSubscription: Sendable {
             /// Request type for "CreateSubscription".
@@ -189,6 +202,19 @@ public enum Fixpoint_V1_NotifierService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetDelivery" metadata.
+        public enum GetDelivery: Sendable {
+            /// Request type for "GetDelivery".
+            public typealias Input = Fixpoint_V1_GetDeliveryRequest
+            /// Response type for "GetDelivery".
+            public typealias Output = Fixpoint_V1_Delivery
+            /// Descriptor for "GetDelivery".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "fixpoint.v1.NotifierService"),
+                method: "GetDelivery",
+                type: .unary
+            )
+        }
         /// Namespace for "RedeliverDelivery" metadata.
         public enum RedeliverDelivery: Sendable {
             /// Request type for "RedeliverDelivery".
@@ -213,10 +239,12 @@ public enum Fixpoint_V1_NotifierService: Sendable {
             ListChannels.descriptor,
             DeleteChannel.descriptor,
             TestChannel.descriptor,
+            RotateChannelSecret.descriptor,
             CreateSubscription.descriptor,
             ListSubscriptions.descriptor,
             DeleteSubscription.descriptor,
             ListDeliveries.descriptor,
+            GetDelivery.descriptor,
             RedeliverDelivery.descriptor
         ]
     }
@@ -378,6 +406,25 @@ extension Fixpoint_V1_NotifierService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Delivery>
 
+        /// Handle the "RotateChannelSecret" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Webhook channels: a new signing secret, returned once; the old one keeps signing (both
+        /// > signatures are sent) until the overlap ends.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fixpoint_V1_RotateChannelSecretRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fixpoint_V1_Channel` messages.
+        func rotateChannelSecret(
+            request: GRPCCore.StreamingServerRequest<Fixpoint_V1_RotateChannelSecretRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Channel>
+
         /// Handle the "CreateSubscription" method.
         ///
         /// - Parameters:
@@ -434,7 +481,25 @@ extension Fixpoint_V1_NotifierService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_ListDeliveriesResponse>
 
+        /// Handle the "GetDelivery" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Fixpoint_V1_GetDeliveryRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Fixpoint_V1_Delivery` messages.
+        func getDelivery(
+            request: GRPCCore.StreamingServerRequest<Fixpoint_V1_GetDeliveryRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Delivery>
+
         /// Handle the "RedeliverDelivery" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Queues a dead (or delivered) delivery again, with the same webhook-id.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Fixpoint_V1_RedeliverDeliveryRequest` messages.
@@ -591,6 +656,25 @@ extension Fixpoint_V1_NotifierService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Delivery>
 
+        /// Handle the "RotateChannelSecret" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Webhook channels: a new signing secret, returned once; the old one keeps signing (both
+        /// > signatures are sent) until the overlap ends.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_RotateChannelSecretRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fixpoint_V1_Channel` message.
+        func rotateChannelSecret(
+            request: GRPCCore.ServerRequest<Fixpoint_V1_RotateChannelSecretRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Channel>
+
         /// Handle the "CreateSubscription" method.
         ///
         /// - Parameters:
@@ -647,7 +731,25 @@ extension Fixpoint_V1_NotifierService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_ListDeliveriesResponse>
 
+        /// Handle the "GetDelivery" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_GetDeliveryRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Fixpoint_V1_Delivery` message.
+        func getDelivery(
+            request: GRPCCore.ServerRequest<Fixpoint_V1_GetDeliveryRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Delivery>
+
         /// Handle the "RedeliverDelivery" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Queues a dead (or delivered) delivery again, with the same webhook-id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Fixpoint_V1_RedeliverDeliveryRequest` message.
@@ -802,6 +904,25 @@ extension Fixpoint_V1_NotifierService {
             context: GRPCCore.ServerContext
         ) async throws -> Fixpoint_V1_Delivery
 
+        /// Handle the "RotateChannelSecret" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Webhook channels: a new signing secret, returned once; the old one keeps signing (both
+        /// > signatures are sent) until the overlap ends.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fixpoint_V1_RotateChannelSecretRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fixpoint_V1_Channel` to respond with.
+        func rotateChannelSecret(
+            request: Fixpoint_V1_RotateChannelSecretRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fixpoint_V1_Channel
+
         /// Handle the "CreateSubscription" method.
         ///
         /// - Parameters:
@@ -858,7 +979,25 @@ extension Fixpoint_V1_NotifierService {
             context: GRPCCore.ServerContext
         ) async throws -> Fixpoint_V1_ListDeliveriesResponse
 
+        /// Handle the "GetDelivery" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Fixpoint_V1_GetDeliveryRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Fixpoint_V1_Delivery` to respond with.
+        func getDelivery(
+            request: Fixpoint_V1_GetDeliveryRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Fixpoint_V1_Delivery
+
         /// Handle the "RedeliverDelivery" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Queues a dead (or delivered) delivery again, with the same webhook-id.
         ///
         /// - Parameters:
         ///   - request: A `Fixpoint_V1_RedeliverDeliveryRequest` message.
@@ -978,6 +1117,17 @@ extension Fixpoint_V1_NotifierService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Fixpoint_V1_NotifierService.Method.RotateChannelSecret.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_RotateChannelSecretRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_Channel>(),
+            handler: { request, context in
+                try await self.rotateChannelSecret(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Fixpoint_V1_NotifierService.Method.CreateSubscription.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_CreateSubscriptionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_Subscription>(),
@@ -1016,6 +1166,17 @@ extension Fixpoint_V1_NotifierService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_ListDeliveriesResponse>(),
             handler: { request, context in
                 try await self.listDeliveries(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Fixpoint_V1_NotifierService.Method.GetDelivery.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_GetDeliveryRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_Delivery>(),
+            handler: { request, context in
+                try await self.getDelivery(
                     request: request,
                     context: context
                 )
@@ -1137,6 +1298,17 @@ extension Fixpoint_V1_NotifierService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
+    public func rotateChannelSecret(
+        request: GRPCCore.StreamingServerRequest<Fixpoint_V1_RotateChannelSecretRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Channel> {
+        let response = try await self.rotateChannelSecret(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func createSubscription(
         request: GRPCCore.StreamingServerRequest<Fixpoint_V1_CreateSubscriptionRequest>,
         context: GRPCCore.ServerContext
@@ -1175,6 +1347,17 @@ extension Fixpoint_V1_NotifierService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_ListDeliveriesResponse> {
         let response = try await self.listDeliveries(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getDelivery(
+        request: GRPCCore.StreamingServerRequest<Fixpoint_V1_GetDeliveryRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Fixpoint_V1_Delivery> {
+        let response = try await self.getDelivery(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1313,6 +1496,19 @@ extension Fixpoint_V1_NotifierService.SimpleServiceProtocol {
         )
     }
 
+    public func rotateChannelSecret(
+        request: GRPCCore.ServerRequest<Fixpoint_V1_RotateChannelSecretRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Channel> {
+        return GRPCCore.ServerResponse<Fixpoint_V1_Channel>(
+            message: try await self.rotateChannelSecret(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
     public func createSubscription(
         request: GRPCCore.ServerRequest<Fixpoint_V1_CreateSubscriptionRequest>,
         context: GRPCCore.ServerContext
@@ -1358,6 +1554,19 @@ extension Fixpoint_V1_NotifierService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_ListDeliveriesResponse> {
         return GRPCCore.ServerResponse<Fixpoint_V1_ListDeliveriesResponse>(
             message: try await self.listDeliveries(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getDelivery(
+        request: GRPCCore.ServerRequest<Fixpoint_V1_GetDeliveryRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Fixpoint_V1_Delivery> {
+        return GRPCCore.ServerResponse<Fixpoint_V1_Delivery>(
+            message: try await self.getDelivery(
                 request: request.message,
                 context: context
             ),
@@ -1567,6 +1776,30 @@ extension Fixpoint_V1_NotifierService {
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Delivery>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
+        /// Call the "RotateChannelSecret" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Webhook channels: a new signing secret, returned once; the old one keeps signing (both
+        /// > signatures are sent) until the overlap ends.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_RotateChannelSecretRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_RotateChannelSecretRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_Channel` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func rotateChannelSecret<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_RotateChannelSecretRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_RotateChannelSecretRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_Channel>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Channel>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "CreateSubscription" method.
         ///
         /// - Parameters:
@@ -1643,7 +1876,30 @@ extension Fixpoint_V1_NotifierService {
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_ListDeliveriesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
+        /// Call the "GetDelivery" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_GetDeliveryRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_GetDeliveryRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_Delivery` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getDelivery<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_GetDeliveryRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_GetDeliveryRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_Delivery>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Delivery>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "RedeliverDelivery" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Queues a dead (or delivered) delivery again, with the same webhook-id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Fixpoint_V1_RedeliverDeliveryRequest` message.
@@ -1957,6 +2213,41 @@ extension Fixpoint_V1_NotifierService {
             )
         }
 
+        /// Call the "RotateChannelSecret" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Webhook channels: a new signing secret, returned once; the old one keeps signing (both
+        /// > signatures are sent) until the overlap ends.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_RotateChannelSecretRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_RotateChannelSecretRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_Channel` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func rotateChannelSecret<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_RotateChannelSecretRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_RotateChannelSecretRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_Channel>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Channel>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fixpoint_V1_NotifierService.Method.RotateChannelSecret.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "CreateSubscription" method.
         ///
         /// - Parameters:
@@ -2077,7 +2368,41 @@ extension Fixpoint_V1_NotifierService {
             )
         }
 
+        /// Call the "GetDelivery" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Fixpoint_V1_GetDeliveryRequest` message.
+        ///   - serializer: A serializer for `Fixpoint_V1_GetDeliveryRequest` messages.
+        ///   - deserializer: A deserializer for `Fixpoint_V1_Delivery` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getDelivery<Result>(
+            request: GRPCCore.ClientRequest<Fixpoint_V1_GetDeliveryRequest>,
+            serializer: some GRPCCore.MessageSerializer<Fixpoint_V1_GetDeliveryRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Fixpoint_V1_Delivery>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Delivery>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Fixpoint_V1_NotifierService.Method.GetDelivery.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "RedeliverDelivery" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Queues a dead (or delivered) delivery again, with the same webhook-id.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Fixpoint_V1_RedeliverDeliveryRequest` message.
@@ -2341,6 +2666,36 @@ extension Fixpoint_V1_NotifierService.ClientProtocol {
         )
     }
 
+    /// Call the "RotateChannelSecret" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Webhook channels: a new signing secret, returned once; the old one keeps signing (both
+    /// > signatures are sent) until the overlap ends.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fixpoint_V1_RotateChannelSecretRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rotateChannelSecret<Result>(
+        request: GRPCCore.ClientRequest<Fixpoint_V1_RotateChannelSecretRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Channel>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.rotateChannelSecret(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_RotateChannelSecretRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_Channel>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "CreateSubscription" method.
     ///
     /// - Parameters:
@@ -2441,7 +2796,36 @@ extension Fixpoint_V1_NotifierService.ClientProtocol {
         )
     }
 
+    /// Call the "GetDelivery" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Fixpoint_V1_GetDeliveryRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getDelivery<Result>(
+        request: GRPCCore.ClientRequest<Fixpoint_V1_GetDeliveryRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Delivery>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getDelivery(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Fixpoint_V1_GetDeliveryRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Fixpoint_V1_Delivery>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "RedeliverDelivery" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Queues a dead (or delivered) delivery again, with the same webhook-id.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Fixpoint_V1_RedeliverDeliveryRequest` message.
@@ -2735,6 +3119,40 @@ extension Fixpoint_V1_NotifierService.ClientProtocol {
         )
     }
 
+    /// Call the "RotateChannelSecret" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Webhook channels: a new signing secret, returned once; the old one keeps signing (both
+    /// > signatures are sent) until the overlap ends.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rotateChannelSecret<Result>(
+        _ message: Fixpoint_V1_RotateChannelSecretRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Channel>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fixpoint_V1_RotateChannelSecretRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.rotateChannelSecret(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "CreateSubscription" method.
     ///
     /// - Parameters:
@@ -2851,7 +3269,40 @@ extension Fixpoint_V1_NotifierService.ClientProtocol {
         )
     }
 
+    /// Call the "GetDelivery" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getDelivery<Result>(
+        _ message: Fixpoint_V1_GetDeliveryRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Fixpoint_V1_Delivery>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Fixpoint_V1_GetDeliveryRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getDelivery(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "RedeliverDelivery" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Queues a dead (or delivered) delivery again, with the same webhook-id.
     ///
     /// - Parameters:
     ///   - message: request message to send.

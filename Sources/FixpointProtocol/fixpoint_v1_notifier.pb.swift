@@ -107,6 +107,49 @@ public nonisolated struct Fixpoint_V1_Alert: @unchecked Sendable {
     set {_uniqueStorage()._source = newValue}
   }
 
+  /// Event type + resource + control: a repeat while open updates this alert instead of raising another.
+  public var dedupKey: String {
+    get {_storage._dedupKey}
+    set {_uniqueStorage()._dedupKey = newValue}
+  }
+
+  /// Times the condition was seen while this alert was open.
+  public var count: Int32 {
+    get {_storage._count}
+    set {_uniqueStorage()._count = newValue}
+  }
+
+  public var lastSeenAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._lastSeenAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._lastSeenAt = newValue}
+  }
+  /// Returns true if `lastSeenAt` has been explicitly set.
+  public var hasLastSeenAt: Bool {_storage._lastSeenAt != nil}
+  /// Clears the value of `lastSeenAt`. Subsequent reads from it will return its default value.
+  public mutating func clearLastSeenAt() {_uniqueStorage()._lastSeenAt = nil}
+
+  /// Alerts sharing it go out in one notification (notifier.group.by).
+  public var groupKey: String {
+    get {_storage._groupKey}
+    set {_uniqueStorage()._groupKey = newValue}
+  }
+
+  /// The resource's external id (ARN) or inventory id.
+  public var resource: String {
+    get {_storage._resource}
+    set {_uniqueStorage()._resource = newValue}
+  }
+
+  public var controlID: String {
+    get {_storage._controlID}
+    set {_uniqueStorage()._controlID = newValue}
+  }
+
+  public var providerID: String {
+    get {_storage._providerID}
+    set {_uniqueStorage()._providerID = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Status: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -170,6 +213,8 @@ public nonisolated struct Fixpoint_V1_ListAlertsRequest: Sendable {
   public var minSeverity: Fixpoint_V1_Severity = .unspecified
 
   public var eventType: String = String()
+
+  public var groupKey: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -254,34 +299,103 @@ public nonisolated struct Fixpoint_V1_ResolveAlertRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Fixpoint_V1_Channel: Sendable {
+public nonisolated struct Fixpoint_V1_Channel: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var id: String = String()
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  public var kind: Fixpoint_V1_Channel.Kind = .unspecified
+  public var kind: Fixpoint_V1_Channel.Kind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
-  /// Slack: the incoming-webhook URL (stored sealed; only its host is returned).
-  /// Email: recipients. Webhook: URL; the signing secret is stored sealed and never returned.
-  public var target: String = String()
+  /// Webhook: the URL. Slack: only the host of the (secret) incoming-webhook URL. Email: smtp host:port.
+  public var target: String {
+    get {_storage._target}
+    set {_uniqueStorage()._target = newValue}
+  }
 
-  public var emailRecipients: [String] = []
+  /// Email: the recipients.
+  public var emailRecipients: [String] {
+    get {_storage._emailRecipients}
+    set {_uniqueStorage()._emailRecipients = newValue}
+  }
 
-  /// Write-only: the webhook signing secret or the Slack URL. Never returned.
-  public var secret: String = String()
+  /// Write-only, sealed at rest and never returned: the Slack incoming-webhook URL, or the SMTP password.
+  public var secret: String {
+    get {_storage._secret}
+    set {_uniqueStorage()._secret = newValue}
+  }
 
   public var created: Fixpoint_V1_ActorStamp {
-    get {_created ?? Fixpoint_V1_ActorStamp()}
-    set {_created = newValue}
+    get {_storage._created ?? Fixpoint_V1_ActorStamp()}
+    set {_uniqueStorage()._created = newValue}
   }
   /// Returns true if `created` has been explicitly set.
-  public var hasCreated: Bool {self._created != nil}
+  public var hasCreated: Bool {_storage._created != nil}
   /// Clears the value of `created`. Subsequent reads from it will return its default value.
-  public mutating func clearCreated() {self._created = nil}
+  public mutating func clearCreated() {_uniqueStorage()._created = nil}
+
+  public var email: Fixpoint_V1_EmailSettings {
+    get {_storage._email ?? Fixpoint_V1_EmailSettings()}
+    set {_uniqueStorage()._email = newValue}
+  }
+  /// Returns true if `email` has been explicitly set.
+  public var hasEmail: Bool {_storage._email != nil}
+  /// Clears the value of `email`. Subsequent reads from it will return its default value.
+  public mutating func clearEmail() {_uniqueStorage()._email = nil}
+
+  /// Whether resolutions are sent too (default: true for webhooks, false for Slack and email).
+  public var sendResolved: Bool {
+    get {_storage._sendResolved ?? false}
+    set {_uniqueStorage()._sendResolved = newValue}
+  }
+  /// Returns true if `sendResolved` has been explicitly set.
+  public var hasSendResolved: Bool {_storage._sendResolved != nil}
+  /// Clears the value of `sendResolved`. Subsequent reads from it will return its default value.
+  public mutating func clearSendResolved() {_uniqueStorage()._sendResolved = nil}
+
+  public var status: Fixpoint_V1_Channel.Status {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
+
+  public var statusReason: String {
+    get {_storage._statusReason}
+    set {_uniqueStorage()._statusReason = newValue}
+  }
+
+  /// Webhooks: the whsec_ signing secret, returned only by CreateChannel and RotateChannelSecret.
+  public var signingSecret: String {
+    get {_storage._signingSecret}
+    set {_uniqueStorage()._signingSecret = newValue}
+  }
+
+  /// Webhooks: when the previous secret stops signing (unset when there is none).
+  public var previousSecretExpiresAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._previousSecretExpiresAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._previousSecretExpiresAt = newValue}
+  }
+  /// Returns true if `previousSecretExpiresAt` has been explicitly set.
+  public var hasPreviousSecretExpiresAt: Bool {_storage._previousSecretExpiresAt != nil}
+  /// Clears the value of `previousSecretExpiresAt`. Subsequent reads from it will return its default value.
+  public mutating func clearPreviousSecretExpiresAt() {_uniqueStorage()._previousSecretExpiresAt = nil}
+
+  /// The circuit breaker: open while a dead endpoint is left alone.
+  public var breakerOpen: Bool {
+    get {_storage._breakerOpen}
+    set {_uniqueStorage()._breakerOpen = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -327,9 +441,118 @@ public nonisolated struct Fixpoint_V1_Channel: Sendable {
 
   }
 
+  public nonisolated enum Status: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+    case active // = 1
+
+    /// Disabled by the receiver (a webhook answered 410 Gone, Slack said the channel is archived).
+    case disabled // = 2
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .active
+      case 2: self = .disabled
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .active: return 1
+      case .disabled: return 2
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Fixpoint_V1_Channel.Status] = [
+      .unspecified,
+      .active,
+      .disabled,
+    ]
+
+  }
+
   public init() {}
 
-  fileprivate var _created: Fixpoint_V1_ActorStamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fixpoint_V1_EmailSettings: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var smtpHost: String = String()
+
+  public var smtpPort: Int32 = 0
+
+  public var from: String = String()
+
+  public var security: Fixpoint_V1_EmailSettings.Security = .unspecified
+
+  /// AUTH PLAIN or LOGIN when set; the password goes in Channel.secret.
+  public var username: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Security: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+
+    /// STARTTLS, required: a server that does not offer it is refused (the default).
+    case starttls // = 1
+
+    /// TLS from the first byte (port 465).
+    case tls // = 2
+
+    /// Plain text; only for a relay on loopback.
+    case none // = 3
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .starttls
+      case 2: self = .tls
+      case 3: self = .none
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .starttls: return 1
+      case .tls: return 2
+      case .none: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Fixpoint_V1_EmailSettings.Security] = [
+      .unspecified,
+      .starttls,
+      .tls,
+      .none,
+    ]
+
+  }
+
+  public init() {}
 }
 
 public nonisolated struct Fixpoint_V1_CreateChannelRequest: Sendable {
@@ -423,6 +646,23 @@ public nonisolated struct Fixpoint_V1_TestChannelRequest: Sendable {
   public init() {}
 }
 
+public nonisolated struct Fixpoint_V1_RotateChannelSecretRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: String = String()
+
+  public var channelID: String = String()
+
+  /// How long the old secret keeps signing; 0 means 24 hours.
+  public var overlapSeconds: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Fixpoint_V1_Subscription: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -445,6 +685,12 @@ public nonisolated struct Fixpoint_V1_Subscription: Sendable {
   public var hasCreated: Bool {self._created != nil}
   /// Clears the value of `created`. Subsequent reads from it will return its default value.
   public mutating func clearCreated() {self._created = nil}
+
+  /// Only alerts about this provider ("" = any).
+  public var providerID: String = String()
+
+  /// Only alerts whose resource carries every one of these tags.
+  public var tags: Dictionary<String,String> = [:]
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -532,51 +778,102 @@ public nonisolated struct Fixpoint_V1_DeleteSubscriptionResponse: Sendable {
   public init() {}
 }
 
-public nonisolated struct Fixpoint_V1_Delivery: Sendable {
+public nonisolated struct Fixpoint_V1_Delivery: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var id: String = String()
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
-  public var channelID: String = String()
+  public var channelID: String {
+    get {_storage._channelID}
+    set {_uniqueStorage()._channelID = newValue}
+  }
 
-  public var alertID: String = String()
+  /// The alert, for a notification about one alert ("" for a group of several).
+  public var alertID: String {
+    get {_storage._alertID}
+    set {_uniqueStorage()._alertID = newValue}
+  }
 
-  public var eventID: String = String()
+  public var eventID: String {
+    get {_storage._eventID}
+    set {_uniqueStorage()._eventID = newValue}
+  }
 
-  public var status: Fixpoint_V1_Delivery.Status = .unspecified
+  public var status: Fixpoint_V1_Delivery.Status {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
 
-  public var attempts: Int32 = 0
+  public var attempts: Int32 {
+    get {_storage._attempts}
+    set {_uniqueStorage()._attempts = newValue}
+  }
 
-  public var lastError: String = String()
+  public var lastError: String {
+    get {_storage._lastError}
+    set {_uniqueStorage()._lastError = newValue}
+  }
 
   public var nextAttemptAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_nextAttemptAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_nextAttemptAt = newValue}
+    get {_storage._nextAttemptAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._nextAttemptAt = newValue}
   }
   /// Returns true if `nextAttemptAt` has been explicitly set.
-  public var hasNextAttemptAt: Bool {self._nextAttemptAt != nil}
+  public var hasNextAttemptAt: Bool {_storage._nextAttemptAt != nil}
   /// Clears the value of `nextAttemptAt`. Subsequent reads from it will return its default value.
-  public mutating func clearNextAttemptAt() {self._nextAttemptAt = nil}
+  public mutating func clearNextAttemptAt() {_uniqueStorage()._nextAttemptAt = nil}
 
   public var deliveredAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_deliveredAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_deliveredAt = newValue}
+    get {_storage._deliveredAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._deliveredAt = newValue}
   }
   /// Returns true if `deliveredAt` has been explicitly set.
-  public var hasDeliveredAt: Bool {self._deliveredAt != nil}
+  public var hasDeliveredAt: Bool {_storage._deliveredAt != nil}
   /// Clears the value of `deliveredAt`. Subsequent reads from it will return its default value.
-  public mutating func clearDeliveredAt() {self._deliveredAt = nil}
+  public mutating func clearDeliveredAt() {_uniqueStorage()._deliveredAt = nil}
 
   public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_createdAt = newValue}
+    get {_storage._createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._createdAt = newValue}
   }
   /// Returns true if `createdAt` has been explicitly set.
-  public var hasCreatedAt: Bool {self._createdAt != nil}
+  public var hasCreatedAt: Bool {_storage._createdAt != nil}
   /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
-  public mutating func clearCreatedAt() {self._createdAt = nil}
+  public mutating func clearCreatedAt() {_uniqueStorage()._createdAt = nil}
+
+  /// The Standard Webhooks webhook-id, the same on every attempt and redelivery.
+  public var webhookID: String {
+    get {_storage._webhookID}
+    set {_uniqueStorage()._webhookID = newValue}
+  }
+
+  /// "alert.firing", "alert.resolved" or "channel.test".
+  public var type: String {
+    get {_storage._type}
+    set {_uniqueStorage()._type = newValue}
+  }
+
+  public var groupKey: String {
+    get {_storage._groupKey}
+    set {_uniqueStorage()._groupKey = newValue}
+  }
+
+  /// Alerts in the notification.
+  public var alertCount: Int32 {
+    get {_storage._alertCount}
+    set {_uniqueStorage()._alertCount = newValue}
+  }
+
+  /// Every attempt, oldest first (the latest 50).
+  public var attemptLog: [Fixpoint_V1_DeliveryAttempt] {
+    get {_storage._attemptLog}
+    set {_uniqueStorage()._attemptLog = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -586,7 +883,9 @@ public nonisolated struct Fixpoint_V1_Delivery: Sendable {
     case pending // = 1
     case delivered // = 2
     case retrying // = 3
-    case failed // = 4
+
+    /// The dead letter: refused for good, or out of attempts. RedeliverDelivery queues it again.
+    case dead // = 4
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -599,7 +898,7 @@ public nonisolated struct Fixpoint_V1_Delivery: Sendable {
       case 1: self = .pending
       case 2: self = .delivered
       case 3: self = .retrying
-      case 4: self = .failed
+      case 4: self = .dead
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -610,7 +909,7 @@ public nonisolated struct Fixpoint_V1_Delivery: Sendable {
       case .pending: return 1
       case .delivered: return 2
       case .retrying: return 3
-      case .failed: return 4
+      case .dead: return 4
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -621,16 +920,60 @@ public nonisolated struct Fixpoint_V1_Delivery: Sendable {
       .pending,
       .delivered,
       .retrying,
-      .failed,
+      .dead,
     ]
 
   }
 
   public init() {}
 
-  fileprivate var _nextAttemptAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _deliveredAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Fixpoint_V1_DeliveryAttempt: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var time: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_time ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_time = newValue}
+  }
+  /// Returns true if `time` has been explicitly set.
+  public var hasTime: Bool {self._time != nil}
+  /// Clears the value of `time`. Subsequent reads from it will return its default value.
+  public mutating func clearTime() {self._time = nil}
+
+  /// HTTP status, or SMTP reply code; 0 when no answer came (refused, timed out, blocked).
+  public var statusCode: Int32 = 0
+
+  public var latencyMs: Int32 = 0
+
+  /// The first bytes of the answer, or the error.
+  public var response: String = String()
+
+  /// "scheduled", "manual" (RedeliverDelivery) or "test".
+  public var trigger: String = String()
+
+  public var succeeded: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _time: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Fixpoint_V1_GetDeliveryRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var deliveryID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Fixpoint_V1_ListDeliveriesRequest: Sendable {
@@ -685,7 +1028,7 @@ fileprivate nonisolated let _protobuf_package = "fixpoint.v1"
 
 nonisolated extension Fixpoint_V1_Alert: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Alert"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}title\0\u{1}body\0\u{1}severity\0\u{1}status\0\u{3}event_id\0\u{3}event_type\0\u{1}subject\0\u{3}created_at\0\u{1}acknowledged\0\u{1}resolved\0\u{1}details\0\u{1}source\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}title\0\u{1}body\0\u{1}severity\0\u{1}status\0\u{3}event_id\0\u{3}event_type\0\u{1}subject\0\u{3}created_at\0\u{1}acknowledged\0\u{1}resolved\0\u{1}details\0\u{1}source\0\u{3}dedup_key\0\u{1}count\0\u{3}last_seen_at\0\u{3}group_key\0\u{1}resource\0\u{3}control_id\0\u{3}provider_id\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -701,6 +1044,13 @@ nonisolated extension Fixpoint_V1_Alert: SwiftProtobuf.Message, SwiftProtobuf._M
     var _resolved: Fixpoint_V1_ActorStamp? = nil
     var _details: SwiftProtobuf.Google_Protobuf_Struct? = nil
     var _source: String = String()
+    var _dedupKey: String = String()
+    var _count: Int32 = 0
+    var _lastSeenAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _groupKey: String = String()
+    var _resource: String = String()
+    var _controlID: String = String()
+    var _providerID: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -724,6 +1074,13 @@ nonisolated extension Fixpoint_V1_Alert: SwiftProtobuf.Message, SwiftProtobuf._M
       _resolved = source._resolved
       _details = source._details
       _source = source._source
+      _dedupKey = source._dedupKey
+      _count = source._count
+      _lastSeenAt = source._lastSeenAt
+      _groupKey = source._groupKey
+      _resource = source._resource
+      _controlID = source._controlID
+      _providerID = source._providerID
     }
   }
 
@@ -755,6 +1112,13 @@ nonisolated extension Fixpoint_V1_Alert: SwiftProtobuf.Message, SwiftProtobuf._M
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._resolved) }()
         case 12: try { try decoder.decodeSingularMessageField(value: &_storage._details) }()
         case 13: try { try decoder.decodeSingularStringField(value: &_storage._source) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._dedupKey) }()
+        case 15: try { try decoder.decodeSingularInt32Field(value: &_storage._count) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._lastSeenAt) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._groupKey) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._resource) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._controlID) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._providerID) }()
         default: break
         }
       }
@@ -806,6 +1170,27 @@ nonisolated extension Fixpoint_V1_Alert: SwiftProtobuf.Message, SwiftProtobuf._M
       if !_storage._source.isEmpty {
         try visitor.visitSingularStringField(value: _storage._source, fieldNumber: 13)
       }
+      if !_storage._dedupKey.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._dedupKey, fieldNumber: 14)
+      }
+      if _storage._count != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._count, fieldNumber: 15)
+      }
+      try { if let v = _storage._lastSeenAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+      if !_storage._groupKey.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._groupKey, fieldNumber: 17)
+      }
+      if !_storage._resource.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._resource, fieldNumber: 18)
+      }
+      if !_storage._controlID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._controlID, fieldNumber: 19)
+      }
+      if !_storage._providerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._providerID, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -828,6 +1213,13 @@ nonisolated extension Fixpoint_V1_Alert: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._resolved != rhs_storage._resolved {return false}
         if _storage._details != rhs_storage._details {return false}
         if _storage._source != rhs_storage._source {return false}
+        if _storage._dedupKey != rhs_storage._dedupKey {return false}
+        if _storage._count != rhs_storage._count {return false}
+        if _storage._lastSeenAt != rhs_storage._lastSeenAt {return false}
+        if _storage._groupKey != rhs_storage._groupKey {return false}
+        if _storage._resource != rhs_storage._resource {return false}
+        if _storage._controlID != rhs_storage._controlID {return false}
+        if _storage._providerID != rhs_storage._providerID {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -843,7 +1235,7 @@ nonisolated extension Fixpoint_V1_Alert.Status: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Fixpoint_V1_ListAlertsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListAlertsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0\u{1}status\0\u{3}min_severity\0\u{3}event_type\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0\u{1}status\0\u{3}min_severity\0\u{3}event_type\0\u{3}group_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -856,6 +1248,7 @@ nonisolated extension Fixpoint_V1_ListAlertsRequest: SwiftProtobuf.Message, Swif
       case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.minSeverity) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.eventType) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.groupKey) }()
       default: break
       }
     }
@@ -877,6 +1270,9 @@ nonisolated extension Fixpoint_V1_ListAlertsRequest: SwiftProtobuf.Message, Swif
     if !self.eventType.isEmpty {
       try visitor.visitSingularStringField(value: self.eventType, fieldNumber: 5)
     }
+    if !self.groupKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.groupKey, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -886,6 +1282,7 @@ nonisolated extension Fixpoint_V1_ListAlertsRequest: SwiftProtobuf.Message, Swif
     if lhs.status != rhs.status {return false}
     if lhs.minSeverity != rhs.minSeverity {return false}
     if lhs.eventType != rhs.eventType {return false}
+    if lhs.groupKey != rhs.groupKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1088,63 +1485,160 @@ nonisolated extension Fixpoint_V1_ResolveAlertRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Fixpoint_V1_Channel: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Channel"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}kind\0\u{1}target\0\u{3}email_recipients\0\u{1}secret\0\u{1}created\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}kind\0\u{1}target\0\u{3}email_recipients\0\u{1}secret\0\u{1}created\0\u{1}email\0\u{3}send_resolved\0\u{1}status\0\u{3}status_reason\0\u{3}signing_secret\0\u{3}previous_secret_expires_at\0\u{3}breaker_open\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _name: String = String()
+    var _kind: Fixpoint_V1_Channel.Kind = .unspecified
+    var _target: String = String()
+    var _emailRecipients: [String] = []
+    var _secret: String = String()
+    var _created: Fixpoint_V1_ActorStamp? = nil
+    var _email: Fixpoint_V1_EmailSettings? = nil
+    var _sendResolved: Bool? = nil
+    var _status: Fixpoint_V1_Channel.Status = .unspecified
+    var _statusReason: String = String()
+    var _signingSecret: String = String()
+    var _previousSecretExpiresAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _breakerOpen: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _name = source._name
+      _kind = source._kind
+      _target = source._target
+      _emailRecipients = source._emailRecipients
+      _secret = source._secret
+      _created = source._created
+      _email = source._email
+      _sendResolved = source._sendResolved
+      _status = source._status
+      _statusReason = source._statusReason
+      _signingSecret = source._signingSecret
+      _previousSecretExpiresAt = source._previousSecretExpiresAt
+      _breakerOpen = source._breakerOpen
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.target) }()
-      case 5: try { try decoder.decodeRepeatedStringField(value: &self.emailRecipients) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.secret) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._created) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._target) }()
+        case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._emailRecipients) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._secret) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._created) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._email) }()
+        case 9: try { try decoder.decodeSingularBoolField(value: &_storage._sendResolved) }()
+        case 10: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._statusReason) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._signingSecret) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._previousSecretExpiresAt) }()
+        case 14: try { try decoder.decodeSingularBoolField(value: &_storage._breakerOpen) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.id.isEmpty {
-      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 3)
+      }
+      if !_storage._target.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._target, fieldNumber: 4)
+      }
+      if !_storage._emailRecipients.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._emailRecipients, fieldNumber: 5)
+      }
+      if !_storage._secret.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._secret, fieldNumber: 6)
+      }
+      try { if let v = _storage._created {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._email {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._sendResolved {
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 9)
+      } }()
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 10)
+      }
+      if !_storage._statusReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._statusReason, fieldNumber: 11)
+      }
+      if !_storage._signingSecret.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._signingSecret, fieldNumber: 12)
+      }
+      try { if let v = _storage._previousSecretExpiresAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      if _storage._breakerOpen != false {
+        try visitor.visitSingularBoolField(value: _storage._breakerOpen, fieldNumber: 14)
+      }
     }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 3)
-    }
-    if !self.target.isEmpty {
-      try visitor.visitSingularStringField(value: self.target, fieldNumber: 4)
-    }
-    if !self.emailRecipients.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.emailRecipients, fieldNumber: 5)
-    }
-    if !self.secret.isEmpty {
-      try visitor.visitSingularStringField(value: self.secret, fieldNumber: 6)
-    }
-    try { if let v = self._created {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fixpoint_V1_Channel, rhs: Fixpoint_V1_Channel) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs.target != rhs.target {return false}
-    if lhs.emailRecipients != rhs.emailRecipients {return false}
-    if lhs.secret != rhs.secret {return false}
-    if lhs._created != rhs._created {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._target != rhs_storage._target {return false}
+        if _storage._emailRecipients != rhs_storage._emailRecipients {return false}
+        if _storage._secret != rhs_storage._secret {return false}
+        if _storage._created != rhs_storage._created {return false}
+        if _storage._email != rhs_storage._email {return false}
+        if _storage._sendResolved != rhs_storage._sendResolved {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._statusReason != rhs_storage._statusReason {return false}
+        if _storage._signingSecret != rhs_storage._signingSecret {return false}
+        if _storage._previousSecretExpiresAt != rhs_storage._previousSecretExpiresAt {return false}
+        if _storage._breakerOpen != rhs_storage._breakerOpen {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1152,6 +1646,64 @@ nonisolated extension Fixpoint_V1_Channel: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Fixpoint_V1_Channel.Kind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_SLACK\0\u{1}KIND_EMAIL\0\u{1}KIND_WEBHOOK\0")
+}
+
+nonisolated extension Fixpoint_V1_Channel.Status: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_ACTIVE\0\u{1}STATUS_DISABLED\0")
+}
+
+nonisolated extension Fixpoint_V1_EmailSettings: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EmailSettings"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}smtp_host\0\u{3}smtp_port\0\u{1}from\0\u{1}security\0\u{1}username\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.smtpHost) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.smtpPort) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.from) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.security) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.username) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.smtpHost.isEmpty {
+      try visitor.visitSingularStringField(value: self.smtpHost, fieldNumber: 1)
+    }
+    if self.smtpPort != 0 {
+      try visitor.visitSingularInt32Field(value: self.smtpPort, fieldNumber: 2)
+    }
+    if !self.from.isEmpty {
+      try visitor.visitSingularStringField(value: self.from, fieldNumber: 3)
+    }
+    if self.security != .unspecified {
+      try visitor.visitSingularEnumField(value: self.security, fieldNumber: 4)
+    }
+    if !self.username.isEmpty {
+      try visitor.visitSingularStringField(value: self.username, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_EmailSettings, rhs: Fixpoint_V1_EmailSettings) -> Bool {
+    if lhs.smtpHost != rhs.smtpHost {return false}
+    if lhs.smtpPort != rhs.smtpPort {return false}
+    if lhs.from != rhs.from {return false}
+    if lhs.security != rhs.security {return false}
+    if lhs.username != rhs.username {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_EmailSettings.Security: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SECURITY_UNSPECIFIED\0\u{1}SECURITY_STARTTLS\0\u{1}SECURITY_TLS\0\u{1}SECURITY_NONE\0")
 }
 
 nonisolated extension Fixpoint_V1_CreateChannelRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1363,9 +1915,49 @@ nonisolated extension Fixpoint_V1_TestChannelRequest: SwiftProtobuf.Message, Swi
   }
 }
 
+nonisolated extension Fixpoint_V1_RotateChannelSecretRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RotateChannelSecretRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}channel_id\0\u{3}overlap_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.channelID) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.overlapSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.channelID.isEmpty {
+      try visitor.visitSingularStringField(value: self.channelID, fieldNumber: 2)
+    }
+    if self.overlapSeconds != 0 {
+      try visitor.visitSingularInt32Field(value: self.overlapSeconds, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_RotateChannelSecretRequest, rhs: Fixpoint_V1_RotateChannelSecretRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.channelID != rhs.channelID {return false}
+    if lhs.overlapSeconds != rhs.overlapSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Fixpoint_V1_Subscription: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Subscription"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}channel_id\0\u{3}event_types\0\u{3}min_severity\0\u{1}created\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}channel_id\0\u{3}event_types\0\u{3}min_severity\0\u{1}created\0\u{3}provider_id\0\u{1}tags\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1378,6 +1970,8 @@ nonisolated extension Fixpoint_V1_Subscription: SwiftProtobuf.Message, SwiftProt
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.eventTypes) }()
       case 4: try { try decoder.decodeSingularEnumField(value: &self.minSeverity) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._created) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.providerID) }()
+      case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.tags) }()
       default: break
       }
     }
@@ -1403,6 +1997,12 @@ nonisolated extension Fixpoint_V1_Subscription: SwiftProtobuf.Message, SwiftProt
     try { if let v = self._created {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     } }()
+    if !self.providerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.providerID, fieldNumber: 6)
+    }
+    if !self.tags.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.tags, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1412,6 +2012,8 @@ nonisolated extension Fixpoint_V1_Subscription: SwiftProtobuf.Message, SwiftProt
     if lhs.eventTypes != rhs.eventTypes {return false}
     if lhs.minSeverity != rhs.minSeverity {return false}
     if lhs._created != rhs._created {return false}
+    if lhs.providerID != rhs.providerID {return false}
+    if lhs.tags != rhs.tags {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1598,7 +2200,179 @@ nonisolated extension Fixpoint_V1_DeleteSubscriptionResponse: SwiftProtobuf.Mess
 
 nonisolated extension Fixpoint_V1_Delivery: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Delivery"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}channel_id\0\u{3}alert_id\0\u{3}event_id\0\u{1}status\0\u{1}attempts\0\u{3}last_error\0\u{3}next_attempt_at\0\u{3}delivered_at\0\u{3}created_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}channel_id\0\u{3}alert_id\0\u{3}event_id\0\u{1}status\0\u{1}attempts\0\u{3}last_error\0\u{3}next_attempt_at\0\u{3}delivered_at\0\u{3}created_at\0\u{3}webhook_id\0\u{1}type\0\u{3}group_key\0\u{3}alert_count\0\u{3}attempt_log\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _channelID: String = String()
+    var _alertID: String = String()
+    var _eventID: String = String()
+    var _status: Fixpoint_V1_Delivery.Status = .unspecified
+    var _attempts: Int32 = 0
+    var _lastError: String = String()
+    var _nextAttemptAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _deliveredAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _webhookID: String = String()
+    var _type: String = String()
+    var _groupKey: String = String()
+    var _alertCount: Int32 = 0
+    var _attemptLog: [Fixpoint_V1_DeliveryAttempt] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _channelID = source._channelID
+      _alertID = source._alertID
+      _eventID = source._eventID
+      _status = source._status
+      _attempts = source._attempts
+      _lastError = source._lastError
+      _nextAttemptAt = source._nextAttemptAt
+      _deliveredAt = source._deliveredAt
+      _createdAt = source._createdAt
+      _webhookID = source._webhookID
+      _type = source._type
+      _groupKey = source._groupKey
+      _alertCount = source._alertCount
+      _attemptLog = source._attemptLog
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._channelID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._alertID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._eventID) }()
+        case 5: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._attempts) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._lastError) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._nextAttemptAt) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._deliveredAt) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._createdAt) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._webhookID) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._type) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._groupKey) }()
+        case 14: try { try decoder.decodeSingularInt32Field(value: &_storage._alertCount) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._attemptLog) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._channelID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._channelID, fieldNumber: 2)
+      }
+      if !_storage._alertID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._alertID, fieldNumber: 3)
+      }
+      if !_storage._eventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._eventID, fieldNumber: 4)
+      }
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 5)
+      }
+      if _storage._attempts != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._attempts, fieldNumber: 6)
+      }
+      if !_storage._lastError.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._lastError, fieldNumber: 7)
+      }
+      try { if let v = _storage._nextAttemptAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._deliveredAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._createdAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      if !_storage._webhookID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._webhookID, fieldNumber: 11)
+      }
+      if !_storage._type.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._type, fieldNumber: 12)
+      }
+      if !_storage._groupKey.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._groupKey, fieldNumber: 13)
+      }
+      if _storage._alertCount != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._alertCount, fieldNumber: 14)
+      }
+      if !_storage._attemptLog.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._attemptLog, fieldNumber: 15)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_Delivery, rhs: Fixpoint_V1_Delivery) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._channelID != rhs_storage._channelID {return false}
+        if _storage._alertID != rhs_storage._alertID {return false}
+        if _storage._eventID != rhs_storage._eventID {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._attempts != rhs_storage._attempts {return false}
+        if _storage._lastError != rhs_storage._lastError {return false}
+        if _storage._nextAttemptAt != rhs_storage._nextAttemptAt {return false}
+        if _storage._deliveredAt != rhs_storage._deliveredAt {return false}
+        if _storage._createdAt != rhs_storage._createdAt {return false}
+        if _storage._webhookID != rhs_storage._webhookID {return false}
+        if _storage._type != rhs_storage._type {return false}
+        if _storage._groupKey != rhs_storage._groupKey {return false}
+        if _storage._alertCount != rhs_storage._alertCount {return false}
+        if _storage._attemptLog != rhs_storage._attemptLog {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_Delivery.Status: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_PENDING\0\u{1}STATUS_DELIVERED\0\u{1}STATUS_RETRYING\0\u{1}STATUS_DEAD\0")
+}
+
+nonisolated extension Fixpoint_V1_DeliveryAttempt: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeliveryAttempt"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}time\0\u{3}status_code\0\u{3}latency_ms\0\u{1}response\0\u{1}trigger\0\u{1}succeeded\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1606,16 +2380,12 @@ nonisolated extension Fixpoint_V1_Delivery: SwiftProtobuf.Message, SwiftProtobuf
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.channelID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.alertID) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
-      case 5: try { try decoder.decodeSingularEnumField(value: &self.status) }()
-      case 6: try { try decoder.decodeSingularInt32Field(value: &self.attempts) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.lastError) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._nextAttemptAt) }()
-      case 9: try { try decoder.decodeSingularMessageField(value: &self._deliveredAt) }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._time) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.statusCode) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.latencyMs) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.response) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.trigger) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.succeeded) }()
       default: break
       }
     }
@@ -1626,57 +2396,67 @@ nonisolated extension Fixpoint_V1_Delivery: SwiftProtobuf.Message, SwiftProtobuf
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.id.isEmpty {
-      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
-    }
-    if !self.channelID.isEmpty {
-      try visitor.visitSingularStringField(value: self.channelID, fieldNumber: 2)
-    }
-    if !self.alertID.isEmpty {
-      try visitor.visitSingularStringField(value: self.alertID, fieldNumber: 3)
-    }
-    if !self.eventID.isEmpty {
-      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 4)
-    }
-    if self.status != .unspecified {
-      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 5)
-    }
-    if self.attempts != 0 {
-      try visitor.visitSingularInt32Field(value: self.attempts, fieldNumber: 6)
-    }
-    if !self.lastError.isEmpty {
-      try visitor.visitSingularStringField(value: self.lastError, fieldNumber: 7)
-    }
-    try { if let v = self._nextAttemptAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    try { if let v = self._time {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
-    try { if let v = self._deliveredAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    } }()
-    try { if let v = self._createdAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
+    if self.statusCode != 0 {
+      try visitor.visitSingularInt32Field(value: self.statusCode, fieldNumber: 2)
+    }
+    if self.latencyMs != 0 {
+      try visitor.visitSingularInt32Field(value: self.latencyMs, fieldNumber: 3)
+    }
+    if !self.response.isEmpty {
+      try visitor.visitSingularStringField(value: self.response, fieldNumber: 4)
+    }
+    if !self.trigger.isEmpty {
+      try visitor.visitSingularStringField(value: self.trigger, fieldNumber: 5)
+    }
+    if self.succeeded != false {
+      try visitor.visitSingularBoolField(value: self.succeeded, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Fixpoint_V1_Delivery, rhs: Fixpoint_V1_Delivery) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.channelID != rhs.channelID {return false}
-    if lhs.alertID != rhs.alertID {return false}
-    if lhs.eventID != rhs.eventID {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs.attempts != rhs.attempts {return false}
-    if lhs.lastError != rhs.lastError {return false}
-    if lhs._nextAttemptAt != rhs._nextAttemptAt {return false}
-    if lhs._deliveredAt != rhs._deliveredAt {return false}
-    if lhs._createdAt != rhs._createdAt {return false}
+  public static func ==(lhs: Fixpoint_V1_DeliveryAttempt, rhs: Fixpoint_V1_DeliveryAttempt) -> Bool {
+    if lhs._time != rhs._time {return false}
+    if lhs.statusCode != rhs.statusCode {return false}
+    if lhs.latencyMs != rhs.latencyMs {return false}
+    if lhs.response != rhs.response {return false}
+    if lhs.trigger != rhs.trigger {return false}
+    if lhs.succeeded != rhs.succeeded {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
 }
 
-nonisolated extension Fixpoint_V1_Delivery.Status: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_PENDING\0\u{1}STATUS_DELIVERED\0\u{1}STATUS_RETRYING\0\u{1}STATUS_FAILED\0")
+nonisolated extension Fixpoint_V1_GetDeliveryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetDeliveryRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}delivery_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.deliveryID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.deliveryID.isEmpty {
+      try visitor.visitSingularStringField(value: self.deliveryID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_GetDeliveryRequest, rhs: Fixpoint_V1_GetDeliveryRequest) -> Bool {
+    if lhs.deliveryID != rhs.deliveryID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Fixpoint_V1_ListDeliveriesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

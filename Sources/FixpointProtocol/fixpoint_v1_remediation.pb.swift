@@ -124,49 +124,76 @@ public nonisolated enum Fixpoint_V1_Tier: SwiftProtobuf.Enum, Swift.CaseIterable
 
 }
 
-public nonisolated struct Fixpoint_V1_Finding: Sendable {
+public nonisolated struct Fixpoint_V1_Finding: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var id: String = String()
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
   /// Where it came from: "compliance", "drift", "asff", "manual".
-  public var source: String = String()
+  public var source: String {
+    get {_storage._source}
+    set {_uniqueStorage()._source = newValue}
+  }
 
   /// The control it violates ("S3.8") and/or a finding type ("Software and Configuration Checks/…").
-  public var controlID: String = String()
+  public var controlID: String {
+    get {_storage._controlID}
+    set {_uniqueStorage()._controlID = newValue}
+  }
 
-  public var findingType: String = String()
+  public var findingType: String {
+    get {_storage._findingType}
+    set {_uniqueStorage()._findingType = newValue}
+  }
 
   public var resource: Fixpoint_V1_ResourceRef {
-    get {_resource ?? Fixpoint_V1_ResourceRef()}
-    set {_resource = newValue}
+    get {_storage._resource ?? Fixpoint_V1_ResourceRef()}
+    set {_uniqueStorage()._resource = newValue}
   }
   /// Returns true if `resource` has been explicitly set.
-  public var hasResource: Bool {self._resource != nil}
+  public var hasResource: Bool {_storage._resource != nil}
   /// Clears the value of `resource`. Subsequent reads from it will return its default value.
-  public mutating func clearResource() {self._resource = nil}
+  public mutating func clearResource() {_uniqueStorage()._resource = nil}
 
-  public var severity: Fixpoint_V1_Severity = .unspecified
+  public var severity: Fixpoint_V1_Severity {
+    get {_storage._severity}
+    set {_uniqueStorage()._severity = newValue}
+  }
 
-  public var title: String = String()
+  public var title: String {
+    get {_storage._title}
+    set {_uniqueStorage()._title = newValue}
+  }
 
-  public var description_p: String = String()
+  public var description_p: String {
+    get {_storage._description_p}
+    set {_uniqueStorage()._description_p = newValue}
+  }
 
-  public var status: Fixpoint_V1_Finding.Status = .unspecified
+  public var status: Fixpoint_V1_Finding.Status {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
 
   public var createdAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_createdAt = newValue}
+    get {_storage._createdAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._createdAt = newValue}
   }
   /// Returns true if `createdAt` has been explicitly set.
-  public var hasCreatedAt: Bool {self._createdAt != nil}
+  public var hasCreatedAt: Bool {_storage._createdAt != nil}
   /// Clears the value of `createdAt`. Subsequent reads from it will return its default value.
-  public mutating func clearCreatedAt() {self._createdAt = nil}
+  public mutating func clearCreatedAt() {_uniqueStorage()._createdAt = nil}
 
   /// The source's own id (ASFF Id, compliance result id), for de-duplication.
-  public var sourceRef: String = String()
+  public var sourceRef: String {
+    get {_storage._sourceRef}
+    set {_uniqueStorage()._sourceRef = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -218,34 +245,30 @@ public nonisolated struct Fixpoint_V1_Finding: Sendable {
 
   public init() {}
 
-  fileprivate var _resource: Fixpoint_V1_ResourceRef? = nil
-  fileprivate var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-public nonisolated struct Fixpoint_V1_SubmitFindingRequest: @unchecked Sendable {
+public nonisolated struct Fixpoint_V1_SubmitFindingRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var requestID: String {
-    get {_storage._requestID}
-    set {_uniqueStorage()._requestID = newValue}
-  }
+  public var requestID: String = String()
 
   public var finding: Fixpoint_V1_Finding {
-    get {_storage._finding ?? Fixpoint_V1_Finding()}
-    set {_uniqueStorage()._finding = newValue}
+    get {_finding ?? Fixpoint_V1_Finding()}
+    set {_finding = newValue}
   }
   /// Returns true if `finding` has been explicitly set.
-  public var hasFinding: Bool {_storage._finding != nil}
+  public var hasFinding: Bool {self._finding != nil}
   /// Clears the value of `finding`. Subsequent reads from it will return its default value.
-  public mutating func clearFinding() {_uniqueStorage()._finding = nil}
+  public mutating func clearFinding() {self._finding = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _finding: Fixpoint_V1_Finding? = nil
 }
 
 public nonisolated struct Fixpoint_V1_ListFindingsRequest: Sendable {
@@ -915,97 +938,18 @@ nonisolated extension Fixpoint_V1_Finding: SwiftProtobuf.Message, SwiftProtobuf.
   public static let protoMessageName: String = _protobuf_package + ".Finding"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}source\0\u{3}control_id\0\u{3}finding_type\0\u{1}resource\0\u{1}severity\0\u{1}title\0\u{1}description\0\u{1}status\0\u{3}created_at\0\u{3}source_ref\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.source) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.controlID) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.findingType) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._resource) }()
-      case 6: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.title) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
-      case 9: try { try decoder.decodeSingularEnumField(value: &self.status) }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.sourceRef) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.id.isEmpty {
-      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
-    }
-    if !self.source.isEmpty {
-      try visitor.visitSingularStringField(value: self.source, fieldNumber: 2)
-    }
-    if !self.controlID.isEmpty {
-      try visitor.visitSingularStringField(value: self.controlID, fieldNumber: 3)
-    }
-    if !self.findingType.isEmpty {
-      try visitor.visitSingularStringField(value: self.findingType, fieldNumber: 4)
-    }
-    try { if let v = self._resource {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if self.severity != .unspecified {
-      try visitor.visitSingularEnumField(value: self.severity, fieldNumber: 6)
-    }
-    if !self.title.isEmpty {
-      try visitor.visitSingularStringField(value: self.title, fieldNumber: 7)
-    }
-    if !self.description_p.isEmpty {
-      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 8)
-    }
-    if self.status != .unspecified {
-      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 9)
-    }
-    try { if let v = self._createdAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
-    if !self.sourceRef.isEmpty {
-      try visitor.visitSingularStringField(value: self.sourceRef, fieldNumber: 11)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Fixpoint_V1_Finding, rhs: Fixpoint_V1_Finding) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.source != rhs.source {return false}
-    if lhs.controlID != rhs.controlID {return false}
-    if lhs.findingType != rhs.findingType {return false}
-    if lhs._resource != rhs._resource {return false}
-    if lhs.severity != rhs.severity {return false}
-    if lhs.title != rhs.title {return false}
-    if lhs.description_p != rhs.description_p {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs._createdAt != rhs._createdAt {return false}
-    if lhs.sourceRef != rhs.sourceRef {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Fixpoint_V1_Finding.Status: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_OPEN\0\u{1}STATUS_REMEDIATING\0\u{1}STATUS_RESOLVED\0\u{1}STATUS_SUPPRESSED\0")
-}
-
-nonisolated extension Fixpoint_V1_SubmitFindingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".SubmitFindingRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}finding\0")
-
   fileprivate class _StorageClass {
-    var _requestID: String = String()
-    var _finding: Fixpoint_V1_Finding? = nil
+    var _id: String = String()
+    var _source: String = String()
+    var _controlID: String = String()
+    var _findingType: String = String()
+    var _resource: Fixpoint_V1_ResourceRef? = nil
+    var _severity: Fixpoint_V1_Severity = .unspecified
+    var _title: String = String()
+    var _description_p: String = String()
+    var _status: Fixpoint_V1_Finding.Status = .unspecified
+    var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _sourceRef: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1016,8 +960,17 @@ nonisolated extension Fixpoint_V1_SubmitFindingRequest: SwiftProtobuf.Message, S
     private init() {}
 
     init(copying source: _StorageClass) {
-      _requestID = source._requestID
-      _finding = source._finding
+      _id = source._id
+      _source = source._source
+      _controlID = source._controlID
+      _findingType = source._findingType
+      _resource = source._resource
+      _severity = source._severity
+      _title = source._title
+      _description_p = source._description_p
+      _status = source._status
+      _createdAt = source._createdAt
+      _sourceRef = source._sourceRef
     }
   }
 
@@ -1036,8 +989,17 @@ nonisolated extension Fixpoint_V1_SubmitFindingRequest: SwiftProtobuf.Message, S
         // allocates stack space for every case branch when no optimizations are
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
-        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._finding) }()
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._source) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._controlID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._findingType) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._resource) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._severity) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._title) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._description_p) }()
+        case 9: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._createdAt) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._sourceRef) }()
         default: break
         }
       }
@@ -1050,27 +1012,106 @@ nonisolated extension Fixpoint_V1_SubmitFindingRequest: SwiftProtobuf.Message, S
       // allocates stack space for every if/case branch local when no optimizations
       // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
       // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._requestID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 1)
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
       }
-      try { if let v = _storage._finding {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      if !_storage._source.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._source, fieldNumber: 2)
+      }
+      if !_storage._controlID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._controlID, fieldNumber: 3)
+      }
+      if !_storage._findingType.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._findingType, fieldNumber: 4)
+      }
+      try { if let v = _storage._resource {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
       } }()
+      if _storage._severity != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._severity, fieldNumber: 6)
+      }
+      if !_storage._title.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._title, fieldNumber: 7)
+      }
+      if !_storage._description_p.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._description_p, fieldNumber: 8)
+      }
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 9)
+      }
+      try { if let v = _storage._createdAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      if !_storage._sourceRef.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sourceRef, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Fixpoint_V1_SubmitFindingRequest, rhs: Fixpoint_V1_SubmitFindingRequest) -> Bool {
+  public static func ==(lhs: Fixpoint_V1_Finding, rhs: Fixpoint_V1_Finding) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
         let rhs_storage = _args.1
-        if _storage._requestID != rhs_storage._requestID {return false}
-        if _storage._finding != rhs_storage._finding {return false}
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._source != rhs_storage._source {return false}
+        if _storage._controlID != rhs_storage._controlID {return false}
+        if _storage._findingType != rhs_storage._findingType {return false}
+        if _storage._resource != rhs_storage._resource {return false}
+        if _storage._severity != rhs_storage._severity {return false}
+        if _storage._title != rhs_storage._title {return false}
+        if _storage._description_p != rhs_storage._description_p {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._createdAt != rhs_storage._createdAt {return false}
+        if _storage._sourceRef != rhs_storage._sourceRef {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_Finding.Status: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STATUS_UNSPECIFIED\0\u{1}STATUS_OPEN\0\u{1}STATUS_REMEDIATING\0\u{1}STATUS_RESOLVED\0\u{1}STATUS_SUPPRESSED\0")
+}
+
+nonisolated extension Fixpoint_V1_SubmitFindingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SubmitFindingRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}finding\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._finding) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    try { if let v = self._finding {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_SubmitFindingRequest, rhs: Fixpoint_V1_SubmitFindingRequest) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs._finding != rhs._finding {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

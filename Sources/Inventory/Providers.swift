@@ -7,32 +7,6 @@ import GRDB
 import Logging
 import Synchronization
 
-/// Seals provider credentials with AES-256-GCM under the master key. The provider id is the
-/// additional authenticated data, so a sealed blob moved to another row does not open.
-struct Sealer: Sendable {
-  let key: SymmetricKey
-
-  init(masterKeyFile path: String) throws {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-      let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32
-    else {
-      throw ServiceError.failedPrecondition("cannot read a 32-byte base64 master key from \(path); run `fixpoint init`")
-    }
-    self.key = SymmetricKey(data: bytes)
-  }
-
-  func seal(_ plaintext: Data, providerID: String) throws -> Data {
-    guard let combined = try AES.GCM.seal(plaintext, using: self.key, authenticating: Data(providerID.utf8)).combined else {
-      throw ServiceError.failedPrecondition("sealing failed")
-    }
-    return combined
-  }
-
-  func open(_ sealed: Data, providerID: String) throws -> Data {
-    try AES.GCM.open(try AES.GCM.SealedBox(combined: sealed), using: self.key, authenticating: Data(providerID.utf8))
-  }
-}
-
 /// What is sealed: the keys, and the role to assume with them.
 struct StoredCredentials: Codable {
   var accessKeyID: String
@@ -127,7 +101,7 @@ final class Providers: Sendable {
     } catch let error as AWSError {
       throw ServiceError.failedPrecondition("AWS refused the credentials (STS GetCallerIdentity: \(error.code)): \(error.message)")
     }
-    let sealed = try self.sealer.seal(try JSONEncoder().encode(credentials), providerID: id)
+    let sealed = try self.sealer.seal(try JSONEncoder().encode(credentials), context: id)
     let hint = String(credentials.accessKeyID.prefix(4)) + "…" + String(credentials.accessKeyID.suffix(4))
     let now = Date().timeIntervalSince1970
     return try await RequestLog.once(self.store, method: "ConnectProvider", request: request, requestID: request.requestID) { db in
@@ -176,7 +150,7 @@ final class Providers: Sendable {
       throw ServiceError.failedPrecondition("provider \(providerID) is disconnected")
     }
     if let cached = self.accounts.withLock({ $0[providerID] }) { return (record, cached) }
-    let credentials = try JSONDecoder().decode(StoredCredentials.self, from: try self.sealer.open(sealed, providerID: providerID))
+    let credentials = try JSONDecoder().decode(StoredCredentials.self, from: try self.sealer.open(sealed, context: providerID))
     let regions = record.regions.split(separator: ",").map(String.init)
     let client = try self.client(credentials, endpoint: record.endpoint, bucketKey: "account-\(record.account_id)-\(record.endpoint)", region: regions.first ?? "us-east-1")
     let account = AWSAccount(client: client, accountID: record.account_id)

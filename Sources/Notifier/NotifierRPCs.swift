@@ -1,15 +1,15 @@
 import FixpointCore
 import FixpointProtocol
+import Foundation
+import GRDB
 import GRPCCore
 
-/// `fixpoint.v1.NotifierService`. Alerts work; channels, subscriptions and deliveries answer
-/// UNIMPLEMENTED until delivery to Slack, SMTP and webhooks is built.
+/// `fixpoint.v1.NotifierService`.
 struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
   let alerts: AlertStore
-
-  private static func later(_ method: String) -> ServiceError {
-    .unimplemented("\(method): channels, subscriptions and deliveries (Slack, SMTP, signed webhooks) are not built yet")
-  }
+  let channels: Channels
+  let deliveries: Deliveries
+  let worker: DeliveryWorker
 
   func listAlerts(request: Fixpoint_V1_ListAlertsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListAlertsResponse {
     let (rows, page) = try await self.alerts.list(request)
@@ -38,38 +38,74 @@ struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
   }
 
   func createChannel(request: Fixpoint_V1_CreateChannelRequest, context: ServerContext) async throws -> Fixpoint_V1_Channel {
-    throw Self.later("CreateChannel")
+    try await self.channels.create(request, by: try currentPrincipal())
   }
 
   func listChannels(request: Fixpoint_V1_ListChannelsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListChannelsResponse {
-    throw Self.later("ListChannels")
+    let (rows, page) = try await self.channels.list(request)
+    return .with {
+      $0.channels = rows.map(\.proto)
+      $0.nextPageToken = page.nextToken(returned: rows.count)
+    }
   }
 
   func deleteChannel(request: Fixpoint_V1_DeleteChannelRequest, context: ServerContext) async throws -> Fixpoint_V1_DeleteChannelResponse {
-    throw Self.later("DeleteChannel")
+    try await self.channels.delete(request)
   }
 
+  func rotateChannelSecret(request: Fixpoint_V1_RotateChannelSecretRequest, context: ServerContext) async throws -> Fixpoint_V1_Channel {
+    try await self.channels.rotate(request)
+  }
+
+  /// Sends a test message now through the channel's real path and records it as a delivery; a
+  /// test that fails goes to the dead letter at once (it is not retried).
   func testChannel(request: Fixpoint_V1_TestChannelRequest, context: ServerContext) async throws -> Fixpoint_V1_Delivery {
-    throw Self.later("TestChannel")
+    let channel = try await self.channels.get(request.channelID)
+    if !request.requestID.isEmpty { try Validate.text(request.requestID, field: "request_id", max: 128) }
+    let now = Date().timeIntervalSince1970
+    let content = NotificationContent(
+      type: "channel.test", group_key: "", status: "test", counts: [:], firing: 0, resolved: 0, alerts: [], truncated: 0,
+      repeat_notification: false, timestamp: Timestamps.iso(Date(timeIntervalSince1970: now)))
+    let id = RandomID.make(prefix: "dlv")
+    let record = DeliveryRecord(
+      id: id, channel_id: channel.id, type: content.type, group_key: "", alert_id: "", alert_count: 0, webhook_id: "msg_" + id.dropFirst(4),
+      content: String(decoding: try Deliveries.encoder.encode(content), as: UTF8.self), status: DeliveryRecord.Status.pending.rawValue,
+      attempts: 0, last_error: "", next_attempt_at: now + 86_400, trigger: "test", queued_at: now, delivered_at: nil, created_at: now)
+    try await self.deliveries.store.pool.write { db in try record.insert(db) }
+    let result = await self.worker.sender.send(record, channel: channel, now: now)
+    try await self.worker.record([result])
+    return try await self.deliveries.get(id)
   }
 
   func createSubscription(request: Fixpoint_V1_CreateSubscriptionRequest, context: ServerContext) async throws -> Fixpoint_V1_Subscription {
-    throw Self.later("CreateSubscription")
+    try await self.channels.subscribe(request, by: try currentPrincipal())
   }
 
   func listSubscriptions(request: Fixpoint_V1_ListSubscriptionsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListSubscriptionsResponse {
-    throw Self.later("ListSubscriptions")
+    let (rows, page) = try await self.channels.subscriptions(request)
+    return .with {
+      $0.subscriptions = rows.map(\.proto)
+      $0.nextPageToken = page.nextToken(returned: rows.count)
+    }
   }
 
   func deleteSubscription(request: Fixpoint_V1_DeleteSubscriptionRequest, context: ServerContext) async throws -> Fixpoint_V1_DeleteSubscriptionResponse {
-    throw Self.later("DeleteSubscription")
+    try await self.channels.unsubscribe(request)
   }
 
   func listDeliveries(request: Fixpoint_V1_ListDeliveriesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListDeliveriesResponse {
-    throw Self.later("ListDeliveries")
+    let (rows, page) = try await self.deliveries.list(request)
+    return .with {
+      $0.deliveries = rows
+      $0.nextPageToken = page.nextToken(returned: rows.count)
+    }
+  }
+
+  func getDelivery(request: Fixpoint_V1_GetDeliveryRequest, context: ServerContext) async throws -> Fixpoint_V1_Delivery {
+    try await self.deliveries.get(request.deliveryID)
   }
 
   func redeliverDelivery(request: Fixpoint_V1_RedeliverDeliveryRequest, context: ServerContext) async throws -> Fixpoint_V1_Delivery {
-    throw Self.later("RedeliverDelivery")
+    try await self.deliveries.redeliver(request)
   }
 }

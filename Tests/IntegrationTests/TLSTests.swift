@@ -9,7 +9,7 @@ import Testing
 struct TLSTests {
   @Test("with mTLS on, services call each other over TLS, a client without a certificate is refused, and probes use the health port")
   func mutualTLS() async throws {
-    let cluster = try await Cluster(mutualTLS: true)
+    let cluster = try await Cluster(mutualTLS: true, extraArguments: [.notifier: ["--notifier-alert-rules", "finding.submitted:info"]])
     // An event crosses from the dispatcher to the notifier over mTLS.
     let finding = try await cluster.withClient(.dispatcher) {
       try await Fixpoint_V1_RemediationService.Client(wrapping: $0).submitFinding(.with {

@@ -89,7 +89,7 @@ def main():
     check("no token -> UNAUTHENTICATED", code_of(lambda: notifier.ListAlerts(no.ListAlertsRequest(), timeout=5)) == grpc.StatusCode.UNAUTHENTICATED)
     check("viewer write -> PERMISSION_DENIED", code_of(lambda: notifier.CreateAlert(no.CreateAlertRequest(title="x", severity=common.SEVERITY_LOW), metadata=viewer, timeout=5)) == grpc.StatusCode.PERMISSION_DENIED)
     check("bad page token -> INVALID_ARGUMENT", code_of(lambda: notifier.ListAlerts(no.ListAlertsRequest(page_token="nope"), metadata=viewer, timeout=5)) == grpc.StatusCode.INVALID_ARGUMENT)
-    check("unbuilt -> UNIMPLEMENTED", code_of(lambda: notifier.ListChannels(no.ListChannelsRequest(), metadata=viewer, timeout=5)) == grpc.StatusCode.UNIMPLEMENTED)
+    check("notifier ListChannels (none yet)", len(notifier.ListChannels(no.ListChannelsRequest(), metadata=viewer, timeout=5).channels) == 0)
 
     if failures:
         print("interop FAILED: " + ", ".join(failures))

@@ -1,0 +1,145 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+
+/// Turns alert changes into notifications, per channel and group key: the group's state
+/// (`alert_group`) is written in the transaction that changes the alert, and the delivery in
+/// the transaction that decides to send, so a crash between the two loses nothing.
+struct AlertGroups: Sendable {
+  let policy: GroupingPolicy
+
+  /// An alert was raised or resolved: every channel subscribed to it looks at its group again,
+  /// after `wait` for a new group or `interval` since its last message. With `wait` 0 a group
+  /// that is due is sent in this same transaction.
+  func changed(_ alert: AlertRecord, in db: Database, now: Double) throws {
+    for channel in try self.channels(for: alert, in: db) {
+      let existing = try Row.fetchOne(
+        db, sql: "SELECT next_flush_at, last_sent_at FROM alert_group WHERE channel_id = ? AND group_key = ?",
+        arguments: [channel.id, alert.group_key])
+      let next = self.policy.nextFlush(
+        now: now, existing: existing.map { (next: $0["next_flush_at"] as Double?, lastSent: $0["last_sent_at"] as Double?) })
+      try db.execute(
+        sql: """
+          INSERT INTO alert_group (channel_id, group_key, next_flush_at) VALUES (?, ?, ?)
+          ON CONFLICT (channel_id, group_key) DO UPDATE SET next_flush_at = excluded.next_flush_at
+          """,
+        arguments: [channel.id, alert.group_key, next])
+      // Only "send at once" sends inside the change's transaction; with a wait, a slow batch must
+      // not flush half of itself: the clock flushes after the commit.
+      if self.policy.wait == 0 && next <= now { try self.flush(channel: channel, group: alert.group_key, in: db, now: now) }
+    }
+  }
+
+  /// The active channels with a subscription that matches the alert.
+  func channels(for alert: AlertRecord, in db: Database) throws -> [ChannelRecord] {
+    let severity = AlertSeverity(rawValue: alert.severity) ?? .info
+    let tags = (try? JSONDecoder().decode([String: String].self, from: Data(alert.tags.utf8))) ?? [:]
+    let subscriptions = try SubscriptionRecord.fetchAll(db, sql: "SELECT * FROM subscription ORDER BY channel_id")
+    let ids = Set(subscriptions.filter {
+      $0.filter.matches(type: alert.event_type, severity: severity, providerID: alert.provider_id, tags: tags)
+    }.map(\.channel_id))
+    guard !ids.isEmpty else { return [] }
+    // A channel whose deliveries are dying hears of it through the others, not through itself.
+    return try ChannelRecord.fetchAll(db, keys: ids.sorted()).filter {
+      $0.status == 1 && !(alert.event_type == "notifier.delivery_dead" && alert.resource == $0.id)
+    }
+  }
+
+  /// Looks at one group of one channel now: sends what changed (Alertmanager's rules), or
+  /// nothing; then sets when to look again (the repeat) or forgets the group when nothing fires.
+  /// Returns whether a delivery was queued.
+  @discardableResult
+  func flush(channel: ChannelRecord, group: String, in db: Database, now: Double) throws -> Bool {
+    guard let row = try Row.fetchOne(
+      db, sql: "SELECT last_sent_at, sent_alerts FROM alert_group WHERE channel_id = ? AND group_key = ?", arguments: [channel.id, group])
+    else { return false }
+    let lastSent: Double? = row["last_sent_at"]
+    let sent = Set((try? JSONDecoder().decode([String].self, from: Data((row["sent_alerts"] as String).utf8))) ?? [])
+    let subscriptions = try SubscriptionRecord.fetchAll(db, sql: "SELECT * FROM subscription WHERE channel_id = ?", arguments: [channel.id]).map(\.filter)
+    let matches: (AlertRecord) -> Bool = { alert in
+      let tags = (try? JSONDecoder().decode([String: String].self, from: Data(alert.tags.utf8))) ?? [:]
+      return subscriptions.contains {
+        $0.matches(type: alert.event_type, severity: AlertSeverity(rawValue: alert.severity) ?? .info, providerID: alert.provider_id, tags: tags)
+      }
+    }
+    let firing = try AlertRecord.fetchAll(db, sql: "SELECT * FROM alert WHERE group_key = ? AND status = 1", arguments: [group]).filter {
+      matches($0) && !($0.event_type == "notifier.delivery_dead" && $0.resource == channel.id)
+    }
+    let firingIDs = Set(firing.map(\.id))
+    let gone = sent.subtracting(firingIDs)
+    let resolved = gone.isEmpty ? [] : try AlertRecord.fetchAll(db, keys: gone.sorted()).filter { $0.status == 3 }
+    let decision = self.policy.decide(
+      firing: firingIDs, sent: sent, resolvedSinceSent: Set(resolved.map(\.id)), sendResolved: channel.send_resolved, lastSent: lastSent, now: now)
+    var queued = false
+    var sentAt = lastSent
+    if case .send(let repeatOnly) = decision, !(firing.isEmpty && !channel.send_resolved) {
+      let content = NotificationContent.make(
+        group: group, firing: firing.map(\.entry), resolved: channel.send_resolved ? resolved.map(\.entry) : [], repeatOnly: repeatOnly,
+        at: Date(timeIntervalSince1970: now))
+      try Deliveries.queue(content, channel: channel.id, alertID: firing.count + resolved.count == 1 ? (firing.first ?? resolved[0]).id : "",
+                           alertCount: firing.count + resolved.count, in: db, now: now)
+      queued = true
+      sentAt = now
+    }
+    if firing.isEmpty {
+      try db.execute(sql: "DELETE FROM alert_group WHERE channel_id = ? AND group_key = ?", arguments: [channel.id, group])
+    } else {
+      try db.execute(
+        sql: "UPDATE alert_group SET last_sent_at = ?, sent_alerts = ?, next_flush_at = ? WHERE channel_id = ? AND group_key = ?",
+        arguments: [sentAt, String(decoding: try JSONEncoder().encode(firingIDs.sorted()), as: UTF8.self),
+                    (sentAt ?? now) + self.policy.repeatInterval, channel.id, group])
+    }
+    return queued
+  }
+
+  /// Flushes every group whose time has come; returns how many deliveries were queued.
+  func flushDue(_ store: Store, now: Double) async throws -> Int {
+    try await store.pool.write { db in
+      let due = try Row.fetchAll(
+        db, sql: "SELECT channel_id, group_key FROM alert_group WHERE next_flush_at <= ? ORDER BY next_flush_at LIMIT 500", arguments: [now])
+      var queued = 0
+      for row in due {
+        let channelID: String = row["channel_id"]
+        guard let channel = try ChannelRecord.fetchOne(db, key: channelID), channel.status == 1 else {
+          try db.execute(sql: "DELETE FROM alert_group WHERE channel_id = ?", arguments: [channelID])
+          continue
+        }
+        if try self.flush(channel: channel, group: row["group_key"], in: db, now: now) { queued += 1 }
+      }
+      return queued
+    }
+  }
+}
+
+/// The group clock in the service group: looks for due groups every half second.
+struct GroupFlusher: Service {
+  let store: Store
+  let groups: AlertGroups
+  let logger: Logger
+
+  func run() async throws {
+    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+      do {
+        _ = try await self.groups.flushDue(self.store, now: Date().timeIntervalSince1970)
+      } catch {
+        self.logger.error("grouping failed", metadata: ["error": "\(error)"])
+      }
+      try? await Task.sleep(for: .milliseconds(500))
+    }
+  }
+}
+
+extension AlertRecord {
+  /// As a notification lists it.
+  var entry: AlertEntry {
+    AlertEntry(
+      id: self.id, type: self.event_type, title: self.title, body: String(self.body.prefix(1000)),
+      severity: AlertSeverity(rawValue: self.severity)?.name ?? "info",
+      status: (Fixpoint_V1_Alert.Status(rawValue: self.status) ?? .open).name, resource: self.resource, control_id: self.control_id,
+      provider_id: self.provider_id, count: self.count, first_seen: Timestamps.iso(Date(timeIntervalSince1970: self.created_at)),
+      last_seen: Timestamps.iso(Date(timeIntervalSince1970: self.last_seen_at ?? self.created_at)), hint: self.hint)
+  }
+}

@@ -1,0 +1,250 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Sends one delivery through its channel and reads the answer by that channel's rules.
+struct Sender: Sendable {
+  let poster: HTTPPoster
+  let smtp: SMTPSender
+  let channels: Channels
+
+  func send(_ delivery: DeliveryRecord, channel: ChannelRecord, now: Double) async -> AttemptResult {
+    var result = AttemptResult(
+      deliveryID: delivery.id, outcome: .dead(disable: false), statusCode: 0, latencyMS: 0, response: "", trigger: delivery.trigger, at: now)
+    guard let content = delivery.decodedContent else {
+      result.response = "the stored notification does not decode"
+      return result
+    }
+    let secrets: ChannelSecrets
+    do { secrets = try self.channels.secrets(of: channel) } catch {
+      result.response = "the channel's secrets do not open with this master key"
+      return result
+    }
+    let settings = channel.decodedSettings
+    switch ChannelKind(rawValue: channel.kind) {
+    case .webhook:
+      let active = (channel.previous_secret_expires_at ?? 0) > now ? Array(secrets.signing.prefix(2)) : Array(secrets.signing.prefix(1))
+      let body = Array("{\"data\":\(delivery.content),\"timestamp\":\"\(content.timestamp)\",\"type\":\"\(content.type)\"}".utf8)
+      let timestamp = Int(now)
+      let headers = [
+        ("Content-Type", "application/json"), ("User-Agent", "fixpoint-notifier"), ("webhook-id", delivery.webhook_id),
+        ("webhook-timestamp", String(timestamp)),
+        ("webhook-signature", WebhookSignature.header(id: delivery.webhook_id, timestamp: timestamp, body: body, secrets: active)),
+      ]
+      return await self.post(settings.url ?? "", headers: headers, body: body, into: result) { answer in
+        switch answer.status {
+        case 200..<300: .delivered
+        case 410: .dead(disable: true)
+        case 408, 409, 425, 429, 500...599: .retry(after: answer.retryAfter)
+        default: .dead(disable: false)
+        }
+      }
+    case .slack:
+      let body = SlackMessage.body(content)
+      return await self.post(secrets.slackURL ?? "", headers: [("Content-Type", "application/json"), ("User-Agent", "fixpoint-notifier")],
+                             body: body, into: result) { answer in
+        switch answer.status {
+        case 200: answer.body.trimmingCharacters(in: .whitespacesAndNewlines) == "ok" ? .delivered : .dead(disable: false)
+        case 410: .dead(disable: true)
+        case 429, 500...599: .retry(after: answer.retryAfter)
+        default: .dead(disable: false)
+        }
+      }
+    case .email:
+      let started = ContinuousClock.now
+      let reply = await self.smtp.send(content, messageID: delivery.webhook_id, settings: settings, password: secrets.password)
+      result.latencyMS = Int((ContinuousClock.now - started) / .milliseconds(1))
+      result.statusCode = reply.code
+      result.response = String(reply.text.prefix(512))
+      result.outcome = reply.outcome
+      return result
+    case nil:
+      result.response = "unknown channel kind \(channel.kind)"
+      return result
+    }
+  }
+
+  private func post(
+    _ url: String, headers: [(String, String)], body: [UInt8], into result: AttemptResult, read: (HTTPAnswer) -> SendOutcome
+  ) async -> AttemptResult {
+    var result = result
+    let target: HTTPTarget
+    do { target = try HTTPTarget(url, field: "url") } catch {
+      result.response = error.description
+      return result
+    }
+    do {
+      let answer = try await self.poster.post(target, headers: headers, body: body)
+      result.statusCode = answer.status
+      result.latencyMS = answer.latencyMS
+      result.response = String(answer.body.prefix(512))
+      result.outcome = read(answer)
+    } catch {
+      result.response = error.description
+      // A refused destination stays refused; anything else (refused connection, timeout) may pass.
+      if case .egress = error { result.outcome = .dead(disable: false) } else { result.outcome = .retry(after: nil) }
+    }
+    return result
+  }
+}
+
+/// What the worker's loop shares with the sends in flight.
+final class WorkerState: Sendable {
+  /// Delivery id → channel id.
+  let inFlight = Mutex<[String: String]>([:])
+  let finished = Mutex<[AttemptResult]>([])
+}
+
+/// The circuit breaker's settings: after `failures` failed attempts in a row a channel is left
+/// alone for `openSeconds`; then one delivery probes it (half-open) and a success closes it.
+struct BreakerPolicy: Sendable, Equatable {
+  var failures: Int
+  var openSeconds: Double
+}
+
+/// The delivery worker in the service group: claims due deliveries, sends up to `concurrency`
+/// at once, and records every attempt. A delivery is marked delivered only after the receiver
+/// took it; one in flight when the process dies is still pending and is sent again, with the
+/// same webhook-id, after the restart.
+struct DeliveryWorker: Service {
+  let store: Store
+  let sender: Sender
+  let alerts: AlertStore
+  let backoff: DeliveryBackoff
+  let breaker: BreakerPolicy
+  let concurrency: Int
+  let logger: Logger
+
+  func run() async throws {
+    let shared = WorkerState()
+    await withDiscardingTaskGroup { group in
+      while true {
+        let stopping = Task.isCancelled || Task.isShuttingDownGracefully
+        let results = shared.finished.withLock { list in
+          defer { list = [] }
+          return list
+        }
+        if !results.isEmpty {
+          do { try await self.record(results) } catch {
+            self.logger.error("recording delivery attempts failed", metadata: ["error": "\(error)"])
+          }
+          shared.inFlight.withLock { map in for r in results { map[r.deliveryID] = nil } }
+        }
+        if stopping && shared.inFlight.withLock({ $0.isEmpty }) { break }
+        var claimed: [(DeliveryRecord, ChannelRecord)] = []
+        let busy = shared.inFlight.withLock { $0 }
+        if !stopping, busy.count < self.concurrency {
+          do { claimed = try await self.claim(limit: self.concurrency - busy.count, busy: busy) } catch {
+            self.logger.error("claiming deliveries failed", metadata: ["error": "\(error)"])
+          }
+        }
+        for (delivery, channel) in claimed {
+          shared.inFlight.withLock { $0[delivery.id] = channel.id }
+          group.addTask {
+            let result = await self.sender.send(delivery, channel: channel, now: Date().timeIntervalSince1970)
+            shared.finished.withLock { $0.append(result) }
+          }
+        }
+        if claimed.isEmpty && results.isEmpty { try? await Task.sleep(for: .milliseconds(20)) }
+      }
+    }
+  }
+
+  /// Due deliveries not already in flight, minus those whose channel's breaker is open (they
+  /// wait for it) or that are gone or disabled (the dead letter). A half-open channel gets one probe.
+  func claim(limit: Int, busy: [String: String]) async throws -> [(DeliveryRecord, ChannelRecord)] {
+    let now = Date().timeIntervalSince1970
+    let breaker = self.breaker
+    return try await self.store.pool.write { db in
+      let due = try DeliveryRecord.fetchAll(
+        db, sql: "SELECT * FROM delivery WHERE status IN (1, 3) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+        arguments: [now, limit + busy.count])
+      var channels: [String: ChannelRecord?] = [:]
+      var probing = Set(busy.values)
+      var claimed: [(DeliveryRecord, ChannelRecord)] = []
+      for delivery in due where busy[delivery.id] == nil && claimed.count < limit {
+        if channels[delivery.channel_id] == nil { channels[delivery.channel_id] = .some(try ChannelRecord.fetchOne(db, key: delivery.channel_id)) }
+        guard let channel = channels[delivery.channel_id] ?? nil, channel.status == 1 else {
+          try db.execute(
+            sql: "UPDATE delivery SET status = 4, last_error = ? WHERE id = ?",
+            arguments: [channels[delivery.channel_id]??.status == 2 ? "channel disabled" : "channel deleted", delivery.id])
+          continue
+        }
+        if let until = channel.breaker_until, until > now {
+          try db.execute(sql: "UPDATE delivery SET next_attempt_at = ? WHERE id = ?", arguments: [until, delivery.id])
+          continue
+        }
+        if channel.failures >= breaker.failures {
+          guard !probing.contains(channel.id) else { continue }
+          probing.insert(channel.id)
+        }
+        claimed.append((delivery, channel))
+      }
+      return claimed
+    }
+  }
+
+  /// Writes attempts and their consequences in one transaction.
+  func record(_ results: [AttemptResult]) async throws {
+    let (backoff, breaker, alerts) = (self.backoff, self.breaker, self.alerts)
+    let dead = try await self.store.pool.write { db -> [String] in
+      var dead: [String] = []
+      for result in results {
+        guard var delivery = try DeliveryRecord.fetchOne(db, key: result.deliveryID) else { continue }
+        guard var channel = try ChannelRecord.fetchOne(db, key: delivery.channel_id) else { continue }
+        let now = Date().timeIntervalSince1970
+        delivery.attempts += 1
+        try AttemptRecord(
+          delivery_id: delivery.id, at: result.at, status_code: result.statusCode, latency_ms: result.latencyMS,
+          response: result.response, trigger: result.trigger, succeeded: result.outcome == .delivered
+        ).insert(db)
+        var outcome = result.outcome
+        if delivery.trigger == "test", case .retry = outcome { outcome = .dead(disable: false) }
+        switch outcome {
+        case .delivered:
+          (delivery.status, delivery.delivered_at, delivery.last_error) = (DeliveryRecord.Status.delivered.rawValue, now, "")
+          (channel.failures, channel.breaker_until) = (0, nil)
+        case .retry(let after):
+          delivery.last_error = Self.describe(result)
+          channel.failures += 1
+          if channel.failures >= breaker.failures { channel.breaker_until = now + breaker.openSeconds }
+          if let next = backoff.next(afterFailure: delivery.attempts, queuedAt: delivery.queued_at, now: now, retryAfter: after, random: Double.random(in: 0...1)) {
+            (delivery.status, delivery.next_attempt_at) = (DeliveryRecord.Status.retrying.rawValue, next)
+          } else {
+            delivery.status = DeliveryRecord.Status.dead.rawValue
+            delivery.last_error = "out of attempts; last: " + delivery.last_error
+          }
+        case .dead(let disable):
+          (delivery.status, delivery.last_error) = (DeliveryRecord.Status.dead.rawValue, Self.describe(result))
+          if disable {
+            channel.status = Fixpoint_V1_Channel.Status.disabled.rawValue
+            channel.status_reason = "the receiver answered \(result.statusCode) Gone; create the channel again to resume"
+          }
+        }
+        try delivery.update(db)
+        try channel.update(db)
+        if delivery.status == DeliveryRecord.Status.dead.rawValue && delivery.trigger != "test" {
+          dead.append(delivery.id)
+          try alerts.raise(
+            AlertFacts(
+              type: "notifier.delivery_dead", dedupKey: AlertRules.key("notifier.delivery_dead", channel.id, ""),
+              title: "Notifications to channel \(channel.name) are failing", body: "Delivery \(delivery.id): \(delivery.last_error)",
+              severity: .high, resource: channel.id, controlID: "", providerID: "", tags: [:],
+              hint: "fixpoint deliveries list --status dead --channel \(channel.id)"),
+            eventID: nil, subject: delivery.id, source: "notifier", in: db, now: now)
+        }
+      }
+      return dead
+    }
+    for id in dead { self.logger.warning("delivery dead-lettered", metadata: ["delivery.id": "\(id)"]) }
+  }
+
+  static func describe(_ result: AttemptResult) -> String {
+    let answer = result.response.isEmpty ? "" : ": \(result.response.prefix(200))"
+    return result.statusCode == 0 ? String(result.response.prefix(300)) : "answered \(result.statusCode)\(answer)"
+  }
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// How alerts are batched into notifications, as Alertmanager does it: alerts that share a group
+/// key wait `wait` before the first message; later changes go at most every `interval`; an
+/// unchanged group that still fires is sent again after `repeat`.
+struct GroupingPolicy: Sendable, Equatable {
+  /// The labels a group key is made of.
+  enum Label: String, Sendable, CaseIterable {
+    case eventType = "event_type", provider, resource, control, severity
+    /// Every alert its own group.
+    case alert
+  }
+
+  var by: [Label]
+  var wait: Double
+  var interval: Double
+  var repeatInterval: Double
+
+  /// Parses `notifier.group.by`: comma-separated labels.
+  static func labels(_ text: String) throws(GroupingError) -> [Label] {
+    let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    var labels: [Label] = []
+    for name in names {
+      guard let label = Label(rawValue: name) else {
+        throw GroupingError(reason: "'\(name.prefix(32))': labels are \(Label.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      if !labels.contains(label) { labels.append(label) }
+    }
+    guard !labels.isEmpty else { throw GroupingError(reason: "at least one label") }
+    return labels
+  }
+
+  struct GroupingError: Error, CustomStringConvertible { let reason: String; var description: String { reason } }
+
+  /// The group key of an alert: `label=value` pairs in the configured order.
+  func key(type: String, provider: String, resource: String, control: String, severity: AlertSeverity, dedupKey: String) -> String {
+    self.by.map { label in
+      let value = switch label {
+      case .eventType: type
+      case .provider: provider
+      case .resource: resource
+      case .control: control
+      case .severity: severity.name
+      case .alert: dedupKey
+      }
+      return "\(label.rawValue)=\(value)"
+    }.joined(separator: ",")
+  }
+
+  /// When a group that just gained an alert (or lost one) is next looked at: after `wait` for a new
+  /// group, else as soon as `interval` has passed since the last message; never later than a flush
+  /// already due.
+  func nextFlush(now: Double, existing: (next: Double?, lastSent: Double?)?) -> Double {
+    guard let existing else { return now + self.wait }
+    let soonest = existing.lastSent.map { max(now, $0 + self.interval) } ?? now + self.wait
+    return min(existing.next ?? soonest, soonest)
+  }
+
+  /// What to do when a group's time comes (Alertmanager's `needsUpdate`).
+  enum Decision: Equatable {
+    /// Send a message: alerts firing now, and those resolved since the last message.
+    case send(repeatOnly: Bool)
+    /// Nothing new to say; forget the resolved ones.
+    case quiet
+  }
+
+  func decide(firing: Set<String>, sent: Set<String>, resolvedSinceSent: Set<String>, sendResolved: Bool, lastSent: Double?, now: Double) -> Decision {
+    if !firing.subtracting(sent).isEmpty { return .send(repeatOnly: false) }
+    if !resolvedSinceSent.isEmpty && sendResolved { return .send(repeatOnly: false) }
+    if !firing.isEmpty, let lastSent, now >= lastSent + self.repeatInterval { return .send(repeatOnly: true) }
+    return .quiet
+  }
+}
+
+/// One alert as a notification shows it.
+struct AlertEntry: Codable, Sendable, Equatable {
+  var id: String
+  var type: String
+  var title: String
+  var body: String
+  var severity: String
+  var status: String
+  var resource: String
+  var control_id: String
+  var provider_id: String
+  var count: Int
+  var first_seen: String
+  var last_seen: String
+  var hint: String
+}
+
+/// What a notification says, whatever the channel: the `data` of a webhook, rendered into Slack
+/// blocks or an email. Stored with the delivery, so every attempt sends the same thing.
+struct NotificationContent: Codable, Sendable, Equatable {
+  /// `alert.firing`, `alert.resolved` or `channel.test`.
+  var type: String
+  var group_key: String
+  var status: String
+  /// Firing alerts by severity name.
+  var counts: [String: Int]
+  var firing: Int
+  var resolved: Int
+  /// The most severe, most recent entries; `truncated` says how many more there are.
+  var alerts: [AlertEntry]
+  var truncated: Int
+  var repeat_notification: Bool
+  var timestamp: String
+
+  static let maxEntries = 20
+
+  /// Firing entries first (most severe, then most recent), then resolved ones.
+  static func make(group: String, firing: [AlertEntry], resolved: [AlertEntry], repeatOnly: Bool, at: Date) -> Self {
+    let rank: (AlertEntry, AlertEntry) -> Bool = { a, b in
+      let (sa, sb) = (AlertSeverity(name: a.severity)?.rawValue ?? 0, AlertSeverity(name: b.severity)?.rawValue ?? 0)
+      return sa != sb ? sa > sb : (a.last_seen != b.last_seen ? a.last_seen > b.last_seen : a.id < b.id)
+    }
+    let ordered = firing.sorted(by: rank) + resolved.sorted(by: rank)
+    var counts: [String: Int] = [:]
+    for entry in firing { counts[entry.severity, default: 0] += 1 }
+    return NotificationContent(
+      type: firing.isEmpty ? "alert.resolved" : "alert.firing", group_key: group, status: firing.isEmpty ? "resolved" : "firing",
+      counts: counts, firing: firing.count, resolved: resolved.count, alerts: Array(ordered.prefix(Self.maxEntries)),
+      truncated: max(0, ordered.count - Self.maxEntries), repeat_notification: repeatOnly, timestamp: Timestamps.iso(at))
+  }
+
+  /// A one-line summary: `[FIRING:3] compliance.violation (2 high, 1 critical)`.
+  var summary: String {
+    if self.type == "channel.test" { return "Fixpoint test message" }
+    let order = AlertSeverity.allCases.reversed().map(\.name)
+    let parts = order.compactMap { name in self.counts[name].map { "\($0) \(name)" } }
+    let head = self.status == "firing" ? "[FIRING:\(self.firing)]" : "[RESOLVED:\(self.resolved)]"
+    let group = self.group_key.split(separator: ",").compactMap { $0.split(separator: "=", maxSplits: 1).last }.filter { !$0.isEmpty }.joined(separator: " ")
+    return "\(head) \(group)" + (parts.isEmpty ? "" : " (\(parts.joined(separator: ", ")))")
+  }
+}
+
+enum Timestamps {
+  /// ISO 8601 in UTC with milliseconds: `2026-12-03T14:00:00.123Z`.
+  static func iso(_ date: Date) -> String {
+    Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).format(date)
+  }
+}
