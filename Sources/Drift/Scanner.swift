@@ -269,11 +269,16 @@ final class Scanner: Sendable {
     }
   }
 
+  /// Closes a job run; a failed one also emits `job.failed` (the notifier alerts on it), in the same transaction.
   private func finish(_ id: String, state: State, seen: Int, found: Int64, message: String, error: String? = nil) async throws {
+    let outbox = self.outbox
     try await self.store.pool.write { db in
       try db.execute(
         sql: "UPDATE job_run SET state = ?, finished_at = ?, resources_seen = ?, drifts_found = ?, message = ?, error = ? WHERE id = ?",
         arguments: [state.rawValue, Date().timeIntervalSince1970, seen, found, message, error, id])
+      if state == .failed {
+        try outbox.enqueue(outbox.makeEvent(type: "job.failed", subject: id, severity: .medium), in: db)
+      }
     }
   }
 
@@ -322,7 +327,7 @@ final class Scanner: Sendable {
         (open.updated_at, open.updated_by, open.updated_role, open.comment) = (now, Self.actor.subject, Self.actor.role.rawValue, "changed again")
         try open.update(db)
         try DriftChangeRecord.next(of: open, event: "changed", in: db).insert(db)
-        try outbox.enqueue(Self.event(open, outbox: outbox), in: db)
+        try outbox.enqueue(Self.event(open, outbox: outbox, tags: resource.tags), in: db)
         return .detected
       }
       let drift = DriftRecord(
@@ -333,7 +338,7 @@ final class Scanner: Sendable {
         updated_by: Self.actor.subject, updated_role: Self.actor.role.rawValue, comment: "", open_key: key)
       try drift.insert(db)
       try DriftChangeRecord.next(of: drift, event: "detected", in: db).insert(db)
-      try outbox.enqueue(Self.event(drift, outbox: outbox), in: db)
+      try outbox.enqueue(Self.event(drift, outbox: outbox, tags: resource.tags), in: db)
       return .detected
     }
   }
@@ -358,8 +363,9 @@ final class Scanner: Sendable {
     try outbox.enqueue(Self.event(drift, outbox: outbox), in: db)
   }
 
-  /// `drift.detected` for an open drift, `drift.resolved` for a resolved one.
-  static func event(_ drift: DriftRecord, outbox: Outbox) -> Fixpoint_V1_Event {
+  /// `drift.detected` for an open drift, `drift.resolved` for a resolved one; `tags` are the
+  /// resource's, when known, for the notifier's subscription filters.
+  static func event(_ drift: DriftRecord, outbox: Outbox, tags: [String: String] = [:]) -> Fixpoint_V1_Event {
     let resolved = drift.status == Fixpoint_V1_Drift.Status.resolved.rawValue
     return outbox.makeEvent(
       type: resolved ? "drift.resolved" : "drift.detected", subject: drift.resource_id,
@@ -368,6 +374,7 @@ final class Scanner: Sendable {
       e.driftDetected = .with {
         $0.driftID = drift.id
         $0.resource = drift.resourceRef
+        $0.resource.tags = tags
         $0.kind = (Fixpoint_V1_Drift.Kind(rawValue: drift.kind) ?? .configuration).name
         $0.paths = DriftDifferences.paths(drift.differences)
         $0.controlID = drift.control_id

@@ -36,7 +36,7 @@ struct AlertGroups: Sendable {
   /// The active channels with a subscription that matches the alert.
   func channels(for alert: AlertRecord, in db: Database) throws -> [ChannelRecord] {
     let severity = AlertSeverity(rawValue: alert.severity) ?? .info
-    let tags = (try? JSONDecoder().decode([String: String].self, from: Data(alert.tags.utf8))) ?? [:]
+    let tags = Tags.decode(alert.tags)
     let subscriptions = try SubscriptionRecord.fetchAll(db, sql: "SELECT * FROM subscription ORDER BY channel_id")
     let ids = Set(subscriptions.filter {
       $0.filter.matches(type: alert.event_type, severity: severity, providerID: alert.provider_id, tags: tags)
@@ -60,7 +60,7 @@ struct AlertGroups: Sendable {
     let sent = Set((try? JSONDecoder().decode([String].self, from: Data((row["sent_alerts"] as String).utf8))) ?? [])
     let subscriptions = try SubscriptionRecord.fetchAll(db, sql: "SELECT * FROM subscription WHERE channel_id = ?", arguments: [channel.id]).map(\.filter)
     let matches: (AlertRecord) -> Bool = { alert in
-      let tags = (try? JSONDecoder().decode([String: String].self, from: Data(alert.tags.utf8))) ?? [:]
+      let tags = Tags.decode(alert.tags)
       return subscriptions.contains {
         $0.matches(type: alert.event_type, severity: AlertSeverity(rawValue: alert.severity) ?? .info, providerID: alert.provider_id, tags: tags)
       }

@@ -77,12 +77,28 @@ struct SubscriptionRecord: Codable, FetchableRecord, PersistableRecord, Sendable
   var created_by: String
   var created_at: Double
 
-  /// The decoded filter.
+  /// The decoded filter. Subscriptions are never updated, only created and deleted, so each is
+  /// decoded once per process (every event is matched against every subscription).
   var filter: SubscriptionFilter {
-    SubscriptionFilter(
+    if let cached = Self.decoded.withLock({ $0[self.id] }) { return cached }
+    let filter = SubscriptionFilter(
       patterns: ((try? JSONDecoder().decode([String].self, from: Data(self.event_types.utf8))) ?? []).compactMap { try? TypePattern($0) },
-      minimum: AlertSeverity(rawValue: self.min_severity) ?? .info, providerID: self.provider_id,
-      tags: (try? JSONDecoder().decode([String: String].self, from: Data(self.tags.utf8))) ?? [:])
+      minimum: AlertSeverity(rawValue: self.min_severity) ?? .info, providerID: self.provider_id, tags: Tags.decode(self.tags))
+    Self.decoded.withLock { $0[self.id] = filter }
+    return filter
+  }
+
+  private static let decoded = Mutex<[String: SubscriptionFilter]>([:])
+}
+
+/// Tags as stored (a JSON object of strings); the empty case, by far the most common, skips the decoder.
+enum Tags {
+  static func decode(_ text: String) -> [String: String] {
+    text == "{}" || text.isEmpty ? [:] : (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+  }
+
+  static func encode(_ tags: [String: String]) throws -> String {
+    tags.isEmpty ? "{}" : String(decoding: try Deliveries.encoder.encode(tags), as: UTF8.self)
   }
 }
 

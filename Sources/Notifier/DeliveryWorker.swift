@@ -192,10 +192,13 @@ struct DeliveryWorker: Service {
   func record(_ results: [AttemptResult]) async throws {
     let (backoff, breaker, alerts) = (self.backoff, self.breaker, self.alerts)
     let dead = try await self.store.pool.write { db -> [String] in
-      var dead: [String] = []
+      var dead: [(DeliveryRecord, ChannelRecord)] = []
+      // Each channel is read and written once per batch, however many of its deliveries it holds.
+      var channels: [String: ChannelRecord] = [:]
       for result in results {
         guard var delivery = try DeliveryRecord.fetchOne(db, key: result.deliveryID) else { continue }
-        guard var channel = try ChannelRecord.fetchOne(db, key: delivery.channel_id) else { continue }
+        if channels[delivery.channel_id] == nil { channels[delivery.channel_id] = try ChannelRecord.fetchOne(db, key: delivery.channel_id) }
+        guard var channel = channels[delivery.channel_id] else { continue }
         let now = Date().timeIntervalSince1970
         delivery.attempts += 1
         try AttemptRecord(
@@ -226,19 +229,23 @@ struct DeliveryWorker: Service {
           }
         }
         try delivery.update(db)
-        try channel.update(db)
+        channels[channel.id] = channel
         if delivery.status == DeliveryRecord.Status.dead.rawValue && delivery.trigger != "test" {
-          dead.append(delivery.id)
-          try alerts.raise(
-            AlertFacts(
-              type: "notifier.delivery_dead", dedupKey: AlertRules.key("notifier.delivery_dead", channel.id, ""),
-              title: "Notifications to channel \(channel.name) are failing", body: "Delivery \(delivery.id): \(delivery.last_error)",
-              severity: .high, resource: channel.id, controlID: "", providerID: "", tags: [:],
-              hint: "fixpoint deliveries list --status dead --channel \(channel.id)"),
-            eventID: nil, subject: delivery.id, source: "notifier", in: db, now: now)
+          dead.append((delivery, channel))
         }
       }
-      return dead
+      for channel in channels.values { try channel.update(db) }
+      // Raised after the channels are written, so a channel disabled in this batch is seen as such.
+      for (delivery, channel) in dead {
+        try alerts.raise(
+          AlertFacts(
+            type: "notifier.delivery_dead", dedupKey: AlertRules.key("notifier.delivery_dead", channel.id, ""),
+            title: "Notifications to channel \(channel.name) are failing", body: "Delivery \(delivery.id): \(delivery.last_error)",
+            severity: .high, resource: channel.id, controlID: "", providerID: "", tags: [:],
+            hint: "fixpoint deliveries list --status dead --channel \(channel.id)"),
+          eventID: nil, subject: delivery.id, source: "notifier", in: db, now: Date().timeIntervalSince1970)
+      }
+      return dead.map(\.0.id)
     }
     for id in dead { self.logger.warning("delivery dead-lettered", metadata: ["delivery.id": "\(id)"]) }
   }

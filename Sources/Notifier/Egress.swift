@@ -42,7 +42,7 @@ struct IPAddress: Sendable, Hashable, CustomStringConvertible {
     withUnsafeMutableBytes(of: &copy) { $0.copyBytes(from: self.bytes) }
     var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
     _ = inet_ntop(AF_INET6, &copy, &buffer, socklen_t(buffer.count))
-    return String(cString: buffer)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 }
 

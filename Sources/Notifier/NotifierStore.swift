@@ -204,7 +204,7 @@ struct AlertStore: Sendable {
         type: facts.type, provider: facts.providerID, resource: facts.resource, control: facts.controlID, severity: severity,
         dedupKey: facts.dedupKey),
       count: 1, last_seen_at: now, resource: facts.resource, control_id: facts.controlID, provider_id: facts.providerID,
-      tags: String(decoding: try JSONEncoder().encode(facts.tags), as: UTF8.self), hint: facts.hint)
+      tags: try Tags.encode(facts.tags), hint: facts.hint)
     try record.insert(db)
     try self.groups.changed(record, in: db, now: now)
   }

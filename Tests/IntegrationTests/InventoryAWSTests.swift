@@ -24,11 +24,13 @@ struct AWSFixture: Sendable {
   /// default) and a finished sync.
   static func make(
     endpoint: ((MotoServer) throws -> String)? = nil, inventoryArguments: [String] = [], dispatcherArguments: [String] = [],
-    complianceArguments: [String] = []
+    complianceArguments: [String] = [], notifierArguments: [String] = []
   ) async throws -> AWSFixture {
     let moto = try await MotoServer()
     let cluster = try await Cluster(
-      extraArguments: [.inventory: inventoryArguments, .dispatcher: dispatcherArguments, .compliance: complianceArguments])
+      extraArguments: [
+        .inventory: inventoryArguments, .dispatcher: dispatcherArguments, .compliance: complianceArguments, .notifier: notifierArguments,
+      ])
     let providerEndpoint = try endpoint?(moto) ?? moto.endpoint
     let (status, out, err) = try runCommand([try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/CloudAWSTests/python/seed.py").path, moto.endpoint, Self.region])
     guard status == 0 else { throw ClusterError("seed failed: \(err)") }

@@ -29,7 +29,7 @@ final class Helper: @unchecked Sendable {
     process.executableURL = URL(fileURLWithPath: try TestPython.interpreter())
     process.arguments = [Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/\(self.script)").path, "--port", "\(self.port)"] + self.arguments
     let log = FileHandle(forWritingAtPath: self.dir + "/helper.log") ?? {
-      FileManager.default.createFile(atPath: self.dir + "/helper.log", contents: nil)
+      _ = FileManager.default.createFile(atPath: self.dir + "/helper.log", contents: nil)
       return FileHandle(forWritingAtPath: self.dir + "/helper.log")!
     }()
     log.seekToEndOfFile()
@@ -87,18 +87,15 @@ struct NotifierTests {
     "--notifier-breaker-failures", "1000",
   ]
 
-  /// A cluster running only the notifier, with `fast` timings and `extra` flags (which win: a flag
-  /// given twice would reach the service as a list).
+  /// A cluster with the notifier on `fast` timings and `extra` flags (which win: a flag given
+  /// twice would reach the service as a list).
   static func notifier(_ extra: [String] = []) async throws -> Cluster {
     var flags: [(String, String)] = stride(from: 0, to: Self.fast.count, by: 2).map { (Self.fast[$0], Self.fast[$0 + 1]) }
     for i in stride(from: 0, to: extra.count, by: 2) {
       flags.removeAll { $0.0 == extra[i] }
       flags.append((extra[i], extra[i + 1]))
     }
-    let cluster = try await Cluster(extraArguments: [.notifier: flags.flatMap { [$0.0, $0.1] }])
-    try cluster.start(.notifier)
-    try await cluster.waitUntilServing(.notifier)
-    return cluster
+    return try await Cluster(extraArguments: [.notifier: flags.flatMap { [$0.0, $0.1] }])
   }
 
   static func client<R: Sendable>(
@@ -374,9 +371,7 @@ struct NotifierTests {
 
   @Test("outbound safety: metadata, private and loopback destinations, and names resolving to them, are refused unless allow-listed; nothing is stored")
   func egress() async throws {
-    let cluster = try await Cluster(extraArguments: [:])
-    try cluster.start(.notifier)
-    try await cluster.waitUntilServing(.notifier)
+    let cluster = try await Cluster()
     for url in ["https://169.254.169.254/latest/meta-data/", "https://10.0.0.1/hook", "https://localhost:8443/hook", "https://[::ffff:127.0.0.1]/x",
                 "https://0x7f.1/x", "http://8.8.8.8/plain-http", "https://100.64.0.1/cgnat", "https://[fd00::1]/ula"] {
       do {
@@ -441,5 +436,39 @@ struct NotifierTests {
     let ids = try cluster.query(.notifier) { db in try String.fetchAll(db, sql: "SELECT webhook_id FROM delivery") }
     #expect(Set(ids) == Set(bodies.keys), "the deliveries and what arrived differ")
     #expect(try cluster.query(.notifier) { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM delivery WHERE status = 4") } == 0, "nothing dead-lettered")
+  }
+
+  @Test("end to end: a remediation that fails (AccessDenied injected by the fault proxy) raises an alert and a signed webhook delivery")
+  func remediationFailure() async throws {
+    let proxy = try FaultProxy()
+    let f = try await AWSFixture.make(
+      endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
+      dispatcherArguments: [
+        "--dispatcher-approval-required", "false",
+        "--dispatcher-change-windows", #"[{"cron": "* * * * *", "duration_seconds": 3600, "time_zone": "UTC"}]"#,
+      ],
+      notifierArguments: ["--notifier-egress-allow", "127.0.0.0/8", "--notifier-group-wait-seconds", "0"])
+    let dir = f.cluster.dataDir + "/hook"
+    let hook = try Helper("receiver.py", dir: dir, arguments: ["--log", dir + "/log.jsonl", "--secrets", dir + "/secrets"])
+    try hook.start()
+    let channel = try await Self.webhookChannel(f.cluster, name: "ops", url: "http://127.0.0.1:\(hook.port)/in")
+    try channel.signingSecret.write(toFile: dir + "/secrets", atomically: true, encoding: .utf8)
+    try await Self.subscribe(f.cluster, channel.id, ["remediation.*"])
+    _ = try proxy.deny([#"^s3 PUT [^?]*\?(.*&)?publicAccessBlock(=|&|$)"#])
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    let action = try await f.suggest(bucket, control: "S3.8")
+    let executed = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }).actions[0] }
+    // It fails, and the dispatcher rolls the partial change back by itself.
+    #expect([.failed, .rolledBack].contains(executed.state), "\(executed.state) \(executed.failureReason)")
+    #expect(try await Cluster.eventually(timeout: 20) { Received.read(dir + "/log.jsonl").contains { $0.data["firing"] as? Int == 1 } })
+    let received = try #require(Received.read(dir + "/log.jsonl").first { $0.data["firing"] as? Int == 1 })
+    #expect(received.verified == [0], "\(received.errors)")
+    let entry = try #require((received.data["alerts"] as? [[String: Any]])?.first)
+    #expect(entry["type"] as? String == "remediation.failed" && (entry["title"] as? String)?.contains(action.id) == true)
+    #expect(entry["severity"] as? String == "high" && (entry["hint"] as? String) == "fixpoint remediation show \(action.id)")
+    let alert = try f.cluster.query(.notifier) { db in
+      try Row.fetchOne(db, sql: "SELECT event_type, status, source FROM alert WHERE event_type = 'remediation.failed'")
+    }
+    #expect(alert?["source"] as String? == "remediation-dispatcher")
   }
 }
