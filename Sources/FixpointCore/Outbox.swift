@@ -57,9 +57,9 @@ public enum Inbox {
   /// Records `event` as received. Returns false (and records nothing) when it was received before.
   /// Call in the same transaction as the event's effect.
   public static func accept(_ event: Fixpoint_V1_Event, in db: Database) throws -> Bool {
-    try db.execute(
-      sql: "INSERT INTO inbox (event_id, event_type, source, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-      arguments: [event.id, event.type, event.source, Date().timeIntervalSince1970])
+    // Compiled once per connection: a batch of 1,000 events runs it 1,000 times.
+    try db.cachedStatement(sql: "INSERT INTO inbox (event_id, event_type, source, received_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+      .execute(arguments: [event.id, event.type, event.source, Date().timeIntervalSince1970])
     return db.changesCount == 1
   }
 }

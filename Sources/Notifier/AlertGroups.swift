@@ -17,16 +17,14 @@ struct AlertGroups: Sendable {
   func changed(_ alert: AlertRecord, in db: Database, now: Double) throws {
     for channel in try self.channels(for: alert, in: db) {
       let existing = try Row.fetchOne(
-        db, sql: "SELECT next_flush_at, last_sent_at FROM alert_group WHERE channel_id = ? AND group_key = ?",
+        db.cachedStatement(sql: "SELECT next_flush_at, last_sent_at FROM alert_group WHERE channel_id = ? AND group_key = ?"),
         arguments: [channel.id, alert.group_key])
       let next = self.policy.nextFlush(
         now: now, existing: existing.map { (next: $0["next_flush_at"] as Double?, lastSent: $0["last_sent_at"] as Double?) })
-      try db.execute(
-        sql: """
-          INSERT INTO alert_group (channel_id, group_key, next_flush_at) VALUES (?, ?, ?)
-          ON CONFLICT (channel_id, group_key) DO UPDATE SET next_flush_at = excluded.next_flush_at
-          """,
-        arguments: [channel.id, alert.group_key, next])
+      try db.cachedStatement(sql: """
+        INSERT INTO alert_group (channel_id, group_key, next_flush_at) VALUES (?, ?, ?)
+        ON CONFLICT (channel_id, group_key) DO UPDATE SET next_flush_at = excluded.next_flush_at
+        """).execute(arguments: [channel.id, alert.group_key, next])
       // Only "send at once" sends inside the change's transaction; with a wait, a slow batch must
       // not flush half of itself: the clock flushes after the commit.
       if self.policy.wait == 0 && next <= now { try self.flush(channel: channel, group: alert.group_key, in: db, now: now) }
@@ -37,13 +35,13 @@ struct AlertGroups: Sendable {
   func channels(for alert: AlertRecord, in db: Database) throws -> [ChannelRecord] {
     let severity = AlertSeverity(rawValue: alert.severity) ?? .info
     let tags = Tags.decode(alert.tags)
-    let subscriptions = try SubscriptionRecord.fetchAll(db, sql: "SELECT * FROM subscription ORDER BY channel_id")
+    let subscriptions = try SubscriptionRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM subscription ORDER BY channel_id"))
     let ids = Set(subscriptions.filter {
       $0.filter.matches(type: alert.event_type, severity: severity, providerID: alert.provider_id, tags: tags)
     }.map(\.channel_id))
     guard !ids.isEmpty else { return [] }
     // A channel whose deliveries are dying hears of it through the others, not through itself.
-    return try ChannelRecord.fetchAll(db, keys: ids.sorted()).filter {
+    return try ids.sorted().compactMap { try ChannelRecord.fetchOne(db, cachedSQL: "SELECT * FROM channel WHERE id = ?", arguments: [$0]) }.filter {
       $0.status == 1 && !(alert.event_type == "notifier.delivery_dead" && alert.resource == $0.id)
     }
   }
@@ -54,18 +52,18 @@ struct AlertGroups: Sendable {
   @discardableResult
   func flush(channel: ChannelRecord, group: String, in db: Database, now: Double) throws -> Bool {
     guard let row = try Row.fetchOne(
-      db, sql: "SELECT last_sent_at, sent_alerts FROM alert_group WHERE channel_id = ? AND group_key = ?", arguments: [channel.id, group])
+      db.cachedStatement(sql: "SELECT last_sent_at, sent_alerts FROM alert_group WHERE channel_id = ? AND group_key = ?"), arguments: [channel.id, group])
     else { return false }
     let lastSent: Double? = row["last_sent_at"]
     let sent = Set((try? JSONDecoder().decode([String].self, from: Data((row["sent_alerts"] as String).utf8))) ?? [])
-    let subscriptions = try SubscriptionRecord.fetchAll(db, sql: "SELECT * FROM subscription WHERE channel_id = ?", arguments: [channel.id]).map(\.filter)
+    let subscriptions = try SubscriptionRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM subscription WHERE channel_id = ?"), arguments: [channel.id]).map(\.filter)
     let matches: (AlertRecord) -> Bool = { alert in
       let tags = Tags.decode(alert.tags)
       return subscriptions.contains {
         $0.matches(type: alert.event_type, severity: AlertSeverity(rawValue: alert.severity) ?? .info, providerID: alert.provider_id, tags: tags)
       }
     }
-    let firing = try AlertRecord.fetchAll(db, sql: "SELECT * FROM alert WHERE group_key = ? AND status = 1", arguments: [group]).filter {
+    let firing = try AlertRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE group_key = ? AND status = 1"), arguments: [group]).filter {
       matches($0) && !($0.event_type == "notifier.delivery_dead" && $0.resource == channel.id)
     }
     let firingIDs = Set(firing.map(\.id))
@@ -85,10 +83,9 @@ struct AlertGroups: Sendable {
       sentAt = now
     }
     if firing.isEmpty {
-      try db.execute(sql: "DELETE FROM alert_group WHERE channel_id = ? AND group_key = ?", arguments: [channel.id, group])
+      try db.cachedStatement(sql: "DELETE FROM alert_group WHERE channel_id = ? AND group_key = ?").execute(arguments: [channel.id, group])
     } else {
-      try db.execute(
-        sql: "UPDATE alert_group SET last_sent_at = ?, sent_alerts = ?, next_flush_at = ? WHERE channel_id = ? AND group_key = ?",
+      try db.cachedStatement(sql: "UPDATE alert_group SET last_sent_at = ?, sent_alerts = ?, next_flush_at = ? WHERE channel_id = ? AND group_key = ?").execute(
         arguments: [sentAt, String(decoding: try JSONEncoder().encode(firingIDs.sorted()), as: UTF8.self),
                     (sentAt ?? now) + self.policy.repeatInterval, channel.id, group])
     }
@@ -99,12 +96,12 @@ struct AlertGroups: Sendable {
   func flushDue(_ store: Store, now: Double) async throws -> Int {
     try await store.pool.write { db in
       let due = try Row.fetchAll(
-        db, sql: "SELECT channel_id, group_key FROM alert_group WHERE next_flush_at <= ? ORDER BY next_flush_at LIMIT 500", arguments: [now])
+        db.cachedStatement(sql: "SELECT channel_id, group_key FROM alert_group WHERE next_flush_at <= ? ORDER BY next_flush_at LIMIT 500"), arguments: [now])
       var queued = 0
       for row in due {
         let channelID: String = row["channel_id"]
         guard let channel = try ChannelRecord.fetchOne(db, key: channelID), channel.status == 1 else {
-          try db.execute(sql: "DELETE FROM alert_group WHERE channel_id = ?", arguments: [channelID])
+          try db.cachedStatement(sql: "DELETE FROM alert_group WHERE channel_id = ?").execute(arguments: [channelID])
           continue
         }
         if try self.flush(channel: channel, group: row["group_key"], in: db, now: now) { queued += 1 }

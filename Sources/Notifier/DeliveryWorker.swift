@@ -149,7 +149,8 @@ struct DeliveryWorker: Service {
             shared.finished.withLock { $0.append(result) }
           }
         }
-        if claimed.isEmpty && results.isEmpty { try? await Task.sleep(for: .milliseconds(20)) }
+        // While sends are in flight their answers are collected every 2 ms; idle, the queue is polled every 20 ms.
+        if claimed.isEmpty && results.isEmpty { try? await Task.sleep(for: .milliseconds(busy.isEmpty ? 20 : 2)) }
       }
     }
   }
@@ -161,7 +162,7 @@ struct DeliveryWorker: Service {
     let breaker = self.breaker
     return try await self.store.pool.write { db in
       let due = try DeliveryRecord.fetchAll(
-        db, sql: "SELECT * FROM delivery WHERE status IN (1, 3) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+        db.cachedStatement(sql: "SELECT * FROM delivery WHERE status IN (1, 3) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"),
         arguments: [now, limit + busy.count])
       var channels: [String: ChannelRecord?] = [:]
       var probing = Set(busy.values)
@@ -169,13 +170,12 @@ struct DeliveryWorker: Service {
       for delivery in due where busy[delivery.id] == nil && claimed.count < limit {
         if channels[delivery.channel_id] == nil { channels[delivery.channel_id] = .some(try ChannelRecord.fetchOne(db, key: delivery.channel_id)) }
         guard let channel = channels[delivery.channel_id] ?? nil, channel.status == 1 else {
-          try db.execute(
-            sql: "UPDATE delivery SET status = 4, last_error = ? WHERE id = ?",
+          try db.cachedStatement(sql: "UPDATE delivery SET status = 4, last_error = ? WHERE id = ?").execute(
             arguments: [channels[delivery.channel_id]??.status == 2 ? "channel disabled" : "channel deleted", delivery.id])
           continue
         }
         if let until = channel.breaker_until, until > now {
-          try db.execute(sql: "UPDATE delivery SET next_attempt_at = ? WHERE id = ?", arguments: [until, delivery.id])
+          try db.cachedStatement(sql: "UPDATE delivery SET next_attempt_at = ? WHERE id = ?").execute(arguments: [until, delivery.id])
           continue
         }
         if channel.failures >= breaker.failures {
@@ -196,8 +196,12 @@ struct DeliveryWorker: Service {
       // Each channel is read and written once per batch, however many of its deliveries it holds.
       var channels: [String: ChannelRecord] = [:]
       for result in results {
-        guard var delivery = try DeliveryRecord.fetchOne(db, key: result.deliveryID) else { continue }
-        if channels[delivery.channel_id] == nil { channels[delivery.channel_id] = try ChannelRecord.fetchOne(db, key: delivery.channel_id) }
+        guard var delivery = try DeliveryRecord.fetchOne(db, cachedSQL: "SELECT * FROM delivery WHERE id = ?", arguments: [result.deliveryID]) else {
+          continue
+        }
+        if channels[delivery.channel_id] == nil {
+          channels[delivery.channel_id] = try ChannelRecord.fetchOne(db, cachedSQL: "SELECT * FROM channel WHERE id = ?", arguments: [delivery.channel_id])
+        }
         guard var channel = channels[delivery.channel_id] else { continue }
         let now = Date().timeIntervalSince1970
         delivery.attempts += 1

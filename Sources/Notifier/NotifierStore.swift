@@ -173,7 +173,7 @@ struct AlertStore: Sendable {
       try self.raise(facts, eventID: event.id, subject: event.subject, source: event.source, in: db, now: now)
     case .clear(let keys, let reason):
       for key in keys {
-        guard let open = try AlertRecord.fetchOne(db, sql: "SELECT * FROM alert WHERE dedup_key = ? AND status != 3", arguments: [key]) else {
+        guard let open = try AlertRecord.fetchOne(db, cachedSQL: "SELECT * FROM alert WHERE dedup_key = ? AND status != 3", arguments: [key]) else {
           continue
         }
         try self.close(open, by: event.source, comment: reason, in: db, now: now)
@@ -185,7 +185,7 @@ struct AlertStore: Sendable {
   /// another type under the same key (an action that waited for approval and then failed) is
   /// resolved and a new one raised, so the change is told.
   func raise(_ facts: AlertFacts, eventID: String?, subject: String, source: String, in db: Database, now: Double) throws {
-    if var open = try AlertRecord.fetchOne(db, sql: "SELECT * FROM alert WHERE dedup_key = ? AND status != 3", arguments: [facts.dedupKey]) {
+    if var open = try AlertRecord.fetchOne(db, cachedSQL: "SELECT * FROM alert WHERE dedup_key = ? AND status != 3", arguments: [facts.dedupKey]) {
       if open.event_type == facts.type {
         open.count += 1
         open.last_seen_at = now
