@@ -121,12 +121,14 @@ struct InventoryAWSTests {
     // Every new resource got its first baseline; the job counted resources per type.
     let baselines = try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM baseline WHERE reason = 'first_discovery'") }
     #expect(baselines == resources.count)
-    // A second sync finds nothing new; resource.changed events went out once per resource.
+    // A second sync finds nothing new; resource.changed events went out once per resource, and
+    // reached the notifier, which pages nobody for them.
     let again = try await f.sync()
     #expect(again.created == 0 && again.updated == 0 && again.unchanged == Int64(resources.count))
     #expect(try await Cluster.eventually {
-      try f.cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM alert WHERE event_type = 'resource.changed'") } == resources.count
+      try f.cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM inbox WHERE event_type = 'resource.changed'") } == resources.count
     })
+    #expect(try f.cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM alert") } == 0)
     // The secret: in no file of the data directory (stores, WALs, logs), so in no event either.
     for file in try FileManager.default.contentsOfDirectory(atPath: f.cluster.dataDir) where !file.hasPrefix("keys") {
       let data = FileManager.default.contents(atPath: "\(f.cluster.dataDir)/\(file)") ?? Data()
