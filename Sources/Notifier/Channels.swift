@@ -138,12 +138,11 @@ struct Channels: Sendable {
     var returned = ""
     switch kind {
     case .webhook:
-      let target = try await self.check(c.target, field: "channel.target")
+      _ = try await self.check(c.target, field: "channel.target")
       guard c.secret.isEmpty else {
         throw ServiceError.invalidArgument(field: "channel.secret", reason: "the notifier makes webhook signing secrets; leave it empty")
       }
       settings.url = c.target
-      _ = target
       returned = WebhookSignature.newSecret()
       secrets.signing = [returned]
     case .slack:
