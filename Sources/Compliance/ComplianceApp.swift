@@ -25,10 +25,7 @@ public enum ComplianceApp {
     guard FrameworkCatalogue.byID[framework] != nil else {
       throw SettingsError.invalid(key: "compliance.assess.after.sync.framework", reason: "unknown framework; one of \(FrameworkCatalogue.all.map(\.id).joined(separator: ", "))")
     }
-    let pageSize = r.int(forKey: "compliance.inventory.page.size", default: 500)
-    guard (1...Page.maxSize).contains(pageSize) else {
-      throw SettingsError.invalid(key: "compliance.inventory.page.size", reason: "must be 1–\(Page.maxSize)")
-    }
+    let pageSize = try r.int(forKey: "compliance.inventory.page.size", default: 500, in: 1...Page.maxSize)
     let overrides: ParameterOverrides
     do {
       overrides = try ParameterOverrides(json: r.text(forKey: "compliance.control.parameters", default: ""))

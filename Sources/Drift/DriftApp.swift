@@ -18,18 +18,14 @@ public enum DriftApp {
   /// The one assembly function, used by `main`, the tests and `fixpoint up`.
   public static func build(_ env: ServiceEnvironment) async throws -> ServiceComponents {
     let r = env.reader
-    let pageSize = r.int(forKey: "drift.inventory.page.size", default: 500)
-    guard (1...Page.maxSize).contains(pageSize) else {
-      throw SettingsError.invalid(key: "drift.inventory.page.size", reason: "must be 1–\(Page.maxSize)")
-    }
+    let pageSize = try r.int(forKey: "drift.inventory.page.size", default: 500, in: 1...Page.maxSize)
     let overrides: ParameterOverrides
     do {
       overrides = try ParameterOverrides(json: r.text(forKey: "drift.control.parameters", default: ""))
     } catch let error as ParameterOverrides.Invalid {
       throw SettingsError.invalid(key: "drift.control.parameters", reason: error.description)
     }
-    let minimum = r.int(forKey: "drift.schedule.min.interval.seconds", default: 60)
-    guard (1...86_400).contains(minimum) else { throw SettingsError.invalid(key: "drift.schedule.min.interval.seconds", reason: "must be 1–86400") }
+    let minimum = try r.int(forKey: "drift.schedule.min.interval.seconds", default: 60, in: 1...86_400)
     let frameworks = r.text(forKey: "drift.schedule.frameworks", default: "fsbp").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
     guard !frameworks.isEmpty, frameworks.allSatisfy({ FrameworkCatalogue.all.map(\.id).contains($0) }) else {
       throw SettingsError.invalid(key: "drift.schedule.frameworks", reason: "known frameworks: \(FrameworkCatalogue.all.map(\.id).joined(separator: ", "))")

@@ -78,6 +78,22 @@ public enum SettingsError: Error, CustomStringConvertible, Equatable {
 }
 
 extension ConfigReader {
+  /// An integer that must lie in `range`; outside it the service refuses to start, naming the key.
+  public func int(forKey key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws -> Int {
+    let value = self.int(forKey: ConfigKey(key), default: defaultValue)
+    guard range.contains(value) else { throw SettingsError.invalid(key: key, reason: "must be \(range.lowerBound)–\(range.upperBound)") }
+    return value
+  }
+
+  /// A number that must lie in `range`, as `int(forKey:default:in:)`.
+  public func double(forKey key: String, default defaultValue: Double, in range: ClosedRange<Double>) throws -> Double {
+    let value = self.double(forKey: ConfigKey(key), default: defaultValue)
+    guard range.contains(value) else {
+      throw SettingsError.invalid(key: key, reason: "must be \(range.lowerBound.formatted())–\(range.upperBound.formatted())")
+    }
+    return value
+  }
+
   /// A text value that may contain commas (JSON, lists). The command-line provider splits values
   /// on commas, so a value that arrives in pieces is joined back.
   public func text(forKey key: ConfigKey, default defaultValue: String) -> String {

@@ -33,17 +33,10 @@ struct AlertGroups: Sendable {
 
   /// The active channels with a subscription that matches the alert.
   func channels(for alert: AlertRecord, in db: Database) throws -> [ChannelRecord] {
-    let severity = AlertSeverity(rawValue: alert.severity) ?? .info
-    let tags = Tags.decode(alert.tags)
     let subscriptions = try SubscriptionRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM subscription ORDER BY channel_id"))
-    let ids = Set(subscriptions.filter {
-      $0.filter.matches(type: alert.event_type, severity: severity, providerID: alert.provider_id, tags: tags)
-    }.map(\.channel_id))
-    guard !ids.isEmpty else { return [] }
-    // A channel whose deliveries are dying hears of it through the others, not through itself.
-    return try ids.sorted().compactMap { try ChannelRecord.fetchOne(db, cachedSQL: "SELECT * FROM channel WHERE id = ?", arguments: [$0]) }.filter {
-      $0.status == 1 && !(alert.event_type == "notifier.delivery_dead" && alert.resource == $0.id)
-    }
+    let ids = Set(subscriptions.filter { alert.goes(to: $0.channel_id, under: [$0.filter]) }.map(\.channel_id))
+    return try ids.sorted().compactMap { try ChannelRecord.fetchOne(db, cachedSQL: "SELECT * FROM channel WHERE id = ?", arguments: [$0]) }
+      .filter { $0.status == 1 }
   }
 
   /// Looks at one group of one channel now: sends what changed (Alertmanager's rules), or
@@ -57,15 +50,8 @@ struct AlertGroups: Sendable {
     let lastSent: Double? = row["last_sent_at"]
     let sent = Set((try? JSONDecoder().decode([String].self, from: Data((row["sent_alerts"] as String).utf8))) ?? [])
     let subscriptions = try SubscriptionRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM subscription WHERE channel_id = ?"), arguments: [channel.id]).map(\.filter)
-    let matches: (AlertRecord) -> Bool = { alert in
-      let tags = Tags.decode(alert.tags)
-      return subscriptions.contains {
-        $0.matches(type: alert.event_type, severity: AlertSeverity(rawValue: alert.severity) ?? .info, providerID: alert.provider_id, tags: tags)
-      }
-    }
-    let firing = try AlertRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE group_key = ? AND status = 1"), arguments: [group]).filter {
-      matches($0) && !($0.event_type == "notifier.delivery_dead" && $0.resource == channel.id)
-    }
+    let firing = try AlertRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE group_key = ? AND status = 1"), arguments: [group])
+      .filter { $0.goes(to: channel.id, under: subscriptions) }
     let firingIDs = Set(firing.map(\.id))
     let gone = sent.subtracting(firingIDs)
     let resolved = gone.isEmpty ? [] : try AlertRecord.fetchAll(db, keys: gone.sorted()).filter { $0.status == 3 }
@@ -130,6 +116,14 @@ struct GroupFlusher: Service {
 }
 
 extension AlertRecord {
+  /// Whether one of a channel's subscription filters takes this alert. A channel whose deliveries
+  /// are dying hears of it through the others, not through itself.
+  func goes(to channelID: String, under filters: [SubscriptionFilter]) -> Bool {
+    if self.event_type == "notifier.delivery_dead" && self.resource == channelID { return false }
+    let (severity, tags) = (AlertSeverity(rawValue: self.severity) ?? .info, Tags.decode(self.tags))
+    return filters.contains { $0.matches(type: self.event_type, severity: severity, providerID: self.provider_id, tags: tags) }
+  }
+
   /// As a notification lists it.
   var entry: AlertEntry {
     AlertEntry(

@@ -85,16 +85,21 @@ struct DeliveryBackoff: Sendable, Equatable {
 struct Deliveries: Sendable {
   let store: Store
 
-  /// Queues a notification to a channel, in the caller's transaction. Its webhook-id is fixed
-  /// here and kept across every attempt and redelivery.
-  static func queue(_ content: NotificationContent, channel: String, alertID: String, alertCount: Int, in db: Database, now: Double) throws {
+  /// Queues a notification to a channel, in the caller's transaction, due at `due` (now unless
+  /// given). Its webhook-id is fixed here and kept across every attempt and redelivery.
+  @discardableResult
+  static func queue(
+    _ content: NotificationContent, channel: String, alertID: String, alertCount: Int, trigger: String = "scheduled", due: Double? = nil,
+    in db: Database, now: Double
+  ) throws -> DeliveryRecord {
     let id = RandomID.make(prefix: "dlv")
-    try DeliveryRecord(
+    let record = DeliveryRecord(
       id: id, channel_id: channel, type: content.type, group_key: content.group_key, alert_id: alertID, alert_count: alertCount,
       webhook_id: "msg_" + id.dropFirst(4), content: String(decoding: try Self.encoder.encode(content), as: UTF8.self),
-      status: DeliveryRecord.Status.pending.rawValue, attempts: 0, last_error: "", next_attempt_at: now, trigger: "scheduled",
-      queued_at: now, delivered_at: nil, created_at: now
-    ).insert(db)
+      status: DeliveryRecord.Status.pending.rawValue, attempts: 0, last_error: "", next_attempt_at: due ?? now, trigger: trigger,
+      queued_at: now, delivered_at: nil, created_at: now)
+    try record.insert(db)
+    return record
   }
 
   static let encoder: JSONEncoder = {

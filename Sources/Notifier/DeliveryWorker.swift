@@ -15,10 +15,6 @@ struct Sender: Sendable {
   func send(_ delivery: DeliveryRecord, channel: ChannelRecord, now: Double) async -> AttemptResult {
     var result = AttemptResult(
       deliveryID: delivery.id, outcome: .dead(disable: false), statusCode: 0, latencyMS: 0, response: "", trigger: delivery.trigger, at: now)
-    guard let content = delivery.decodedContent else {
-      result.response = "the stored notification does not decode"
-      return result
-    }
     let secrets: ChannelSecrets
     do { secrets = try self.channels.secrets(of: channel) } catch {
       result.response = "the channel's secrets do not open with this master key"
@@ -28,12 +24,14 @@ struct Sender: Sendable {
     switch ChannelKind(rawValue: channel.kind) {
     case .webhook:
       let active = (channel.previous_secret_expires_at ?? 0) > now ? Array(secrets.signing.prefix(2)) : Array(secrets.signing.prefix(1))
-      let body = Array("{\"data\":\(delivery.content),\"timestamp\":\"\(content.timestamp)\",\"type\":\"\(content.type)\"}".utf8)
-      let timestamp = Int(now)
+      // The stored content is the data as is; its timestamp is the delivery's creation (both set from one clock reading).
+      let timestamp = Timestamps.iso(Date(timeIntervalSince1970: delivery.created_at))
+      let body = Array("{\"data\":\(delivery.content),\"timestamp\":\"\(timestamp)\",\"type\":\"\(delivery.type)\"}".utf8)
+      let sentAt = Int(now)
       let headers = [
         ("Content-Type", "application/json"), ("User-Agent", "fixpoint-notifier"), ("webhook-id", delivery.webhook_id),
-        ("webhook-timestamp", String(timestamp)),
-        ("webhook-signature", WebhookSignature.header(id: delivery.webhook_id, timestamp: timestamp, body: body, secrets: active)),
+        ("webhook-timestamp", String(sentAt)),
+        ("webhook-signature", WebhookSignature.header(id: delivery.webhook_id, timestamp: sentAt, body: body, secrets: active)),
       ]
       return await self.post(settings.url ?? "", headers: headers, body: body, into: result) { answer in
         switch answer.status {
@@ -44,6 +42,7 @@ struct Sender: Sendable {
         }
       }
     case .slack:
+      guard let content = delivery.decodedContent else { return Self.undecodable(result) }
       let body = SlackMessage.body(content)
       return await self.post(secrets.slackURL ?? "", headers: [("Content-Type", "application/json"), ("User-Agent", "fixpoint-notifier")],
                              body: body, into: result) { answer in
@@ -55,6 +54,7 @@ struct Sender: Sendable {
         }
       }
     case .email:
+      guard let content = delivery.decodedContent else { return Self.undecodable(result) }
       let started = ContinuousClock.now
       let reply = await self.smtp.send(content, messageID: delivery.webhook_id, settings: settings, password: secrets.password)
       result.latencyMS = Int((ContinuousClock.now - started) / .milliseconds(1))
@@ -66,6 +66,12 @@ struct Sender: Sendable {
       result.response = "unknown channel kind \(channel.kind)"
       return result
     }
+  }
+
+  private static func undecodable(_ result: AttemptResult) -> AttemptResult {
+    var result = result
+    result.response = "the stored notification does not decode"
+    return result
   }
 
   private func post(

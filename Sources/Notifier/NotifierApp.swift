@@ -35,16 +35,6 @@ public enum NotifierApp {
   /// The one assembly function, used by `main`, the tests and `fixpoint up`.
   public static func build(_ env: ServiceEnvironment) async throws -> ServiceComponents {
     let r = env.reader
-    func number(_ key: String, _ fallback: Double, _ range: ClosedRange<Double>) throws -> Double {
-      let value = r.double(forKey: ConfigKey(key), default: fallback)
-      guard range.contains(value) else { throw SettingsError.invalid(key: key, reason: "must be \(range.lowerBound)–\(range.upperBound)") }
-      return value
-    }
-    func integer(_ key: String, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
-      let value = r.int(forKey: ConfigKey(key), default: fallback)
-      guard range.contains(value) else { throw SettingsError.invalid(key: key, reason: "must be \(range.lowerBound)–\(range.upperBound)") }
-      return value
-    }
     let rules: AlertRules
     do { rules = try AlertRules(text: r.text(forKey: "notifier.alert.rules", default: AlertRules.defaultText)) } catch {
       throw SettingsError.invalid(key: "notifier.alert.rules", reason: error.description)
@@ -54,26 +44,26 @@ public enum NotifierApp {
       throw SettingsError.invalid(key: "notifier.group.by", reason: error.description)
     }
     let policy = GroupingPolicy(
-      by: labels, wait: try number("notifier.group.wait.seconds", 30, 0...86_400),
-      interval: try number("notifier.group.interval.seconds", 300, 0...86_400),
-      repeatInterval: try number("notifier.repeat.interval.seconds", 14_400, 1...(30 * 86_400)))
+      by: labels, wait: try r.double(forKey: "notifier.group.wait.seconds", default: 30, in: 0...86_400),
+      interval: try r.double(forKey: "notifier.group.interval.seconds", default: 300, in: 0...86_400),
+      repeatInterval: try r.double(forKey: "notifier.repeat.interval.seconds", default: 14_400, in: 1...(30 * 86_400)))
     let egress: EgressPolicy
     do { egress = try EgressPolicy(allow: r.text(forKey: "notifier.egress.allow", default: "")) } catch {
       throw SettingsError.invalid(key: "notifier.egress.allow", reason: error.description)
     }
     let backoff = DeliveryBackoff(
-      base: try number("notifier.retry.base.seconds", 5, 0.01...86_400), cap: try number("notifier.retry.cap.seconds", 3600, 0.01...(7 * 86_400)),
-      maxAttempts: try integer("notifier.retry.max.attempts", 15, 1...1000),
-      maxAge: try number("notifier.retry.max.age.seconds", 259_200, 1...(30 * 86_400)))
+      base: try r.double(forKey: "notifier.retry.base.seconds", default: 5, in: 0.01...86_400), cap: try r.double(forKey: "notifier.retry.cap.seconds", default: 3600, in: 0.01...(7 * 86_400)),
+      maxAttempts: try r.int(forKey: "notifier.retry.max.attempts", default: 15, in: 1...1000),
+      maxAge: try r.double(forKey: "notifier.retry.max.age.seconds", default: 259_200, in: 1...(30 * 86_400)))
     let breaker = BreakerPolicy(
-      failures: try integer("notifier.breaker.failures", 5, 1...10_000), openSeconds: try number("notifier.breaker.open.seconds", 60, 0.1...86_400))
-    let concurrency = try integer("notifier.delivery.concurrency", 32, 1...1024)
+      failures: try r.int(forKey: "notifier.breaker.failures", default: 5, in: 1...10_000), openSeconds: try r.double(forKey: "notifier.breaker.open.seconds", default: 60, in: 0.1...86_400))
+    let concurrency = try r.int(forKey: "notifier.delivery.concurrency", default: 32, in: 1...1024)
     let masterKey = r.string(forKey: "notifier.master.key", default: KeyFiles(dataDirectory: env.settings.dataDirectory).masterKey)
     let poster = try HTTPPoster(
-      egress: egress, connectTimeout: .milliseconds(Int64(try number("notifier.http.connect.timeout.seconds", 5, 0.1...300) * 1000)),
-      requestTimeout: .milliseconds(Int64(try number("notifier.http.timeout.seconds", 15, 0.1...300) * 1000)))
+      egress: egress, connectTimeout: .milliseconds(Int64(try r.double(forKey: "notifier.http.connect.timeout.seconds", default: 5, in: 0.1...300) * 1000)),
+      requestTimeout: .milliseconds(Int64(try r.double(forKey: "notifier.http.timeout.seconds", default: 15, in: 0.1...300) * 1000)))
     let smtp = try SMTPSender(
-      egress: egress, timeout: .milliseconds(Int64(try number("notifier.smtp.timeout.seconds", 60, 0.1...900) * 1000)),
+      egress: egress, timeout: .milliseconds(Int64(try r.double(forKey: "notifier.smtp.timeout.seconds", default: 60, in: 0.1...900) * 1000)),
       helo: r.text(forKey: "notifier.smtp.helo", default: "fixpoint.localdomain"), caFile: r.text(forKey: "notifier.smtp.ca.file", default: ""))
 
     let store = try Store(path: env.settings.databasePath, migrations: NotifierStore.migrations)

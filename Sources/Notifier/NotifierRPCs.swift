@@ -66,15 +66,13 @@ struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
     let content = NotificationContent(
       type: "channel.test", group_key: "", status: "test", counts: [:], firing: 0, resolved: 0, alerts: [], truncated: 0,
       repeat_notification: false, timestamp: Timestamps.iso(Date(timeIntervalSince1970: now)))
-    let id = RandomID.make(prefix: "dlv")
-    let record = DeliveryRecord(
-      id: id, channel_id: channel.id, type: content.type, group_key: "", alert_id: "", alert_count: 0, webhook_id: "msg_" + id.dropFirst(4),
-      content: String(decoding: try Deliveries.encoder.encode(content), as: UTF8.self), status: DeliveryRecord.Status.pending.rawValue,
-      attempts: 0, last_error: "", next_attempt_at: now + 86_400, trigger: "test", queued_at: now, delivered_at: nil, created_at: now)
-    try await self.deliveries.store.pool.write { db in try record.insert(db) }
+    // Not due for the worker: this call sends it.
+    let record = try await self.deliveries.store.pool.write { db in
+      try Deliveries.queue(content, channel: channel.id, alertID: "", alertCount: 0, trigger: "test", due: now + 86_400, in: db, now: now)
+    }
     let result = await self.worker.sender.send(record, channel: channel, now: now)
     try await self.worker.record([result])
-    return try await self.deliveries.get(id)
+    return try await self.deliveries.get(record.id)
   }
 
   func createSubscription(request: Fixpoint_V1_CreateSubscriptionRequest, context: ServerContext) async throws -> Fixpoint_V1_Subscription {
