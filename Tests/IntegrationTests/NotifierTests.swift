@@ -290,6 +290,32 @@ struct NotifierTests {
     #expect(disabled?.status == .disabled && disabled?.statusReason.contains("410") == true)
   }
 
+  @Test("the circuit breaker: after 3 failed attempts in a row the channel is left alone while the breaker is open, then one probe goes and a success closes it")
+  func breaker() async throws {
+    let cluster = try await Self.notifier([
+      "--notifier-group-wait-seconds", "0", "--notifier-group-by", "alert", "--notifier-breaker-failures", "3", "--notifier-breaker-open-seconds", "4",
+      "--notifier-retry-base-seconds", "0.1", "--notifier-retry-cap-seconds", "0.2",
+    ])
+    let dir = cluster.dataDir + "/hook"
+    let hook = try Helper("receiver.py", dir: dir, arguments: ["--log", dir + "/log.jsonl", "--script", dir + "/script.json"])
+    try #"[{"status": 503}, {"status": 503}, {"status": 503}, {"status": 503}]"#.write(toFile: dir + "/script.json", atomically: true, encoding: .utf8)
+    try hook.start()
+    let channel = try await Self.webhookChannel(cluster, name: "flaky", url: "http://127.0.0.1:\(hook.port)/in")
+    try await Self.subscribe(cluster, channel.id)
+    try await Self.deliver(cluster, [Self.violation(1), Self.violation(2)])
+    #expect(try await Cluster.eventually(timeout: 10) { Received.read(dir + "/log.jsonl").count >= 3 })
+    #expect(try await Self.client(cluster) { try await $0.listChannels(.init()).channels.first?.breakerOpen } == true)
+    // While it is open nothing is sent, although both deliveries are due within 0.2 s.
+    try await Task.sleep(for: .seconds(2.5))
+    #expect(Received.read(dir + "/log.jsonl").count == 3, "nothing sent while the breaker is open")
+    // Then one probe (the 4th answer is a 503 too: open again), then a probe that succeeds closes it and both arrive.
+    #expect(try await Cluster.eventually(timeout: 20) { try Self.deliveries(cluster, channel: channel.id).allSatisfy { $0["status"] as Int == 2 } })
+    let log = Received.read(dir + "/log.jsonl")
+    #expect(log.map(\.answered).prefix(4) == [503, 503, 503, 503] && log.count == 6, "\(log.map(\.answered))")
+    #expect(log[3].time - log[2].time >= 3.5 && log[4].time - log[3].time >= 3.5, "each probe waited for the open period")
+    #expect(try await Self.client(cluster) { try await $0.listChannels(.init()).channels.first?.breakerOpen } == false)
+  }
+
   @Test("email over STARTTLS with AUTH to aiosmtpd: headers, text and HTML parts, dot-stuffing undone; 451 is retried, 554 dead-lettered")
   func email() async throws {
     let base = NSTemporaryDirectory() + "fp-smtp-\(UUID().uuidString.prefix(8))"
