@@ -98,6 +98,7 @@ let package = Package(
     .target(name: "FixpointDocuments", swiftSettings: swiftSettings),
     .target(name: "FixpointControls", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
     .target(name: "FixpointIaC", dependencies: ["FixpointDocuments", .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+    .target(name: "FixpointGate", dependencies: ["FixpointIaC", "FixpointControls", "FixpointDocuments"], swiftSettings: swiftSettings),
     .target(
       name: "CloudAWS",
       dependencies: [
@@ -113,7 +114,7 @@ let package = Package(
     serviceLibrary("Remediation", extra: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "Metrics", package: "swift-metrics")]),
     serviceLibrary("Inventory", extra: ["CloudAWS", .product(name: "Crypto", package: "swift-crypto")]),
     serviceLibrary("Drift", extra: ["FixpointIaC", .product(name: "Crypto", package: "swift-crypto")]),
-    serviceLibrary("Compliance", extra: [.product(name: "Crypto", package: "swift-crypto")]),
+    serviceLibrary("Compliance", extra: ["FixpointGate", .product(name: "Crypto", package: "swift-crypto")]),
     serviceLibrary("Notifier", extra: [
       .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
       .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -127,7 +128,7 @@ let package = Package(
     .executableTarget(
       name: "FixpointCLI",
       dependencies: [
-        "FixpointCore", "FixpointProtocol", "FixpointDocuments", "FixpointControls",
+        "FixpointCore", "FixpointProtocol", "FixpointDocuments", "FixpointControls", "FixpointGate",
         "Inventory", "Drift", "Compliance", "Remediation", "Notifier",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -147,6 +148,9 @@ let package = Package(
     .testTarget(name: "FixpointDocumentsTests", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
     .testTarget(name: "FixpointControlsTests", dependencies: ["FixpointControls", "FixpointDocuments"], swiftSettings: swiftSettings),
     .testTarget(name: "FixpointIaCTests", dependencies: ["FixpointIaC", "FixpointDocuments"], swiftSettings: swiftSettings),
+    .testTarget(
+      name: "FixpointGateTests", dependencies: ["FixpointGate", "FixpointIaC", "FixpointControls", "FixpointDocuments"], exclude: ["fixtures"],
+      swiftSettings: swiftSettings),
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(
       name: "CloudAWSTests",

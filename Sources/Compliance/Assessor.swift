@@ -40,17 +40,9 @@ final class Assessor: Sendable {
   /// The controls an assessment of `framework` runs: the automated catalogue controls its
   /// requirements name, or `only` of them.
   static func controls(of framework: Framework, only: [String]) throws -> [any Control] {
-    let mapped = Set(framework.requirements.flatMap(\.controls))
-    for (i, id) in only.enumerated() {
-      guard ControlCatalogue.byID[id] != nil else {
-        throw ServiceError.invalidArgument(field: "control_ids[\(i)]", reason: "unknown control '\(id)'; see ListControls")
-      }
-      guard mapped.contains(id) else {
-        throw ServiceError.invalidArgument(field: "control_ids[\(i)]", reason: "\(id) evidences no requirement of \(framework.id)")
-      }
+    do { return try ControlCatalogue.selection(of: framework, only: only) } catch {
+      throw ServiceError.invalidArgument(field: "control_ids[\(error.index)]", reason: error.reason)
     }
-    let wanted = only.isEmpty ? mapped : Set(only)
-    return ControlCatalogue.all.filter { wanted.contains($0.id) && $0.automated }
   }
 
   /// Queues an assessment for the runner. Validates everything first; stores nothing on bad input.

@@ -1,5 +1,6 @@
 import FixpointControls
 import FixpointCore
+import FixpointGate
 import FixpointDocuments
 import FixpointProtocol
 import Foundation
@@ -105,8 +106,68 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
     }
   }
 
+  /// The CI gate's evaluation, the code `fixpoint gate` runs offline; stores nothing.
   func evaluatePlan(request: Fixpoint_V1_EvaluatePlanRequest, context: ServerContext) async throws -> Fixpoint_V1_EvaluatePlanResponse {
-    throw ServiceError.unimplemented("EvaluatePlan: Terraform plan evaluation comes with the CI gate (fixpoint gate); not built yet")
+    _ = try currentPrincipal()
+    guard !request.planJson.isEmpty else { throw ServiceError.invalidArgument(field: "plan_json", reason: "empty; send `terraform show -json` output") }
+    var options = Gate.Options()
+    options.framework = request.frameworkID.isEmpty ? "fsbp" : request.frameworkID
+    options.checks = request.controlIds
+    options.skipChecks = request.skipControlIds
+    options.includeUnchanged = request.includeUnchanged
+    options.parameters = self.assessor.overrides
+    switch request.failOn {
+    case .unspecified: options.failOn = .low
+    case .UNRECOGNIZED(let n): throw ServiceError.invalidArgument(field: "fail_on", reason: "unknown severity \(n)")
+    case .info: options.failOn = .informational
+    case .low: options.failOn = .low
+    case .medium: options.failOn = .medium
+    case .high: options.failOn = .high
+    case .critical: options.failOn = .critical
+    }
+    let report: Gate.Report
+    do { report = try Gate.evaluate(request.planJson, file: "plan_json", options: options) } catch {
+      let field = switch error.subject {
+      case .framework: "framework_id"
+      case .checks: "control_ids"
+      case .skipChecks: "skip_control_ids"
+      case .definition, .waivers: "plan_json"
+      }
+      throw ServiceError.invalidArgument(field: field, reason: String(error.description.prefix(500)))
+    }
+    return .with { response in
+      response.results = report.results.map { r in
+        .with {
+          $0.address = r.address
+          $0.controlID = r.controlID
+          $0.status = Self.status(r.status)
+          $0.reason = r.reason
+          $0.severity = r.severity.proto
+          $0.resourceType = r.sourceType
+          $0.action = r.action
+          $0.paths = r.paths
+          $0.fix = r.fix
+        }
+      }
+      response.passed = Int32(report.count(.pass))
+      response.failed = Int32(report.count(.fail))
+      response.notEvaluated = Int32(report.count(.notEvaluated))
+      response.blocking = Int32(report.blocking.count)
+      response.resourcesAssessed = Int32(report.resourcesAssessed)
+      response.format = report.format.rawValue
+      response.unsupportedTypes = report.unsupported.mapValues { Int32($0) }
+      response.summary = report.summary
+    }
+  }
+
+  static func status(_ status: Gate.Result.Status) -> Fixpoint_V1_Result.Status {
+    switch status {
+    case .pass: .pass
+    case .fail: .fail
+    case .notEvaluated: .notEvaluated
+    case .notApplicable: .notApplicable
+    case .waived: .waived
+    }
   }
 
   func createWaiver(request: Fixpoint_V1_CreateWaiverRequest, context: ServerContext) async throws -> Fixpoint_V1_Waiver {

@@ -1,6 +1,7 @@
 import Crypto
 import FixpointControls
 import FixpointCore
+import FixpointGate
 import FixpointProtocol
 import Foundation
 import SwiftProtobuf
@@ -66,24 +67,7 @@ enum Exports {
 
   // MARK: SARIF
 
-  static func level(_ severity: String) -> String {
-    switch Severity(rawValue: severity) ?? .medium {
-    case .critical, .high: "error"
-    case .medium: "warning"
-    case .low, .informational: "note"
-    }
-  }
-
-  /// GitHub's security-severity score bands: critical > 9, high 7–8.9, medium 4–6.9, low < 4.
-  static func securitySeverity(_ severity: Severity) -> String {
-    switch severity {
-    case .critical: "9.5"
-    case .high: "8.0"
-    case .medium: "5.5"
-    case .low: "3.0"
-    case .informational: "1.0"
-    }
-  }
+  static func level(_ severity: String) -> String { Reporting.level(Severity(rawValue: severity) ?? .medium) }
 
   /// Failing results (and waived ones, as suppressed). Live resources have no file: a result names
   /// its resource as a logical location (the ARN or cloud id); paths into IaC come with the gate.
@@ -95,7 +79,7 @@ enum Exports {
         "id": c.id, "name": c.id.replacingOccurrences(of: ".", with: ""),
         "shortDescription": ["text": c.title], "fullDescription": ["text": c.title], "help": ["text": c.remediation],
         "defaultConfiguration": ["level": Self.level(c.severity.rawValue)],
-        "properties": ["security-severity": Self.securitySeverity(c.severity), "tags": ["security"] + c.resourceTypes],
+        "properties": ["security-severity": Reporting.securitySeverity(c.severity), "tags": ["security"] + c.resourceTypes],
       ]
     }
     let reported = input.results.filter { Self.status($0) == .fail || Self.status($0) == .waived }
@@ -125,20 +109,7 @@ enum Exports {
 
   // MARK: JUnit
 
-  static func xml(_ s: String) -> String {
-    var out = ""
-    for c in s.unicodeScalars {
-      switch c {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&apos;"
-      default: if c.value >= 0x20 || c == "\n" || c == "\t" { out.unicodeScalars.append(c) }
-      }
-    }
-    return out
-  }
+  static func xml(_ s: String) -> String { Reporting.xml(s) }
 
   /// One test case per (control, resource): failures fail, waived / not applicable / not
   /// evaluated are skipped with why (as Checkov writes it).

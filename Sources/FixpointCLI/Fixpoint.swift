@@ -17,8 +17,15 @@ struct Fixpoint: AsyncParsableCommand {
     subcommands: [
       Init.self, Up.self, Status.self, Token.self, Provider.self, Resource.self, Baseline.self, Findings.self, Remediation.self,
       Audit.self, Policy.self, Alerts.self, ChannelsCommand.self, SubscriptionsCommand.self, DeliveriesCommand.self,
-      Compliance.self, Frameworks.self, DriftCommand.self, Drifts.self, IaCCommand.self, SchedulesCommand.self, Jobs.self,
+      Compliance.self, Frameworks.self, DriftCommand.self, Drifts.self, IaCCommand.self, SchedulesCommand.self, Jobs.self, GateCommand.self,
     ])
+
+  /// `fixpoint gate` keeps CI's exit codes (2 for bad usage); everything else parses as usual.
+  static func main() async {
+    let arguments = Array(CommandLine.arguments.dropFirst())
+    if arguments.first == "gate" { GateCommand.mainExiting(Array(arguments.dropFirst())) }
+    await Self.main(arguments)
+  }
 }
 
 /// Options every command that touches the data directory shares.

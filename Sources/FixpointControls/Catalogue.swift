@@ -19,6 +19,25 @@ public enum ControlCatalogue {
 
   public static let byID: [String: any Control] = Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0) })
 
+  /// A control id refused by `selection`: its position in the list and why.
+  public struct Unselectable: Error, CustomStringConvertible {
+    public var index: Int
+    public var reason: String
+    public var description: String { self.reason }
+  }
+
+  /// The controls an assessment of `framework` runs: the automated controls its requirements name,
+  /// or only those of `only` (each must exist and evidence the framework).
+  public static func selection(of framework: Framework, only: [String]) throws(Unselectable) -> [any Control] {
+    let mapped = Set(framework.requirements.flatMap(\.controls))
+    for (i, id) in only.enumerated() {
+      guard self.byID[id] != nil else { throw Unselectable(index: i, reason: "unknown control '\(id)'; see ListControls") }
+      guard mapped.contains(id) else { throw Unselectable(index: i, reason: "\(id) evidences no requirement of \(framework.id)") }
+    }
+    let wanted = only.isEmpty ? mapped : Set(only)
+    return self.all.filter { wanted.contains($0.id) && $0.automated }
+  }
+
   /// The controls that apply to resources of `type`.
   public static func controls(for type: String) -> [any Control] {
     self.forType[type] ?? []

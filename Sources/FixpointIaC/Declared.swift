@@ -39,8 +39,15 @@ public struct DeclaredResource: Sendable, Hashable {
   public var document: JSONValue
   /// The plan's action for it (`create`, `update`, `no-op`, …); empty outside plans.
   public var action: String
+  /// What the definition implies the live document will hold after apply, in fields it does not
+  /// state as such (`associate_public_ip_address = true` means a `public_ip` will be assigned; a
+  /// key Terraform creates is customer-managed). Assessment uses these; drift does not compare them.
+  public var implied: [String: JSONValue]
 
-  public init(address: String, sourceType: String, type: String, key: String?, region: String? = nil, document: JSONValue, action: String = "") {
+  public init(
+    address: String, sourceType: String, type: String, key: String?, region: String? = nil, document: JSONValue, action: String = "",
+    implied: [String: JSONValue] = [:]
+  ) {
     self.address = address
     self.sourceType = sourceType
     self.type = type
@@ -48,6 +55,7 @@ public struct DeclaredResource: Sendable, Hashable {
     self.region = region
     self.document = document
     self.action = action
+    self.implied = implied
   }
 }
 
@@ -67,6 +75,8 @@ public struct ParsedDefinition: Sendable {
 public enum Declared {
   /// The value of anything the definition does not know: never compared, never stored as a value.
   public static let unknown = JSONValue.string("\u{1}(known after apply)")
+  /// A value that will exist after apply but is not known yet (a public address to be assigned).
+  public static let assigned = JSONValue.string("(assigned at apply)")
 
   /// Whether `value` is, or holds, an unknown value.
   public static func holdsUnknown(_ value: JSONValue) -> Bool {

@@ -47,6 +47,10 @@ public enum IaC {
     }
   }
 
+  /// YAML documents as JSON values (CloudFormation's short-form tags kept), for other files the
+  /// tools read (the CI gate's waivers).
+  public static func yaml(_ data: Data) throws -> [JSONValue] { try YAMLDocuments.parse(data) }
+
   /// The format of a file, from its content; nil when it is none of them.
   public static func detect(_ data: Data) -> IaCFormat? { (try? Source.read(data, as: nil))?.format }
 

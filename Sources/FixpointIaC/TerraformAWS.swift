@@ -75,6 +75,7 @@ extension Terraform {
   private static func primary(_ instance: Instance) -> DeclaredResource? {
     let a = instance.attributes
     var d: [String: JSONValue] = [:]
+    var implied: [String: JSONValue] = [:]
     let type: String
     var key: String?
     func copy(_ from: String, _ to: String? = nil) { if let v = a[from], v != .null { d[to ?? from] = v } }
@@ -86,7 +87,8 @@ extension Terraform {
       if let rule = Self.block(Self.block(a["server_side_encryption_configuration"])?["rule"]) { d["encryption"] = Self.encryption(rule) }
       if Self.block(a["versioning"])?["enabled"] == .bool(true) { d["versioning"] = "Enabled" }
       if let logging = Self.block(a["logging"]) { d["logging"] = Self.logging(logging) }
-      if let policy = a["policy"], policy != .string("") { d["policy"] = Self.policy(policy) }
+      // A policy known only after apply is whatever an aws_s3_bucket_policy sets (joined below).
+      if let policy = a["policy"], policy != .string(""), policy != Declared.unknown { d["policy"] = Self.policy(policy) }
     case "aws_security_group":
       type = ResourceTypeName.securityGroup
       key = Self.known(a["id"]) ?? Self.known(a["name"]).map { "name:\($0)" }
@@ -110,6 +112,11 @@ extension Terraform {
       }
       if let groups = a["vpc_security_group_ids"]?.arrayValue { d["security_groups"] = .array(groups.sorted { $0.description < $1.description }) }
       d["tags"] = Self.tags(a)
+      switch a["associate_public_ip_address"] {
+      case .bool(true)?: implied["public_ip"] = Declared.assigned
+      case .bool(false)?: implied["public_ip"] = .null
+      default: implied["public_ip"] = Declared.unknown  // the subnet decides
+      }
     case "aws_db_instance":
       type = ResourceTypeName.rdsInstance
       key = Self.known(a["identifier"])
@@ -121,6 +128,9 @@ extension Terraform {
       key = Self.known(a["key_id"]) ?? Self.known(a["id"])
       copy("enable_key_rotation", "rotation_enabled")
       copy("description")
+      implied["key_manager"] = "CUSTOMER"
+      implied["key_spec"] = a["customer_master_key_spec"].flatMap { $0 == .null ? nil : $0 } ?? "SYMMETRIC_DEFAULT"
+      implied["key_state"] = a["is_enabled"] == .bool(false) ? "Disabled" : "Enabled"
     case "aws_cloudtrail":
       type = ResourceTypeName.cloudTrailTrail
       key = Self.known(a["name"])
@@ -147,7 +157,7 @@ extension Terraform {
     // A resource to be created has no id yet: it can only be missing until it is applied.
     return DeclaredResource(
       address: instance.address, sourceType: instance.type, type: type, key: key ?? (type == ResourceTypeName.ebsEncryptionDefault ? nil : ""),
-      region: Self.known(a["region"]), document: .object(d), action: instance.action)
+      region: Self.known(a["region"]), document: .object(d), action: instance.action, implied: implied)
   }
 
   // MARK: Split resources
@@ -166,8 +176,13 @@ extension Terraform {
       let encryption = Self.encryption(rule)
       return Part(targetType: s3, key: bucket, argument: "bucket") { $0["encryption"] = encryption }
     case "aws_s3_bucket_versioning":
-      let status = Self.block(a["versioning_configuration"])?["status"] ?? Declared.unknown
-      return Part(targetType: s3, key: bucket, argument: "bucket") { $0["versioning"] = status }
+      let configuration = Self.block(a["versioning_configuration"])
+      let status = configuration?["status"] ?? Declared.unknown
+      let mfaDelete = configuration?["mfa_delete"].flatMap { $0 == .null || $0 == .string("") ? nil : $0 }
+      return Part(targetType: s3, key: bucket, argument: "bucket") { fields in
+        fields["versioning"] = status
+        if let mfaDelete { fields["mfa_delete"] = mfaDelete }
+      }
     case "aws_s3_bucket_logging":
       let logging = Self.logging(a.objectValue ?? [:])
       return Part(targetType: s3, key: bucket, argument: "bucket") { $0["logging"] = logging }

@@ -685,15 +685,31 @@ public nonisolated struct Fixpoint_V1_ListResultsResponse: Sendable {
   public init() {}
 }
 
+/// The CI gate's evaluation (`fixpoint gate` runs the same code offline): each resource a
+/// Terraform plan creates, updates or replaces, as it will be after apply, against the framework's
+/// controls. Also a Terraform state or a CloudFormation template (every resource). Nothing is
+/// stored. Waivers do not apply here (the gate's waivers live in the repository beside the plan).
 public nonisolated struct Fixpoint_V1_EvaluatePlanRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Default fsbp.
   public var frameworkID: String = String()
 
-  /// The plan as JSON (`terraform show -json plan.out`).
+  /// The plan as JSON (`terraform show -json plan.out`), a state, or a template; at most 16 MiB.
   public var planJson: Data = Data()
+
+  /// Only these controls (empty: every automated control of the framework).
+  public var controlIds: [String] = []
+
+  public var skipControlIds: [String] = []
+
+  /// Also resources the plan leaves unchanged.
+  public var includeUnchanged: Bool = false
+
+  /// The least severity that blocks; default low.
+  public var failOn: Fixpoint_V1_Severity = .unspecified
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -716,6 +732,16 @@ public nonisolated struct Fixpoint_V1_PlanResult: Sendable {
 
   public var severity: Fixpoint_V1_Severity = .unspecified
 
+  /// The Terraform source type (aws_s3_bucket) and the plan's action (create, update, replace).
+  public var resourceType: String = String()
+
+  public var action: String = String()
+
+  /// For a failure: the document paths that fail it and the fix as Terraform.
+  public var paths: [String] = []
+
+  public var fix: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -731,6 +757,22 @@ public nonisolated struct Fixpoint_V1_EvaluatePlanResponse: Sendable {
   public var passed: Int32 = 0
 
   public var failed: Int32 = 0
+
+  public var notEvaluated: Int32 = 0
+
+  /// Failures at or above fail_on: the gate's verdict is "blocked" when this is not zero.
+  public var blocking: Int32 = 0
+
+  public var resourcesAssessed: Int32 = 0
+
+  /// terraform-plan, terraform-state or cloudformation.
+  public var format: String = String()
+
+  /// Source types no control reads yet, with counts.
+  public var unsupportedTypes: Dictionary<String,Int32> = [:]
+
+  /// The gate's one-line summary.
+  public var summary: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1989,7 +2031,7 @@ nonisolated extension Fixpoint_V1_ListResultsResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Fixpoint_V1_EvaluatePlanRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EvaluatePlanRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}framework_id\0\u{3}plan_json\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}framework_id\0\u{3}plan_json\0\u{3}control_ids\0\u{3}skip_control_ids\0\u{3}include_unchanged\0\u{3}fail_on\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1999,6 +2041,10 @@ nonisolated extension Fixpoint_V1_EvaluatePlanRequest: SwiftProtobuf.Message, Sw
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.frameworkID) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.planJson) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.controlIds) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.skipControlIds) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.includeUnchanged) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.failOn) }()
       default: break
       }
     }
@@ -2011,12 +2057,28 @@ nonisolated extension Fixpoint_V1_EvaluatePlanRequest: SwiftProtobuf.Message, Sw
     if !self.planJson.isEmpty {
       try visitor.visitSingularBytesField(value: self.planJson, fieldNumber: 2)
     }
+    if !self.controlIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.controlIds, fieldNumber: 3)
+    }
+    if !self.skipControlIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.skipControlIds, fieldNumber: 4)
+    }
+    if self.includeUnchanged != false {
+      try visitor.visitSingularBoolField(value: self.includeUnchanged, fieldNumber: 5)
+    }
+    if self.failOn != .unspecified {
+      try visitor.visitSingularEnumField(value: self.failOn, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fixpoint_V1_EvaluatePlanRequest, rhs: Fixpoint_V1_EvaluatePlanRequest) -> Bool {
     if lhs.frameworkID != rhs.frameworkID {return false}
     if lhs.planJson != rhs.planJson {return false}
+    if lhs.controlIds != rhs.controlIds {return false}
+    if lhs.skipControlIds != rhs.skipControlIds {return false}
+    if lhs.includeUnchanged != rhs.includeUnchanged {return false}
+    if lhs.failOn != rhs.failOn {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2024,7 +2086,7 @@ nonisolated extension Fixpoint_V1_EvaluatePlanRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Fixpoint_V1_PlanResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PlanResult"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}address\0\u{3}control_id\0\u{1}status\0\u{1}reason\0\u{1}severity\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}address\0\u{3}control_id\0\u{1}status\0\u{1}reason\0\u{1}severity\0\u{3}resource_type\0\u{1}action\0\u{1}paths\0\u{1}fix\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2037,6 +2099,10 @@ nonisolated extension Fixpoint_V1_PlanResult: SwiftProtobuf.Message, SwiftProtob
       case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 5: try { try decoder.decodeSingularEnumField(value: &self.severity) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.resourceType) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.paths) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.fix) }()
       default: break
       }
     }
@@ -2058,6 +2124,18 @@ nonisolated extension Fixpoint_V1_PlanResult: SwiftProtobuf.Message, SwiftProtob
     if self.severity != .unspecified {
       try visitor.visitSingularEnumField(value: self.severity, fieldNumber: 5)
     }
+    if !self.resourceType.isEmpty {
+      try visitor.visitSingularStringField(value: self.resourceType, fieldNumber: 6)
+    }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 7)
+    }
+    if !self.paths.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.paths, fieldNumber: 8)
+    }
+    if !self.fix.isEmpty {
+      try visitor.visitSingularStringField(value: self.fix, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2067,6 +2145,10 @@ nonisolated extension Fixpoint_V1_PlanResult: SwiftProtobuf.Message, SwiftProtob
     if lhs.status != rhs.status {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.severity != rhs.severity {return false}
+    if lhs.resourceType != rhs.resourceType {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.paths != rhs.paths {return false}
+    if lhs.fix != rhs.fix {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2074,7 +2156,7 @@ nonisolated extension Fixpoint_V1_PlanResult: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Fixpoint_V1_EvaluatePlanResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EvaluatePlanResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0\u{1}passed\0\u{1}failed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0\u{1}passed\0\u{1}failed\0\u{3}not_evaluated\0\u{1}blocking\0\u{3}resources_assessed\0\u{1}format\0\u{3}unsupported_types\0\u{1}summary\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2085,6 +2167,12 @@ nonisolated extension Fixpoint_V1_EvaluatePlanResponse: SwiftProtobuf.Message, S
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.passed) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.failed) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.notEvaluated) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.blocking) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.resourcesAssessed) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.format) }()
+      case 8: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt32>.self, value: &self.unsupportedTypes) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.summary) }()
       default: break
       }
     }
@@ -2100,6 +2188,24 @@ nonisolated extension Fixpoint_V1_EvaluatePlanResponse: SwiftProtobuf.Message, S
     if self.failed != 0 {
       try visitor.visitSingularInt32Field(value: self.failed, fieldNumber: 3)
     }
+    if self.notEvaluated != 0 {
+      try visitor.visitSingularInt32Field(value: self.notEvaluated, fieldNumber: 4)
+    }
+    if self.blocking != 0 {
+      try visitor.visitSingularInt32Field(value: self.blocking, fieldNumber: 5)
+    }
+    if self.resourcesAssessed != 0 {
+      try visitor.visitSingularInt32Field(value: self.resourcesAssessed, fieldNumber: 6)
+    }
+    if !self.format.isEmpty {
+      try visitor.visitSingularStringField(value: self.format, fieldNumber: 7)
+    }
+    if !self.unsupportedTypes.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufInt32>.self, value: self.unsupportedTypes, fieldNumber: 8)
+    }
+    if !self.summary.isEmpty {
+      try visitor.visitSingularStringField(value: self.summary, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2107,6 +2213,12 @@ nonisolated extension Fixpoint_V1_EvaluatePlanResponse: SwiftProtobuf.Message, S
     if lhs.results != rhs.results {return false}
     if lhs.passed != rhs.passed {return false}
     if lhs.failed != rhs.failed {return false}
+    if lhs.notEvaluated != rhs.notEvaluated {return false}
+    if lhs.blocking != rhs.blocking {return false}
+    if lhs.resourcesAssessed != rhs.resourcesAssessed {return false}
+    if lhs.format != rhs.format {return false}
+    if lhs.unsupportedTypes != rhs.unsupportedTypes {return false}
+    if lhs.summary != rhs.summary {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

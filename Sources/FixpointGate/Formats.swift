@@ -1,0 +1,239 @@
+public import FixpointControls
+import FixpointDocuments
+public import Foundation
+
+/// The formats a report is written in.
+public enum GateFormat: String, Sendable, CaseIterable {
+  case table, json, sarif, junit
+}
+
+extension Gate.Report {
+  public func render(_ format: GateFormat, version: String) -> Data {
+    switch format {
+    case .table: Data(self.table().utf8)
+    case .json: Self.json(self.jsonObject(version: version))
+    case .sarif: Self.json(self.sarif(version: version))
+    case .junit: Data(self.junit().utf8)
+    }
+  }
+
+  static func json(_ object: Any) -> Data {
+    var data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    data.append(UInt8(ascii: "\n"))
+    return data
+  }
+
+  // MARK: Table
+
+  /// Per failing resource: the address, control, severity, reason and the fix; then what was
+  /// waived and what could not be evaluated, in counts; then the summary.
+  public func table() -> String {
+    var out = ""
+    let failures = self.failures.sorted { ($1.severity, $0.address, $0.controlID) < ($0.severity, $1.address, $1.controlID) }
+    for r in failures {
+      let blocking = r.severity >= self.failOn ? "FAIL" : "fail"
+      out += "\(blocking)  \(r.severity.rawValue.uppercased())  \(r.address)  \(r.controlID)  \(r.title)\n"
+      out += "      why: \(r.reason)\n"
+      if !r.fix.isEmpty { out += "      fix: \(r.fix)\n" }
+      if let at = r.location { out += "      at:  \(at.file):\(at.line)\n" }
+    }
+    let waived = self.results.filter { $0.status == .waived }
+    for r in waived {
+      out += "waived  \(r.address)  \(r.controlID)  until \(r.waiver?.expires ?? "")  (\(r.waiver?.owner ?? ""): \(r.waiver?.reason ?? ""))\n"
+    }
+    for w in self.expiredWaivers {
+      out += "expired waiver  \(w.control)  \(w.resource)  expired \(w.expires) (\(w.owner)); it no longer applies\n"
+    }
+    if !self.unsupported.isEmpty {
+      out += "not assessed (no controls for these types yet): "
+        + self.unsupported.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + "\n"
+    }
+    out += self.summary + "\n"
+    return out
+  }
+
+  // MARK: JSON
+
+  func jsonObject(version: String) -> [String: Any] {
+    [
+      "tool": "fixpoint gate", "version": version, "file": self.file, "format": self.format.rawValue, "framework": self.framework,
+      "fail_on": self.failOn.rawValue, "passed": self.exitCode == 0,
+      "summary": [
+        "resources_assessed": self.resourcesAssessed, "resources_skipped": self.resourcesSkipped, "checks": self.results.count,
+        "passed": self.count(.pass), "failed": self.count(.fail), "blocking": self.blocking.count, "not_evaluated": self.count(.notEvaluated),
+        "not_applicable": self.count(.notApplicable), "waived": self.count(.waived),
+        "failed_by_severity": Dictionary(uniqueKeysWithValues: self.failuresBySeverity.map { ($0.0.rawValue, $0.1) }),
+      ] as [String: Any],
+      "results": self.results.map { r -> [String: Any] in
+        var o: [String: Any] = [
+          "address": r.address, "resource_type": r.sourceType, "action": r.action, "control_id": r.controlID, "title": r.title,
+          "severity": r.severity.rawValue, "status": r.status.rawValue, "reason": r.reason, "paths": r.paths,
+        ]
+        if !r.fix.isEmpty { o["fix"] = r.fix }
+        if r.status == .fail { o["remediation"] = r.remediation }
+        if let w = r.waiver { o["waiver"] = Self.waiverObject(w) }
+        if let at = r.location, at.declared { o["source"] = ["file": at.file, "line": at.line] }
+        return o
+      },
+      "expired_waivers": self.expiredWaivers.map(Self.waiverObject),
+      "unused_waivers": self.unusedWaivers.map(Self.waiverObject),
+      "unsupported_types": self.unsupported,
+    ]
+  }
+
+  static func waiverObject(_ w: Waiver) -> [String: Any] {
+    ["control": w.control, "resource": w.resource, "reason": w.reason, "owner": w.owner, "expires": w.expires]
+  }
+
+  // MARK: SARIF 2.1.0
+
+  /// One run; a rule per control that failed (its id is the control id, stable across runs), a
+  /// result per failure with a location GitHub accepts and a fingerprint so a re-upload updates
+  /// the same alert.
+  func sarif(version: String) -> [String: Any] {
+    let failures = self.failures
+    var ruleIDs: [String] = []
+    for r in failures where !ruleIDs.contains(r.controlID) { ruleIDs.append(r.controlID) }
+    let rules = ruleIDs.compactMap { ControlCatalogue.byID[$0] }.map { control -> [String: Any] in
+      [
+        "id": control.id, "name": control.id.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "/", with: "_"),
+        "shortDescription": ["text": control.title], "fullDescription": ["text": control.title],
+        "help": ["text": control.remediation + (control.terraform.map { " Terraform: \($0.resource) \($0.attribute)." } ?? ""),
+                 "markdown": "**\(control.title)**\n\n\(control.remediation)"],
+        "helpUri": Reporting.helpURI(control.id),
+        "defaultConfiguration": ["level": Reporting.level(control.severity)],
+        "properties": ["security-severity": Reporting.securitySeverity(control.severity), "tags": ["security", control.severity.rawValue]] as [String: Any],
+      ]
+    }
+    let results = failures.map { r -> [String: Any] in
+      var location: [String: Any] = [
+        "logicalLocations": [["fullyQualifiedName": r.address, "kind": "resource"]],
+      ]
+      let at = r.location ?? SourceLocation(file: self.file, line: 1, declared: false)
+      location["physicalLocation"] = ["artifactLocation": ["uri": Self.uri(at.file)], "region": ["startLine": max(1, at.line)]]
+      return [
+        "ruleId": r.controlID, "ruleIndex": ruleIDs.firstIndex(of: r.controlID) ?? 0, "level": Reporting.level(r.severity),
+        "message": ["text": "\(r.address): \(r.reason)" + (r.fix.isEmpty ? "" : ". Fix: \(r.fix)")],
+        "locations": [location],
+        "partialFingerprints": ["primaryLocationLineHash": Self.fingerprint(r.controlID + "|" + r.address) + ":1"],
+        "properties": ["severity": r.severity.rawValue, "resource_type": r.sourceType],
+      ]
+    }
+    return [
+      "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+      "runs": [[
+        "tool": ["driver": ["name": "Fixpoint", "semanticVersion": version, "rules": rules]],
+        "results": results,
+        "automationDetails": ["id": "fixpoint-gate/\(self.framework)/"],
+      ] as [String: Any]],
+    ]
+  }
+
+  /// A relative path as given; an absolute one as a file URI.
+  static func uri(_ path: String) -> String {
+    var relative = path
+    while relative.hasPrefix("./") { relative.removeFirst(2) }
+    guard relative.hasPrefix("/") else { return relative }
+    return URL(fileURLWithPath: relative).absoluteString
+  }
+
+  /// FNV-1a, 64 bits, hex: stable across runs and machines.
+  static func fingerprint(_ text: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in text.utf8 {
+      hash ^= UInt64(byte)
+      hash = hash &* 0x100_0000_01b3
+    }
+    return String(hash, radix: 16).leftPadded(to: 16)
+  }
+
+  // MARK: JUnit
+
+  /// One test suite, a test case per (resource, control): a failure for each failing pair (at or
+  /// below `--fail-on` alike), skipped for waived, not evaluated and not applicable ones.
+  func junit() -> String {
+    let skipped = self.results.count { [.waived, .notEvaluated, .notApplicable].contains($0.status) }
+    var out = #"<?xml version="1.0" encoding="utf-8"?>"# + "\n"
+    out += #"<testsuites name="fixpoint gate" tests="\#(self.results.count)" failures="\#(self.count(.fail))" skipped="\#(skipped)" errors="0">"# + "\n"
+    out += #"  <testsuite name="\#(Reporting.xml("fixpoint gate \(self.format.rawValue) \(self.file)"))" tests="\#(self.results.count)" failures="\#(self.count(.fail))" skipped="\#(skipped)" errors="0">"# + "\n"
+    out += "    <properties>\n"
+    for (name, value) in [("framework", self.framework), ("fail-on", self.failOn.rawValue), ("file", self.file)] {
+      out += #"      <property name="\#(name)" value="\#(Reporting.xml(value))"/>"# + "\n"
+    }
+    out += "    </properties>\n"
+    for r in self.results {
+      let at = r.location ?? SourceLocation(file: self.file, line: 1, declared: false)
+      let name = "[\(r.severity.rawValue.uppercased())][\(r.controlID)] \(r.title)"
+      out += #"    <testcase name="\#(Reporting.xml(name))" classname="\#(Reporting.xml(at.file + "." + r.address))" file="\#(Reporting.xml(at.file))">"#
+      switch r.status {
+      case .pass:
+        break
+      case .fail:
+        let body = "Resource: \(r.address)\nReason: \(r.reason)\nFix: \(r.fix.isEmpty ? r.remediation : r.fix)\nFile: \(at.file):\(at.line)\nGuide: \(Reporting.helpURI(r.controlID))"
+        out += "\n" + #"      <failure type="failure" message="\#(Reporting.xml(r.title))">\#(Reporting.xml(body))</failure>"# + "\n    "
+      case .waived:
+        out += "\n" + #"      <skipped message="\#(Reporting.xml("waived until \(r.waiver?.expires ?? ""): \(r.waiver?.reason ?? "")"))"/>"# + "\n    "
+      case .notEvaluated, .notApplicable:
+        out += "\n" + #"      <skipped message="\#(Reporting.xml("\(r.status.rawValue.replacingOccurrences(of: "_", with: " ")): \(r.reason)"))"/>"# + "\n    "
+      }
+      out += "</testcase>\n"
+    }
+    out += "  </testsuite>\n</testsuites>\n"
+    return out
+  }
+}
+
+/// How report formats that others read spell Fixpoint's facts: SARIF levels and GitHub's
+/// security-severity scores, the Security Hub guide page of a control, XML text. The gate's reports
+/// and the compliance service's exports both use these.
+public enum Reporting {
+  /// SARIF's level for a severity.
+  public static func level(_ severity: Severity) -> String {
+    switch severity {
+    case .critical, .high: "error"
+    case .medium: "warning"
+    case .low, .informational: "note"
+    }
+  }
+
+  /// GitHub's security-severity bands: low 0.1–3.9, medium 4–6.9, high 7–8.9, critical 9+.
+  public static func securitySeverity(_ severity: Severity) -> String {
+    switch severity {
+    case .critical: "9.5"
+    case .high: "8.0"
+    case .medium: "5.5"
+    case .low: "3.0"
+    case .informational: "1.0"
+    }
+  }
+
+  /// The control's page in the Security Hub user guide (`S3.8` → s3-controls.html#s3-8).
+  public static func helpURI(_ id: String) -> String {
+    let parts = id.split(separator: ".")
+    guard parts.count == 2, !id.contains("/") else { return "https://docs.aws.amazon.com/securityhub/latest/userguide/cis-aws-foundations-benchmark.html" }
+    let service = parts[0].lowercased()
+    return "https://docs.aws.amazon.com/securityhub/latest/userguide/\(service)-controls.html#\(service)-\(parts[1].lowercased())"
+  }
+
+  /// Text for an XML attribute or element: markup escaped, characters XML 1.0 forbids dropped.
+  public static func xml(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "&": out += "&amp;"
+      case "<": out += "&lt;"
+      case ">": out += "&gt;"
+      case "\"": out += "&quot;"
+      case "\n": out += "&#10;"
+      case "\t", "\r": out.unicodeScalars.append(scalar)
+      default:
+        if scalar.value >= 0x20 && !(0xFFFE...0xFFFF).contains(scalar.value) { out.unicodeScalars.append(scalar) }
+      }
+    }
+    return out
+  }
+}
+
+extension String {
+  func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - self.count)) + self }
+}
