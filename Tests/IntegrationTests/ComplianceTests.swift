@@ -88,6 +88,35 @@ struct ComplianceTests {
     return automated.sorted()
   }
 
+  /// The CI gate's verdicts are the live ones: the seeded estate written as the Terraform plan that
+  /// would create it (Tests/FixpointGateTests/fixtures/estate.plan.json), through EvaluatePlan; every
+  /// pair the plan decides has the live pair's status and severity.
+  static func gateAgreesWithLive(_ f: AWSFixture, _ live: [Fixpoint_V1_Result]) async throws {
+    let plan = try Data(contentsOf: Cluster.root.appendingPathComponent("Tests/FixpointGateTests/fixtures/estate.plan.json"))
+    let answer = try await f.compliance { try await $0.evaluatePlan(.with { $0.planJson = plan }) }
+    let keys = f.seed["kms_key"] as? [String: Bool] ?? [:]
+    let instances = f.seed["ec2_instance"] as? [String: String] ?? [:]
+    let names: [String: String?] = [
+      "aws_s3_bucket.bad": "fp-bad-bucket", "aws_s3_bucket.good": "fp-good-bucket", "aws_security_group.open_ssh": "fp-open-ssh",
+      "aws_security_group.private_https": "fp-private-https", "aws_security_group.open_rdp_v6": "fp-open-rdp-v6", "aws_db_instance.bad": "fp-db-bad",
+      "aws_db_instance.good": "fp-db-good", "aws_cloudtrail.good": "fp-good-trail", "aws_cloudtrail.bad": "fp-bad-trail",
+      "aws_kms_key.rotated": keys.first { $0.value }?.key, "aws_kms_key.plain": keys.first { !$0.value }?.key,
+      "aws_instance.imdsv1": instances.first { $0.value == "optional" }?.key, "aws_instance.imdsv2": instances.first { $0.value == "required" }?.key,
+    ]
+    var compared: [String] = []
+    for r in answer.results where r.status == .pass || r.status == .fail {
+      let name = try #require(names[r.address] ?? nil, "\(r.address) has no live twin")
+      let twin = live.first {
+        $0.controlID == r.controlID && ($0.resourceName == name || $0.resource.externalID.hasSuffix(":" + name) || $0.resource.externalID.hasSuffix("/" + name))
+      }
+      #expect(twin?.status == r.status && twin?.severity == r.severity,
+              "\(r.controlID) on \(r.address): the gate says \(r.status) (\(r.reason)), live \(String(describing: twin?.status)) (\(twin?.reason ?? "no result"))")
+      compared.append("\(r.controlID) \(r.address)")
+    }
+    #expect(answer.failed > 20 && compared.count >= 49, "compared \(compared.count): \(compared)")
+    #expect(answer.format == "terraform-plan" && answer.blocking == answer.failed)
+  }
+
   /// Parameters under which moto's just-made keys and passwords count as old (seed.py).
   static let parameters = #"{"IAM.3":{"max_access_key_age_days":0},"IAM.22":{"max_credential_usage_age_days":0}}"#
 
@@ -98,6 +127,7 @@ struct ComplianceTests {
     try #require(first.progress.state == .succeeded, "\(first.progress.error)")
     let results = try await f.results(first.id)
     let automated = try await Self.checkExactly(f, "fsbp", results)
+    try await Self.gateAgreesWithLive(f, results)
     // Every automated control has a misconfigured resource in the estate, and a compliant one (for
     // an account's single resource: the same account once fix_account.py has run).
     let expected = f.seed["expected"] as! [String: [String]]
