@@ -1,5 +1,5 @@
 public import FixpointControls
-import FixpointDocuments
+public import FixpointDocuments
 public import Foundation
 
 /// The formats a report is written in.
@@ -11,16 +11,10 @@ extension Gate.Report {
   public func render(_ format: GateFormat, version: String) -> Data {
     switch format {
     case .table: Data(self.table().utf8)
-    case .json: Self.json(self.jsonObject(version: version))
-    case .sarif: Self.json(self.sarif(version: version))
+    case .json: self.jsonObject(version: version).text()
+    case .sarif: self.sarif(version: version).text()
     case .junit: Data(self.junit().utf8)
     }
-  }
-
-  static func json(_ object: Any) -> Data {
-    var data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
-    data.append(UInt8(ascii: "\n"))
-    return data
   }
 
   // MARK: Table
@@ -54,35 +48,38 @@ extension Gate.Report {
 
   // MARK: JSON
 
-  func jsonObject(version: String) -> [String: Any] {
-    [
-      "tool": "fixpoint gate", "version": version, "file": self.file, "format": self.format.rawValue, "framework": self.framework,
-      "fail_on": self.failOn.rawValue, "passed": self.exitCode == 0,
+  func jsonObject(version: String) -> JSONValue {
+    let blocking = self.blocking.count
+    return [
+      "tool": "fixpoint gate", "version": .string(version), "file": .string(self.file), "format": .string(self.format.rawValue),
+      "framework": .string(self.framework), "fail_on": .string(self.failOn.rawValue), "passed": .bool(blocking == 0),
       "summary": [
-        "resources_assessed": self.resourcesAssessed, "resources_skipped": self.resourcesSkipped, "checks": self.results.count,
-        "passed": self.count(.pass), "failed": self.count(.fail), "blocking": self.blocking.count, "not_evaluated": self.count(.notEvaluated),
-        "not_applicable": self.count(.notApplicable), "waived": self.count(.waived),
-        "failed_by_severity": Dictionary(uniqueKeysWithValues: self.failuresBySeverity.map { ($0.0.rawValue, $0.1) }),
-      ] as [String: Any],
-      "results": self.results.map { r -> [String: Any] in
-        var o: [String: Any] = [
-          "address": r.address, "resource_type": r.sourceType, "action": r.action, "control_id": r.controlID, "title": r.title,
-          "severity": r.severity.rawValue, "status": r.status.rawValue, "reason": r.reason, "paths": r.paths,
+        "resources_assessed": .number(Double(self.resourcesAssessed)), "resources_skipped": .number(Double(self.resourcesSkipped)),
+        "checks": .number(Double(self.results.count)), "passed": .number(Double(self.count(.pass))), "failed": .number(Double(self.count(.fail))),
+        "blocking": .number(Double(blocking)), "not_evaluated": .number(Double(self.count(.notEvaluated))),
+        "not_applicable": .number(Double(self.count(.notApplicable))), "waived": .number(Double(self.count(.waived))),
+        "failed_by_severity": .object(Dictionary(uniqueKeysWithValues: self.failuresBySeverity.map { ($0.0.rawValue, JSONValue.number(Double($0.1))) })),
+      ],
+      "results": .array(self.results.map { r in
+        var o: [String: JSONValue] = [
+          "address": .string(r.address), "resource_type": .string(r.sourceType), "action": .string(r.action), "control_id": .string(r.controlID),
+          "title": .string(r.title), "severity": .string(r.severity.rawValue), "status": .string(r.status.rawValue), "reason": .string(r.reason),
+          "paths": .array(r.paths.map(JSONValue.string)),
         ]
-        if !r.fix.isEmpty { o["fix"] = r.fix }
-        if r.status == .fail { o["remediation"] = r.remediation }
+        if !r.fix.isEmpty { o["fix"] = .string(r.fix) }
+        if r.status == .fail { o["remediation"] = .string(r.remediation) }
         if let w = r.waiver { o["waiver"] = Self.waiverObject(w) }
-        if let at = r.location, at.declared { o["source"] = ["file": at.file, "line": at.line] }
-        return o
-      },
-      "expired_waivers": self.expiredWaivers.map(Self.waiverObject),
-      "unused_waivers": self.unusedWaivers.map(Self.waiverObject),
-      "unsupported_types": self.unsupported,
+        if let at = r.location, at.declared { o["source"] = ["file": .string(at.file), "line": .number(Double(at.line))] }
+        return .object(o)
+      }),
+      "expired_waivers": .array(self.expiredWaivers.map(Self.waiverObject)),
+      "unused_waivers": .array(self.unusedWaivers.map(Self.waiverObject)),
+      "unsupported_types": .object(self.unsupported.mapValues { .number(Double($0)) }),
     ]
   }
 
-  static func waiverObject(_ w: Waiver) -> [String: Any] {
-    ["control": w.control, "resource": w.resource, "reason": w.reason, "owner": w.owner, "expires": w.expires]
+  static func waiverObject(_ w: Waiver) -> JSONValue {
+    ["control": .string(w.control), "resource": .string(w.resource), "reason": .string(w.reason), "owner": .string(w.owner), "expires": .string(w.expires)]
   }
 
   // MARK: SARIF 2.1.0
@@ -90,42 +87,45 @@ extension Gate.Report {
   /// One run; a rule per control that failed (its id is the control id, stable across runs), a
   /// result per failure with a location GitHub accepts and a fingerprint so a re-upload updates
   /// the same alert.
-  func sarif(version: String) -> [String: Any] {
+  func sarif(version: String) -> JSONValue {
     let failures = self.failures
     var ruleIDs: [String] = []
-    for r in failures where !ruleIDs.contains(r.controlID) { ruleIDs.append(r.controlID) }
-    let rules = ruleIDs.compactMap { ControlCatalogue.byID[$0] }.map { control -> [String: Any] in
+    var index: [String: Int] = [:]
+    for r in failures where index[r.controlID] == nil {
+      index[r.controlID] = ruleIDs.count
+      ruleIDs.append(r.controlID)
+    }
+    let rules = ruleIDs.compactMap { ControlCatalogue.byID[$0] }.map { control -> JSONValue in
       [
-        "id": control.id, "name": control.id.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "/", with: "_"),
-        "shortDescription": ["text": control.title], "fullDescription": ["text": control.title],
-        "help": ["text": control.remediation + (control.terraform.map { " Terraform: \($0.resource) \($0.attribute)." } ?? ""),
-                 "markdown": "**\(control.title)**\n\n\(control.remediation)"],
-        "helpUri": Reporting.helpURI(control.id),
-        "defaultConfiguration": ["level": Reporting.level(control.severity)],
-        "properties": ["security-severity": Reporting.securitySeverity(control.severity), "tags": ["security", control.severity.rawValue]] as [String: Any],
+        "id": .string(control.id), "name": .string(control.id.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "/", with: "_")),
+        "shortDescription": ["text": .string(control.title)], "fullDescription": ["text": .string(control.title)],
+        "help": ["text": .string(control.remediation + (control.terraform.map { " Terraform: \($0.resource) \($0.attribute)." } ?? "")),
+                 "markdown": .string("**\(control.title)**\n\n\(control.remediation)")],
+        "helpUri": .string(Reporting.helpURI(control.id)),
+        "defaultConfiguration": ["level": .string(Reporting.level(control.severity))],
+        "properties": ["security-severity": .string(Reporting.securitySeverity(control.severity)), "tags": ["security", .string(control.severity.rawValue)]],
       ]
     }
-    let results = failures.map { r -> [String: Any] in
-      var location: [String: Any] = [
-        "logicalLocations": [["fullyQualifiedName": r.address, "kind": "resource"]],
-      ]
+    let results = failures.map { r -> JSONValue in
       let at = r.location ?? SourceLocation(file: self.file, line: 1, declared: false)
-      location["physicalLocation"] = ["artifactLocation": ["uri": Self.uri(at.file)], "region": ["startLine": max(1, at.line)]]
       return [
-        "ruleId": r.controlID, "ruleIndex": ruleIDs.firstIndex(of: r.controlID) ?? 0, "level": Reporting.level(r.severity),
-        "message": ["text": "\(r.address): \(r.reason)" + (r.fix.isEmpty ? "" : ". Fix: \(r.fix)")],
-        "locations": [location],
-        "partialFingerprints": ["primaryLocationLineHash": Self.fingerprint(r.controlID + "|" + r.address) + ":1"],
-        "properties": ["severity": r.severity.rawValue, "resource_type": r.sourceType],
+        "ruleId": .string(r.controlID), "ruleIndex": .number(Double(index[r.controlID] ?? 0)), "level": .string(Reporting.level(r.severity)),
+        "message": ["text": .string("\(r.address): \(r.reason)" + (r.fix.isEmpty ? "" : ". Fix: \(r.fix)"))],
+        "locations": [[
+          "physicalLocation": ["artifactLocation": ["uri": .string(Self.uri(at.file))], "region": ["startLine": .number(Double(max(1, at.line)))]],
+          "logicalLocations": [["fullyQualifiedName": .string(r.address), "kind": "resource"]],
+        ]],
+        "partialFingerprints": ["primaryLocationLineHash": .string(Self.fingerprint(r.controlID + "|" + r.address) + ":1")],
+        "properties": ["severity": .string(r.severity.rawValue), "resource_type": .string(r.sourceType)],
       ]
     }
     return [
       "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
       "runs": [[
-        "tool": ["driver": ["name": "Fixpoint", "semanticVersion": version, "rules": rules]],
-        "results": results,
-        "automationDetails": ["id": "fixpoint-gate/\(self.framework)/"],
-      ] as [String: Any]],
+        "tool": ["driver": ["name": "Fixpoint", "semanticVersion": .string(version), "rules": .array(rules)]],
+        "results": .array(results),
+        "automationDetails": ["id": .string("fixpoint-gate/\(self.framework)/")],
+      ]],
     ]
   }
 

@@ -62,8 +62,8 @@ public enum Gate {
   /// Assesses a definition already in memory; `file` names it in the report.
   public static func evaluate(_ data: Data, file: String, options: Options) throws(InputError) -> Report {
     let controls = try Self.controls(options)
-    let read: (format: IaCFormat, definition: ParsedDefinition, kept: Data)
-    do { read = try IaC.read(data, format: nil) } catch let error as IaCError {
+    let read: (format: IaCFormat, definition: ParsedDefinition)
+    do { read = try IaC.declared(data, format: nil) } catch let error as IaCError {
       throw InputError(error.description)
     } catch {
       throw InputError("\(error)")

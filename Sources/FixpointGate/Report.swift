@@ -199,24 +199,48 @@ public struct SourceMap: Sendable {
   /// `"address": "…"`, a JSON template's logical id) or as a YAML key (`LogicalId:`). One pass.
   static func lines(of addresses: Set<String>, in data: Data) -> [String: Int] {
     var found: [String: Int] = [:]
-    var number = 0
-    for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-      number += 1
-      guard found.count < addresses.count else { break }
-      var i = line.startIndex
-      var tokens: [Data] = []
-      let trimmed = line.drop { $0 == UInt8(ascii: " ") }
-      if let colon = trimmed.firstIndex(of: UInt8(ascii: ":")) { tokens.append(Data(trimmed[..<colon])) }
-      while let open = line[i...].firstIndex(of: UInt8(ascii: "\"")) {
-        var close = line.index(after: open)
-        while close < line.endIndex, line[close] != UInt8(ascii: "\"") { close = line.index(close, offsetBy: line[close] == UInt8(ascii: "\\") ? 2 : 1, limitedBy: line.endIndex) ?? line.endIndex }
-        guard close < line.endIndex else { break }
-        tokens.append(Data(line[line.index(after: open)..<close]))
-        i = line.index(after: close)
+    let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), newline = UInt8(ascii: "\n"), colon = UInt8(ascii: ":")
+    let lengths = Set(addresses.map(\.utf8.count))
+    data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+      let bytes = raw.bindMemory(to: UInt8.self)
+      var line = 1
+      var lineStart = 0
+      var i = 0
+      func consider(_ start: Int, _ end: Int, escaped: Bool) {
+        guard lengths.contains(end - start) || escaped else { return }
+        var text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        if escaped { text = text.replacingOccurrences(of: "\\\"", with: "\"").replacingOccurrences(of: "\\\\", with: "\\") }
+        if found[text] == nil, addresses.contains(text) { found[text] = line }
       }
-      for token in tokens {
-        let text = String(decoding: token, as: UTF8.self).replacingOccurrences(of: "\\\"", with: "\"")
-        if found[text] == nil, addresses.contains(text) { found[text] = number }
+      while i < bytes.count, found.count < addresses.count {
+        let byte = bytes[i]
+        if byte == newline {
+          line += 1
+          i += 1
+          lineStart = i
+        } else if byte == quote {
+          // A quoted token: a plan's "address": "…", a JSON template's logical id.
+          var j = i + 1
+          var escaped = false
+          while j < bytes.count, bytes[j] != quote, bytes[j] != newline {
+            if bytes[j] == backslash { escaped = true; j += 1 }
+            j += 1
+          }
+          if j < bytes.count, bytes[j] == quote {
+            consider(i + 1, j, escaped: escaped)
+            i = j + 1
+          } else {
+            i = j  // unterminated on this line: the newline is counted next
+          }
+        } else if byte == colon {
+          // A YAML key at the start of a line: `  LogicalId:`.
+          var start = lineStart
+          while start < i, bytes[start] == UInt8(ascii: " ") { start += 1 }
+          if start < i { consider(start, i, escaped: false) }
+          i += 1
+        } else {
+          i += 1
+        }
       }
     }
     return found

@@ -61,11 +61,22 @@ public enum IaC {
   /// A file read once: its format (detected when nil; a file of none says why, with the JSON or
   /// YAML error if it is not even that), what it declares, and the copy that may be kept.
   public static func read(_ data: Data, format: IaCFormat?) throws -> (format: IaCFormat, definition: ParsedDefinition, kept: Data) {
+    let (source, format) = try Self.detected(data, format: format)
+    return (format, try Self.declared(source, format: format), Self.kept(source, data: data, format: format))
+  }
+
+  /// What a file declares, without the copy to keep (the CI gate stores nothing).
+  public static func declared(_ data: Data, format: IaCFormat?) throws -> (format: IaCFormat, definition: ParsedDefinition) {
+    let (source, format) = try Self.detected(data, format: format)
+    return (format, try Self.declared(source, format: format))
+  }
+
+  static func detected(_ data: Data, format: IaCFormat?) throws -> (Source, IaCFormat) {
     let source = try Self.source(data, format: format)
     guard let format = format ?? source.format else {
       throw IaCError("", "not a Terraform state or plan, a CloudFormation template or Kubernetes manifests")
     }
-    return (format, try Self.declared(source, format: format), Self.kept(source, data: data, format: format))
+    return (source, format)
   }
 
   /// The copy of an uploaded file that is kept. Terraform state and plans hold every attribute in

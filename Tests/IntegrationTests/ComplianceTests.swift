@@ -366,6 +366,21 @@ struct ComplianceTests {
       $0.controlID = "S3.8"; $0.resourceID = "res_1"; $0.tagSelector = ["env": "prod"]; $0.reason = "r"; $0.expiresAt = soon }) }
     await refused("tag_selector[]") { _ = try await $0.createWaiver(.with { $0.controlID = "S3.8"; $0.tagSelector = ["": "x"]; $0.reason = "r"; $0.expiresAt = soon }) }
     await refused("reason") { _ = try await $0.createWaiver(.with { $0.controlID = "S3.8"; $0.resourceID = "res_1"; $0.expiresAt = soon }) }
+    // EvaluatePlan refuses what the gate refuses, naming the field; a viewer may call it (it stores nothing).
+    await refused("plan_json") { _ = try await $0.evaluatePlan(.with { $0.planJson = Data("[1, 2]".utf8) }) }
+    await refused("plan_json") { _ = try await $0.evaluatePlan(.with { $0.planJson = Data(#"{"format_version": "2.0", "resource_changes": []}"#.utf8) }) }
+    await refused("plan_json") { _ = try await $0.evaluatePlan(.init()) }
+    await refused("framework_id") { _ = try await $0.evaluatePlan(.with { $0.frameworkID = "iso"; $0.planJson = Data("{}".utf8) }) }
+    await refused("control_ids") { _ = try await $0.evaluatePlan(.with { $0.controlIds = ["S3.99"]; $0.planJson = Data("{}".utf8) }) }
+    await refused("fail_on") { _ = try await $0.evaluatePlan(.with { $0.failOn = .UNRECOGNIZED(42); $0.planJson = Data("{}".utf8) }) }
+    let plan = try Data(contentsOf: Cluster.root.appendingPathComponent("Tests/FixpointGateTests/fixtures/controls.plan.json"))
+    let viewer = try await cluster.token(role: .viewer, subject: "val")
+    let planned = try await cluster.withClient(.compliance, token: viewer) {
+      try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).evaluatePlan(.with { $0.planJson = plan; $0.failOn = .critical })
+    }
+    #expect(planned.failed == 38 && planned.blocking == 4 && planned.unsupportedTypes == ["aws_lambda_function": 1], "\(planned.summary)")
+    let s3_8 = planned.results.first { $0.address == "aws_s3_bucket.open" && $0.controlID == "S3.8" }
+    #expect(s3_8?.status == .fail && s3_8?.paths == ["public_access_block"] && s3_8?.fix.hasPrefix("aws_s3_bucket_public_access_block") == true)
     #expect(try cluster.query(.compliance) { try Int.fetchOne($0, sql: "SELECT (SELECT COUNT(*) FROM assessment) + (SELECT COUNT(*) FROM waiver)") } == 0)
     // The catalogue through the RPC.
     let control = try await cluster.withClient(.compliance) { try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).getControl(.with { $0.controlID = "EC2.53" }) }
