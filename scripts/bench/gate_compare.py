@@ -55,6 +55,6 @@ for (address, control), status in ours.items():
 out = {
     "compared_pairs": sum(pairs.values()),
     "agreeing_pairs": sum(pairs.values()) - sum(len(v) for k, v in differences.items() if "no result" not in k),
-    "differences": {k: {"count": len(v), "examples": v[:3]} for k, v in sorted(differences.items())},
+    "differences": {k: {"count": len(v), "examples": v[:3], **({"why": WHY[k]} if k in WHY else {})} for k, v in sorted(differences.items())},
 }
 print(json.dumps(out, indent=1))
