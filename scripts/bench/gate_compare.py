@@ -52,6 +52,13 @@ for (address, control), status in ours.items():
     if control in MAPPING.values() and (address, control) not in theirs and status in ("pass", "fail"):
         differences[f"{control}: fixpoint {status}, checkov no result"].append(address)
 
+# Why each kind of difference arises, and whose verdict is right.
+WHY = {
+    "S3.8: fixpoint fail, checkov no result": "Checkov checks the four flags only on an aws_s3_bucket_public_access_block; a bucket with "
+    "none is never reported (CKV2_AWS_6, the graph check that would, does not run on plans). With no block nothing blocks public "
+    "access: Fixpoint is right.",
+}
+
 out = {
     "compared_pairs": sum(pairs.values()),
     "agreeing_pairs": sum(pairs.values()) - sum(len(v) for k, v in differences.items() if "no result" not in k),
