@@ -3,7 +3,8 @@
 
 usage: gate_plan.py N OUT.json
 
-Mixed types in fixed proportions, each misconfigured in a known share (every third of its kind),
+Mixed types in fixed proportions, each misconfigured in a known share (every third of its kind;
+one instance in five leaves its metadata options to the AMI, known only after apply),
 with the split S3 resources (public access block, encryption, versioning, logging) beside the
 buckets that have them, and configuration references so unknown bucket ids still join.
 """
@@ -52,10 +53,14 @@ while count < n:
             {"id": True, "arn": True, "vpc_id": True, "owner_id": True})
         count += 1
     elif kind == 2:
-        add("aws_instance", f"vm{i}", {"ami": "ami-12345678", "instance_type": "t3.micro", "associate_public_ip_address": bad,
-                                       "metadata_options": [{"http_tokens": "optional" if bad else "required", "http_endpoint": "enabled",
-                                                             "http_put_response_hop_limit": 1}], "tags": {"team": "bench"}},
-            {"id": True, "public_ip": True, "vpc_security_group_ids": True, "arn": True})
+        after = {"ami": "ami-12345678", "instance_type": "t3.micro", "associate_public_ip_address": bad,
+                 "metadata_options": [{"http_tokens": "optional" if bad else "required", "http_endpoint": "enabled",
+                                       "http_put_response_hop_limit": 1}], "tags": {"team": "bench"}}
+        unknown = {"id": True, "public_ip": True, "vpc_security_group_ids": True, "arn": True}
+        if (i // 6) % 5 == 1:  # metadata options left to the AMI: known only after apply
+            del after["metadata_options"]
+            unknown["metadata_options"] = True
+        add("aws_instance", f"vm{i}", after, unknown)
         count += 1
     elif kind == 3:
         add("aws_db_instance", f"db{i}", {"identifier": f"bench-db-{i}", "engine": "postgres", "instance_class": "db.t3.micro",
