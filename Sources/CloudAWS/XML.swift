@@ -1,5 +1,6 @@
 public import Foundation
 #if canImport(FoundationXML)
+import FixpointDocuments
 import FoundationXML
 #endif
 
@@ -90,20 +91,7 @@ public struct XMLTree: Sendable, CustomStringConvertible {
 
 /// Builds XML request bodies (S3).
 public enum XMLWriter {
-  public static func escape(_ s: String) -> String {
-    var out = ""
-    for c in s {
-      switch c {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "'": out += "&apos;"
-      default: out.append(c)
-      }
-    }
-    return out
-  }
+  public static func escape(_ s: String) -> String { XMLText.escape(s) }
 
   /// `<name>children</name>` where children are already XML.
   public static func element(_ name: String, _ children: String) -> String { "<\(name)>\(children)</\(name)>" }

@@ -1,6 +1,7 @@
 import Crypto
 import FixpointControls
 import FixpointCore
+import FixpointDocuments
 import FixpointGate
 import FixpointProtocol
 import Foundation
@@ -109,8 +110,6 @@ enum Exports {
 
   // MARK: JUnit
 
-  static func xml(_ s: String) -> String { Reporting.xml(s) }
-
   /// One test case per (control, resource): failures fail, waived / not applicable / not
   /// evaluated are skipped with why (as Checkov writes it).
   static func junit(_ input: Input) -> String {
@@ -118,17 +117,17 @@ enum Exports {
     let skipped = input.results.filter { [.waived, .notApplicable, .notEvaluated].contains(Self.status($0)) }.count
     var out = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
     out += #"<testsuites name="fixpoint" tests="\#(input.results.count)" failures="\#(failures)" skipped="\#(skipped)">"# + "\n"
-    out += #"  <testsuite name="\#(Self.xml("fixpoint \(input.assessment.frameworkID) \(input.assessment.id)"))" tests="\#(input.results.count)" failures="\#(failures)" skipped="\#(skipped)" errors="0" timestamp="\#(Self.time(input.assessment.requested.time.date))">"# + "\n"
+    out += #"  <testsuite name="\#(XMLText.escape("fixpoint \(input.assessment.frameworkID) \(input.assessment.id)"))" tests="\#(input.results.count)" failures="\#(failures)" skipped="\#(skipped)" errors="0" timestamp="\#(Self.time(input.assessment.requested.time.date))">"# + "\n"
     for r in input.results {
       let name = "[\(r.severity.uppercased())][\(r.control_id)] \(Self.title(r.control_id))"
-      out += #"    <testcase name="\#(Self.xml(name))" classname="\#(Self.xml("\(r.resource_type).\(r.resource_name)"))" file="\#(Self.xml(r.external_id))">"#
+      out += #"    <testcase name="\#(XMLText.escape(name))" classname="\#(XMLText.escape("\(r.resource_type).\(r.resource_name)"))" file="\#(XMLText.escape(r.external_id))">"#
       switch Self.status(r) {
       case .fail:
         let body = "resource: \(r.external_id) (\(r.resource_id))\n\(r.reason)\npaths: \(Self.paths(r).joined(separator: ", "))"
-        out += "\n" + #"      <failure type="failure" message="\#(Self.xml(Self.title(r.control_id)))">\#(Self.xml(body))</failure>"# + "\n    "
-      case .waived: out += "\n" + #"      <skipped message="\#(Self.xml("waived: \(r.waiver_id)"))"/>"# + "\n    "
-      case .notApplicable: out += "\n" + #"      <skipped message="\#(Self.xml("not applicable: \(r.reason)"))"/>"# + "\n    "
-      case .notEvaluated: out += "\n" + #"      <skipped message="\#(Self.xml("not evaluated: \(r.reason)"))"/>"# + "\n    "
+        out += "\n" + #"      <failure type="failure" message="\#(XMLText.escape(Self.title(r.control_id)))">\#(XMLText.escape(body))</failure>"# + "\n    "
+      case .waived: out += "\n" + #"      <skipped message="\#(XMLText.escape("waived: \(r.waiver_id)"))"/>"# + "\n    "
+      case .notApplicable: out += "\n" + #"      <skipped message="\#(XMLText.escape("not applicable: \(r.reason)"))"/>"# + "\n    "
+      case .notEvaluated: out += "\n" + #"      <skipped message="\#(XMLText.escape("not evaluated: \(r.reason)"))"/>"# + "\n    "
       case .pass: break
       }
       out += "</testcase>\n"
@@ -189,7 +188,7 @@ enum Exports {
 
   static func html(_ input: Input) -> String {
     let a = input.assessment
-    func h(_ s: String) -> String { Self.xml(s) }
+    func h(_ s: String) -> String { XMLText.escape(s) }
     var body = "<h1>Fixpoint compliance report</h1>\n"
     body += "<p class=\"meta\">Assessment \(h(a.id)) of <b>\(h(a.frameworkID))</b>\(a.providerID.isEmpty ? "" : " for provider \(h(a.providerID))"), "
       + "requested by \(h(a.requested.subject)) at \(h(Self.time(a.requested.time.date))). \(a.passed) passed, \(a.failed) failed, "

@@ -155,26 +155,26 @@ extension Gate.Report {
     let skipped = self.results.count { [.waived, .notEvaluated, .notApplicable].contains($0.status) }
     var out = #"<?xml version="1.0" encoding="utf-8"?>"# + "\n"
     out += #"<testsuites name="fixpoint gate" tests="\#(self.results.count)" failures="\#(self.count(.fail))" skipped="\#(skipped)" errors="0">"# + "\n"
-    out += #"  <testsuite name="\#(Reporting.xml("fixpoint gate \(self.format.rawValue) \(self.file)"))" tests="\#(self.results.count)" failures="\#(self.count(.fail))" skipped="\#(skipped)" errors="0">"# + "\n"
+    out += #"  <testsuite name="\#(XMLText.escape("fixpoint gate \(self.format.rawValue) \(self.file)"))" tests="\#(self.results.count)" failures="\#(self.count(.fail))" skipped="\#(skipped)" errors="0">"# + "\n"
     out += "    <properties>\n"
     for (name, value) in [("framework", self.framework), ("fail-on", self.failOn.rawValue), ("file", self.file)] {
-      out += #"      <property name="\#(name)" value="\#(Reporting.xml(value))"/>"# + "\n"
+      out += #"      <property name="\#(name)" value="\#(XMLText.escape(value))"/>"# + "\n"
     }
     out += "    </properties>\n"
     for r in self.results {
       let at = r.location ?? SourceLocation(file: self.file, line: 1, declared: false)
       let name = "[\(r.severity.rawValue.uppercased())][\(r.controlID)] \(r.title)"
-      out += #"    <testcase name="\#(Reporting.xml(name))" classname="\#(Reporting.xml(at.file + "." + r.address))" file="\#(Reporting.xml(at.file))">"#
+      out += #"    <testcase name="\#(XMLText.escape(name))" classname="\#(XMLText.escape(at.file + "." + r.address))" file="\#(XMLText.escape(at.file))">"#
       switch r.status {
       case .pass:
         break
       case .fail:
         let body = "Resource: \(r.address)\nReason: \(r.reason)\nFix: \(r.fix.isEmpty ? r.remediation : r.fix)\nFile: \(at.file):\(at.line)\nGuide: \(Reporting.helpURI(r.controlID))"
-        out += "\n" + #"      <failure type="failure" message="\#(Reporting.xml(r.title))">\#(Reporting.xml(body))</failure>"# + "\n    "
+        out += "\n" + #"      <failure type="failure" message="\#(XMLText.escape(r.title))">\#(XMLText.escape(body))</failure>"# + "\n    "
       case .waived:
-        out += "\n" + #"      <skipped message="\#(Reporting.xml("waived until \(r.waiver?.expires ?? ""): \(r.waiver?.reason ?? "")"))"/>"# + "\n    "
+        out += "\n" + #"      <skipped message="\#(XMLText.escape("waived until \(r.waiver?.expires ?? ""): \(r.waiver?.reason ?? "")"))"/>"# + "\n    "
       case .notEvaluated, .notApplicable:
-        out += "\n" + #"      <skipped message="\#(Reporting.xml("\(r.status.rawValue.replacingOccurrences(of: "_", with: " ")): \(r.reason)"))"/>"# + "\n    "
+        out += "\n" + #"      <skipped message="\#(XMLText.escape("\(r.status.rawValue.replacingOccurrences(of: "_", with: " ")): \(r.reason)"))"/>"# + "\n    "
       }
       out += "</testcase>\n"
     }
@@ -184,7 +184,7 @@ extension Gate.Report {
 }
 
 /// How report formats that others read spell Fixpoint's facts: SARIF levels and GitHub's
-/// security-severity scores, the Security Hub guide page of a control, XML text. The gate's reports
+/// security-severity scores, the Security Hub guide page of a control. The gate's reports
 /// and the compliance service's exports both use these.
 public enum Reporting {
   /// SARIF's level for a severity.
@@ -213,24 +213,6 @@ public enum Reporting {
     guard parts.count == 2, !id.contains("/") else { return "https://docs.aws.amazon.com/securityhub/latest/userguide/cis-aws-foundations-benchmark.html" }
     let service = parts[0].lowercased()
     return "https://docs.aws.amazon.com/securityhub/latest/userguide/\(service)-controls.html#\(service)-\(parts[1].lowercased())"
-  }
-
-  /// Text for an XML attribute or element: markup escaped, characters XML 1.0 forbids dropped.
-  public static func xml(_ text: String) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "&": out += "&amp;"
-      case "<": out += "&lt;"
-      case ">": out += "&gt;"
-      case "\"": out += "&quot;"
-      case "\n": out += "&#10;"
-      case "\t", "\r": out.unicodeScalars.append(scalar)
-      default:
-        if scalar.value >= 0x20 && !(0xFFFE...0xFFFF).contains(scalar.value) { out.unicodeScalars.append(scalar) }
-      }
-    }
-    return out
   }
 }
 

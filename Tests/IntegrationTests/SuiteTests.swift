@@ -52,10 +52,6 @@ struct SuiteTests {
     } throws: { ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("title") } ?? false }
     #expect(try cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM alert") } == 1)
 
-    // What is not built yet says so.
-    await #expect { _ = try await cluster.withClient(.compliance) {
-      try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).evaluatePlan(.init()) }
-    } throws: { ($0 as? RPCError).map { $0.code == .unimplemented && $0.message.contains("not built yet") } ?? false }
 
     // Metrics count the calls.
     let (_, metrics) = try Cluster.run("/usr/bin/env", ["curl", "-s", "http://127.0.0.1:\(cluster.metricsPort(.notifier))/metrics"])
