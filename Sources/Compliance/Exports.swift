@@ -100,7 +100,7 @@ enum Exports {
     return [
       "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
       "runs": [[
-        "tool": ["driver": ["name": "Fixpoint", "version": FixpointVersion.current, "informationUri": "https://github.com/fixpoint", "rules": rules]],
+        "tool": ["driver": ["name": "Fixpoint", "version": FixpointVersion.current, "rules": rules]],
         "automationDetails": ["id": "fixpoint/\(input.assessment.frameworkID)/\(input.assessment.id)"],
         "invocations": [["executionSuccessful": input.assessment.progress.state == .succeeded]],
         "results": results,

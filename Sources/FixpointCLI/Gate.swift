@@ -92,7 +92,7 @@ struct GateCommand: ParsableCommand {
     }
     if let path = self.waivers {
       guard let data = FileManager.default.contents(atPath: path) else { throw GateUsage("--waivers: cannot read \(path)") }
-      do { options.waivers = try Waiver.parse(data) } catch { throw GateUsage("--waivers \(path): \(error.description.replacingOccurrences(of: "waivers", with: "entries"))") }
+      do { options.waivers = try Waiver.parse(data) } catch { throw GateUsage("--waivers \(path): \(error.description)") }
     }
     let report: Gate.Report
     do { report = try Gate.evaluate(file: self.file, options: options) } catch { throw GateUsage(error.description) }

@@ -28,7 +28,7 @@ extension Gate.Report {
       let blocking = r.severity >= self.failOn ? "FAIL" : "fail"
       out += "\(blocking)  \(r.severity.rawValue.uppercased())  \(r.address)  \(r.controlID)  \(r.title)\n"
       out += "      why: \(r.reason)\n"
-      if !r.fix.isEmpty { out += "      fix: \(r.fix)\n" }
+      out += "      fix: \(r.fix.isEmpty ? r.remediation : r.fix)\n"
       if let at = r.location { out += "      at:  \(at.file):\(at.line)\n" }
     }
     let waived = self.results.filter { $0.status == .waived }

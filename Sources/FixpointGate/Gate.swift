@@ -56,7 +56,9 @@ public enum Gate {
     }
     guard size <= Self.maxBytes else { throw InputError("\(path): the file is \(size) bytes; the limit is \(Self.maxBytes)") }
     guard let data = FileManager.default.contents(atPath: path) else { throw InputError("\(path): cannot read") }
-    do { return try Self.evaluate(data, file: path, options: options) } catch { throw InputError("\(path): \(error.description)") }
+    do { return try Self.evaluate(data, file: path, options: options) } catch {
+      throw error.subject == .definition ? InputError("\(path): \(error.description)") : error
+    }
   }
 
   /// Assesses a definition already in memory; `file` names it in the report.

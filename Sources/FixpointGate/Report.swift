@@ -79,7 +79,8 @@ extension Gate {
     public var failOn: Severity
     public var results: [Result]
     public var resourcesAssessed: Int
-    /// Resources a plan deletes, reads or (without `--include-unchanged`) leaves unchanged.
+    /// Resources a plan leaves unchanged, when they are not assessed (`--include-unchanged`);
+    /// deletes and data sources are not declared resources at all.
     public var resourcesSkipped: Int
     /// Source types no control reads yet, with counts.
     public var unsupported: [String: Int]

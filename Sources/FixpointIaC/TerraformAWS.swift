@@ -186,6 +186,10 @@ extension Terraform {
     case "aws_s3_bucket_logging":
       let logging = Self.logging(a.objectValue ?? [:])
       return Part(targetType: s3, key: bucket, argument: "bucket") { $0["logging"] = logging }
+    case "aws_s3_bucket_acl":
+      // The grants a canned ACL or an access_control_policy gives are only known once S3 expands
+      // them (owner ids): never compared, and public-access controls are not decided from them.
+      return Part(targetType: s3, key: bucket, argument: "bucket") { $0["acl_grants"] = Declared.unknown }
     case "aws_s3_bucket_policy":
       let policy = Self.policy(a["policy"] ?? .null)
       return Part(targetType: s3, key: bucket, argument: "bucket") { $0["policy"] = policy }
