@@ -8,6 +8,7 @@ import SwiftProtobuf
 
 extension Fixpoint_V1_ActionState: CLIEnum {}
 extension Fixpoint_V1_Tier: CLIEnum {}
+extension Fixpoint_V1_NotRun.Cause: CLIEnum {}
 
 private let actionColumns: [Column<Fixpoint_V1_Action>] = [
   Column("id") { $0.id }, Column("state") { Show.name($0.state) }, Column("handler") { $0.handler },
@@ -123,7 +124,7 @@ struct Remediation: AsyncParsableCommand {
     }
 
     func run() async throws {
-      let actions = try await dispatcher(self.connection) { d in
+      let answer = try await dispatcher(self.connection) { d in
         var options = cliCallOptions
         options.timeout = .seconds(3600)
         options.maxRequestMessageBytes = 256 << 20  // the largest answer accepted (grpc-swift reads it from this option on the client)
@@ -132,10 +133,30 @@ struct Remediation: AsyncParsableCommand {
           $0.actionIds = self.ids
           $0.allApproved = self.allApproved
           $0.dryRun = self.dryRun
-        }, options: options).actions
+        }, options: options)
       }
-      try printMessages(actions, columns: actionColumns + [Column("failure") { $0.failureReason }], format: self.output)
-      if actions.contains(where: { $0.state == .failed }) { throw ExitCode(2) }
+      let failed = answer.actions.filter { $0.state == .failed }.count
+      switch self.output {
+      case .json:
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        print(try answer.jsonString(options: options))
+      case .table:
+        // One row per action asked about: those that ran as they ended, the others with why not.
+        var rows = answer.actions.map { a in
+          ["action": a.id, "handler": a.handler, "tier": Show.name(a.tier), "resource": Show.resource(a.resource),
+           "outcome": Show.name(a.state), "why": a.failureReason]
+        }
+        rows += answer.notRun.map { n in
+          ["action": n.actionID, "outcome": "not run (\(Show.name(n.cause)))", "why": n.reason]
+        }
+        try printListing(rows, columns: ["action", "handler", "tier", "resource", "outcome", "why"], format: .table)
+        let completed = answer.actions.count - failed
+        print("\(answer.actions.count + answer.notRun.count) asked: \(self.dryRun ? "\(completed) planned" : "\(completed) ran"), \(failed) failed, \(answer.notRun.count) not run")
+      }
+      // Anything asked for and not done is a non-zero exit: 2 for a failure, 3 for not run.
+      if failed > 0 { throw ExitCode(2) }
+      if !answer.notRun.isEmpty { throw ExitCode(3) }
     }
   }
 

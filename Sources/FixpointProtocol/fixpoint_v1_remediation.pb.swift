@@ -195,6 +195,14 @@ public nonisolated struct Fixpoint_V1_Finding: @unchecked Sendable {
     set {_uniqueStorage()._sourceRef = newValue}
   }
 
+  /// What automatic planning (dispatcher.auto.suggest) made of it: "action act_…", "already
+  /// compliant: …", "no handler: …", "not planned: …"; empty while not planned yet or when
+  /// automatic planning is off.
+  public var planning: String {
+    get {_storage._planning}
+    set {_uniqueStorage()._planning = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Status: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -577,12 +585,121 @@ public nonisolated struct Fixpoint_V1_ExecuteActionResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Each action as it ended, without current_configuration (GetAction has it).
+  /// Each action that ran, as it ended, without current_configuration (GetAction has it).
   public var actions: [Fixpoint_V1_Action] = []
+
+  /// Each action asked about that did not run, with the reason; nothing asked for is left out.
+  public var notRun: [Fixpoint_V1_NotRun] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// An action ExecuteAction was asked to run and did not, and why.
+public nonisolated struct Fixpoint_V1_NotRun: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var actionID: String = String()
+
+  public var cause: Fixpoint_V1_NotRun.Cause = .unspecified
+
+  public var reason: String = String()
+
+  public var nextWindowOpensAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_nextWindowOpensAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_nextWindowOpensAt = newValue}
+  }
+  /// Returns true if `nextWindowOpensAt` has been explicitly set.
+  public var hasNextWindowOpensAt: Bool {self._nextWindowOpensAt != nil}
+  /// Clears the value of `nextWindowOpensAt`. Subsequent reads from it will return its default value.
+  public mutating func clearNextWindowOpensAt() {self._nextWindowOpensAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Cause: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case unspecified // = 0
+
+    /// The action is not approved (pending, rejected, already completed…).
+    case notApproved // = 1
+    case approvalExpired // = 2
+
+    /// Tier 3 runs only inside a change window and none is configured.
+    case noChangeWindow // = 3
+
+    /// Tier 3, and no window is open now: next_window_opens_at says when one opens.
+    case windowClosed // = 4
+
+    /// The batch would change more of an account's resources of one type than the policy allows.
+    case blastRadius // = 5
+
+    /// Another execution of this action is in progress.
+    case inProgress // = 6
+
+    /// Inventory could not be reached (unavailable, deadline): the action stays approved and runs
+    /// on the next call.
+    case inventoryUnavailable // = 7
+
+    /// The dispatcher could not record the outcome (its store failed); the action is finished by
+    /// the recovery at the next start.
+    case internalError // = 8
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .unspecified
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .unspecified
+      case 1: self = .notApproved
+      case 2: self = .approvalExpired
+      case 3: self = .noChangeWindow
+      case 4: self = .windowClosed
+      case 5: self = .blastRadius
+      case 6: self = .inProgress
+      case 7: self = .inventoryUnavailable
+      case 8: self = .internalError
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .unspecified: return 0
+      case .notApproved: return 1
+      case .approvalExpired: return 2
+      case .noChangeWindow: return 3
+      case .windowClosed: return 4
+      case .blastRadius: return 5
+      case .inProgress: return 6
+      case .inventoryUnavailable: return 7
+      case .internalError: return 8
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Fixpoint_V1_NotRun.Cause] = [
+      .unspecified,
+      .notApproved,
+      .approvalExpired,
+      .noChangeWindow,
+      .windowClosed,
+      .blastRadius,
+      .inProgress,
+      .inventoryUnavailable,
+      .internalError,
+    ]
+
+  }
+
+  public init() {}
+
+  fileprivate var _nextWindowOpensAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Fixpoint_V1_RollbackActionRequest: Sendable {
@@ -936,7 +1053,7 @@ nonisolated extension Fixpoint_V1_Tier: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Fixpoint_V1_Finding: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Finding"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}source\0\u{3}control_id\0\u{3}finding_type\0\u{1}resource\0\u{1}severity\0\u{1}title\0\u{1}description\0\u{1}status\0\u{3}created_at\0\u{3}source_ref\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}source\0\u{3}control_id\0\u{3}finding_type\0\u{1}resource\0\u{1}severity\0\u{1}title\0\u{1}description\0\u{1}status\0\u{3}created_at\0\u{3}source_ref\0\u{1}planning\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -950,6 +1067,7 @@ nonisolated extension Fixpoint_V1_Finding: SwiftProtobuf.Message, SwiftProtobuf.
     var _status: Fixpoint_V1_Finding.Status = .unspecified
     var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _sourceRef: String = String()
+    var _planning: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -971,6 +1089,7 @@ nonisolated extension Fixpoint_V1_Finding: SwiftProtobuf.Message, SwiftProtobuf.
       _status = source._status
       _createdAt = source._createdAt
       _sourceRef = source._sourceRef
+      _planning = source._planning
     }
   }
 
@@ -1000,6 +1119,7 @@ nonisolated extension Fixpoint_V1_Finding: SwiftProtobuf.Message, SwiftProtobuf.
         case 9: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._createdAt) }()
         case 11: try { try decoder.decodeSingularStringField(value: &_storage._sourceRef) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._planning) }()
         default: break
         }
       }
@@ -1045,6 +1165,9 @@ nonisolated extension Fixpoint_V1_Finding: SwiftProtobuf.Message, SwiftProtobuf.
       if !_storage._sourceRef.isEmpty {
         try visitor.visitSingularStringField(value: _storage._sourceRef, fieldNumber: 11)
       }
+      if !_storage._planning.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._planning, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1065,6 +1188,7 @@ nonisolated extension Fixpoint_V1_Finding: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._status != rhs_storage._status {return false}
         if _storage._createdAt != rhs_storage._createdAt {return false}
         if _storage._sourceRef != rhs_storage._sourceRef {return false}
+        if _storage._planning != rhs_storage._planning {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1699,7 +1823,7 @@ nonisolated extension Fixpoint_V1_ExecuteActionRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Fixpoint_V1_ExecuteActionResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecuteActionResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}actions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}actions\0\u{3}not_run\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1708,6 +1832,7 @@ nonisolated extension Fixpoint_V1_ExecuteActionResponse: SwiftProtobuf.Message, 
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.actions) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.notRun) }()
       default: break
       }
     }
@@ -1717,14 +1842,71 @@ nonisolated extension Fixpoint_V1_ExecuteActionResponse: SwiftProtobuf.Message, 
     if !self.actions.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.actions, fieldNumber: 1)
     }
+    if !self.notRun.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.notRun, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fixpoint_V1_ExecuteActionResponse, rhs: Fixpoint_V1_ExecuteActionResponse) -> Bool {
     if lhs.actions != rhs.actions {return false}
+    if lhs.notRun != rhs.notRun {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Fixpoint_V1_NotRun: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NotRun"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}action_id\0\u{1}cause\0\u{1}reason\0\u{3}next_window_opens_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.actionID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.cause) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._nextWindowOpensAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.actionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.actionID, fieldNumber: 1)
+    }
+    if self.cause != .unspecified {
+      try visitor.visitSingularEnumField(value: self.cause, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    try { if let v = self._nextWindowOpensAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_NotRun, rhs: Fixpoint_V1_NotRun) -> Bool {
+    if lhs.actionID != rhs.actionID {return false}
+    if lhs.cause != rhs.cause {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs._nextWindowOpensAt != rhs._nextWindowOpensAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_NotRun.Cause: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CAUSE_UNSPECIFIED\0\u{1}CAUSE_NOT_APPROVED\0\u{1}CAUSE_APPROVAL_EXPIRED\0\u{1}CAUSE_NO_CHANGE_WINDOW\0\u{1}CAUSE_WINDOW_CLOSED\0\u{1}CAUSE_BLAST_RADIUS\0\u{1}CAUSE_IN_PROGRESS\0\u{1}CAUSE_INVENTORY_UNAVAILABLE\0\u{1}CAUSE_INTERNAL_ERROR\0")
 }
 
 nonisolated extension Fixpoint_V1_RollbackActionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -27,19 +27,22 @@ final class Executor: Sendable {
   let handlerConfig: HandlerConfig
   let limits: TierLimits
   let inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>
+  /// Inventory's health, on the same connection: asked once per execution batch.
+  let inventoryHealth: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>
   let logger: Logger
   static let system = Principal(subject: "fixpoint-dispatcher", role: .service)
 
   init(
     actions: ActionStore, findings: FindingStore, book: PolicyBook, handlerConfig: HandlerConfig, limits: TierLimits,
-    inventory: Fixpoint_V1_InventoryService.Client<HTTP2ClientTransport.Posix>, logger: Logger
+    inventory: GRPCClient<HTTP2ClientTransport.Posix>, logger: Logger
   ) {
     self.actions = actions
     self.findings = findings
     self.book = book
     self.handlerConfig = handlerConfig
     self.limits = limits
-    self.inventory = inventory
+    self.inventory = Fixpoint_V1_InventoryService.Client(wrapping: inventory)
+    self.inventoryHealth = Grpc_Health_V1_Health.Client(wrapping: inventory)
     self.logger = logger
   }
 
@@ -52,9 +55,23 @@ final class Executor: Sendable {
     } catch let error as RPCError {
       switch error.code {
       case .invalidArgument, .notFound, .failedPrecondition: throw ServiceError.failedPrecondition("inventory refused \(what): \(error.message)")
+      case .unavailable, .deadlineExceeded, .cancelled, .aborted: throw InventoryUnavailable(what: what, code: error.code, message: error.message)
       default: throw ServiceError.failedPrecondition("inventory could not \(what) (\(error.code)): \(error.message)")
       }
     }
+  }
+
+  /// Inventory could not be reached or did not answer in time: the call may not have happened,
+  /// or its answer was lost. Not the action's fault: an execution pauses and resumes (inventory
+  /// keeps the answer to each change request id, so nothing is applied twice); an RPC answers
+  /// UNAVAILABLE, which a caller may retry.
+  struct InventoryUnavailable: Error, RPCErrorConvertible, CustomStringConvertible {
+    let what: String
+    let code: RPCError.Code
+    let message: String
+    var description: String { "inventory could not \(self.what) (\(self.code)): \(self.message)" }
+    var rpcErrorCode: RPCError.Code { .unavailable }
+    var rpcErrorMessage: String { self.description }
   }
 
   // MARK: - Suggest
@@ -209,7 +226,14 @@ final class Executor: Sendable {
 
   // MARK: - Execute
 
-  func execute(_ request: Fixpoint_V1_ExecuteActionRequest, by actor: Principal) async throws -> [Fixpoint_V1_Action] {
+  /// What an ExecuteAction call did: the actions that ran, as they ended, and every other action
+  /// it was asked about with the reason it did not run.
+  struct Execution: Sendable {
+    var ran: [Fixpoint_V1_Action] = []
+    var notRun: [NotRun] = []
+  }
+
+  func execute(_ request: Fixpoint_V1_ExecuteActionRequest, by actor: Principal) async throws -> Execution {
     guard request.allApproved != !request.actionIds.isEmpty else {
       throw ServiceError.invalidArgument(field: "action_ids", reason: "give action ids, or all_approved, not both")
     }
@@ -232,127 +256,156 @@ final class Executor: Sendable {
         }
         out.append(action)
       }
-      return out
+      return Execution(ran: out)
     }
-    // Named actions that cannot run are refused up front, so the batch either starts or explains;
-    // "all approved" runs those that can.
-    let runnable: [Fixpoint_V1_Action]
-    if request.allApproved {
-      runnable = loaded.filter { (try? self.checkRunnable($0)) != nil }
-    } else {
-      for action in loaded { try self.checkRunnable(action) }
-      runnable = loaded
+    var execution = Execution()
+    var runnable: [Fixpoint_V1_Action] = []
+    let now = Date()
+    for action in loaded {
+      if let refusal = self.refusal(of: action, at: now) { execution.notRun.append(refusal) } else { runnable.append(action) }
     }
-    try await self.blastRadius(runnable)
-    return try await self.run(runnable.map(\.id), by: actor)
-  }
-
-  func checkRunnable(_ action: Fixpoint_V1_Action) throws {
-    guard action.state == .approved else {
-      throw ServiceError.failedPrecondition("action \(action.id) is \(Lifecycle.name(action.state)); only approved actions execute")
+    if !runnable.isEmpty, let unreachable = await self.inventoryUnreachable() {
+      // Nothing is started against an inventory that is not there: each action stays approved.
+      execution.notRun += runnable.map { a in .with { $0.actionID = a.id; $0.cause = .inventoryUnavailable; $0.reason = unreachable } }
+      runnable = []
     }
-    if action.requiresApproval, action.hasApprovalExpiresAt, action.approvalExpiresAt.date < Date() {
-      throw ServiceError.failedPrecondition("the approval of action \(action.id) expired at \(action.approvalExpiresAt.date); approve it again")
+    let (allowed, held) = try await self.blastRadius(runnable)
+    execution.notRun += held
+    let done = try await self.run(allowed.map(\.id), by: actor)
+    execution.ran = done.ran
+    execution.notRun += done.notRun
+    for refusal in execution.notRun {
+      self.logger.info("action not run", metadata: ["action": "\(refusal.actionID)", "cause": "\(refusal.cause)", "reason": "\(refusal.reason)"])
     }
-    if action.tier == .t3ChangeWindow {
-      guard !self.policy.changeWindows.isEmpty else {
-        throw ServiceError.failedPrecondition("action \(action.id) is tier 3: it executes only inside a change window, and none is configured (dispatcher.change.windows)")
-      }
-      guard self.policy.changeWindows.contains(where: { $0.isOpen(at: Date()) }) else {
-        throw ServiceError.failedPrecondition("action \(action.id) is tier 3: no change window is open now (\(self.policy.changeWindows.map(\.proto.cron).joined(separator: "; ")))")
-      }
-    }
-  }
-
-  /// A batch that would touch more than the allowed count, or share, of an account's resources of
-  /// one type stops before any change. The share is of what inventory holds as active.
-  func blastRadius(_ batch: [Fixpoint_V1_Action]) async throws {
-    let (maxCount, maxShare) = (self.policy.blastRadiusMaxCount, self.policy.blastRadiusMaxShare)
-    guard maxCount > 0 || maxShare > 0 else { return }
-    let touched = Dictionary(grouping: batch.filter { !$0.changeSet.operations.isEmpty }) { BlastGroup(providerID: $0.resource.providerID, type: $0.resource.type) }
-      .mapValues { Set($0.map(\.resource.resourceID)).count }
-    for (group, count) in touched.sorted(by: { $0.key.description < $1.key.description }) {
-      if maxCount > 0, count > maxCount {
-        throw ServiceError.failedPrecondition(
-          "the batch would change \(count) \(group), more than dispatcher.blast.radius.max.count (\(maxCount)); nothing was changed")
-      }
-      guard maxShare > 0 else { continue }
-      let total = try await self.callInventory("count the account's resources") {
-        try await self.inventory.listResources(.with {
-          $0.providerID = group.providerID
-          $0.type = group.type
-          $0.status = .active
-          $0.pageSize = 1
-        }).totalSize
-      }
-      let share = Double(count) / Double(max(total, 1))
-      if share > maxShare {
-        throw ServiceError.failedPrecondition(
-          "the batch would change \(count) of \(total) \(group) (\(Int((share * 100).rounded())) %), more than dispatcher.blast.radius.max.share (\(maxShare)); nothing was changed")
-      }
-    }
-  }
-
-  struct BlastGroup: Hashable, CustomStringConvertible {
-    let providerID: String
-    let type: String
-    var description: String { "\(self.type) resources of provider \(self.providerID)" }
+    return execution
   }
 
   /// Executes the actions, each tier within its own concurrency and timeout, the tiers side by side.
-  func run(_ ids: [String], by actor: Principal) async throws -> [Fixpoint_V1_Action] {
+  func run(_ ids: [String], by actor: Principal) async throws -> Execution {
     let byTier = Dictionary(grouping: try await self.store.pool.read { db in try ids.map { try ActionStore.load($0, in: db) } }, by: \.tier)
-    let results = await withTaskGroup(of: [Fixpoint_V1_Action].self) { tiers in
+    let ended = await withTaskGroup(of: [Ended].self) { tiers in
       for (tier, group) in byTier {
         tiers.addTask { await self.run(group.map(\.id), limit: max(1, self.limits.concurrency[tier] ?? 1), timeout: self.limits.timeout[tier] ?? .seconds(60), by: actor) }
       }
-      var all: [String: Fixpoint_V1_Action] = [:]
-      for await done in tiers { for action in done { all[action.id] = action } }
+      var all: [String: Ended] = [:]
+      for await done in tiers { for end in done { all[end.id] = end } }
       return all
     }
-    let (actions, metrics) = try await self.store.pool.read { db in
-      (try ids.map { id in try results[id] ?? ActionStore.load(id, in: db) }, try RemediationMetrics.compute(in: db))
+    var execution = Execution()
+    for id in ids {
+      switch ended[id] {
+      case .ran(let action): execution.ran.append(action)
+      case .notRun(let refusal): execution.notRun.append(refusal)
+      case nil: break
+      }
     }
+    let metrics = try await self.store.pool.read { db in try RemediationMetrics.compute(in: db) }
     RemediationMetrics.publish(metrics)
-    return actions
+    return execution
   }
 
-  /// Executes `ids`, at most `limit` at a time.
-  private func run(_ ids: [String], limit: Int, timeout: Duration, by actor: Principal) async -> [Fixpoint_V1_Action] {
-    await withTaskGroup(of: Fixpoint_V1_Action?.self) { tasks in
+  /// How one action's execution ended for the caller.
+  enum Ended: Sendable {
+    case ran(Fixpoint_V1_Action)
+    case notRun(NotRun)
+    var id: String {
+      switch self {
+      case .ran(let a): a.id
+      case .notRun(let n): n.actionID
+      }
+    }
+  }
+
+  /// Executes `ids`, at most `limit` at a time. An action whose outcome could not be recorded is
+  /// answered as not run with the error (and logged); recovery finishes it at the next start.
+  private func run(_ ids: [String], limit: Int, timeout: Duration, by actor: Principal) async -> [Ended] {
+    await withTaskGroup(of: Ended.self) { tasks in
       var next = 0
       func launch() {
         guard next < ids.count else { return }
         let id = ids[next]
         next += 1
-        tasks.addTask { try? await self.executeOne(id, by: actor, timeout: timeout) }
+        tasks.addTask {
+          do {
+            return try await self.executeOne(id, by: actor, timeout: timeout)
+          } catch {
+            self.logger.error("recording an execution failed", metadata: ["action": "\(id)", "error": "\(error)"])
+            return .notRun(.with {
+              $0.actionID = id
+              $0.cause = .internalError
+              $0.reason = "the dispatcher could not record the outcome of action \(id): \(error)"
+            })
+          }
+        }
       }
       for _ in 0..<limit { launch() }
-      var done: [Fixpoint_V1_Action] = []
+      var done: [Ended] = []
       while let result = await tasks.next() {
-        if let result { done.append(result) }
+        done.append(result)
+        if case .notRun(let paused) = result, paused.cause == .inventoryUnavailable {
+          // Inventory went away mid-batch: what has not started stays approved, untouched, rather
+          // than each action waiting on a dead connection in turn.
+          done += ids[next...].map { id in
+            .notRun(.with { $0.actionID = id; $0.cause = .inventoryUnavailable; $0.reason = "not started: \(paused.reason)" })
+          }
+          next = ids.count
+        }
         launch()
       }
       return done
     }
   }
 
-  /// approved → executing → (snapshot, re-validate, apply, verify) → completed | failed.
-  func executeOne(_ id: String, by actor: Principal, timeout: Duration) async throws -> Fixpoint_V1_Action {
+  /// Nil when inventory serves, or why not. Waits up to `patience` for its connection, so a call
+  /// made just after inventory came back (while the client is between reconnection attempts)
+  /// runs instead of answering "unavailable".
+  func inventoryUnreachable(patience: Duration = .seconds(10)) async -> String? {
+    var options = CallOptions.defaults
+    options.waitForReady = true
+    options.timeout = patience
+    do {
+      let status = try await self.inventoryHealth.check(.init(), options: options).status
+      return status == .serving ? nil : "inventory is not serving (\(status)); the action stays approved and runs on the next execute"
+    } catch {
+      return "inventory could not be reached within \(patience) (\(error)); the action stays approved and runs on the next execute"
+    }
+  }
+
+  /// approved → executing → (snapshot, re-validate, apply, verify) → completed | failed. When
+  /// inventory cannot be reached (unavailable, past its deadline) the action goes back to approved,
+  /// audited, and the next execute completes it: inventory's answer to the action's change request
+  /// id is kept, so a change that was applied before the outage is not applied twice.
+  func executeOne(_ id: String, by actor: Principal, timeout: Duration) async throws -> Ended {
     let actions = self.actions
     let started = try await self.store.pool.write { db -> Fixpoint_V1_Action in
       var action = try ActionStore.load(id, in: db)
       if action.state == .approved { try actions.transition(&action, to: .executing, actor: actor, comment: "", in: db) }
       return action
     }
-    guard started.state == .executing else { return started }
+    guard started.state == .executing else {
+      return .notRun(self.refusal(of: started, at: Date()) ?? .with { $0.actionID = id; $0.cause = .inProgress; $0.reason = "action \(id) is executing in another call" })
+    }
     do {
       let outcome = try await Self.withTimeout(timeout) { try await self.perform(started) }
-      return try await self.finish(id, actor: actor, outcome: outcome)
+      return .ran(try await self.finish(id, actor: actor, outcome: outcome))
+    } catch let error as InventoryUnavailable {
+      return .notRun(try await self.pause(id, actor: actor, error: error))
     } catch {
       let reason = (error as? TimeoutError).map { "timed out after \($0.limit)" } ?? "\(error)"
-      return try await self.fail(id, actor: actor, reason: reason)
+      return .ran(try await self.fail(id, actor: actor, reason: reason))
     }
+  }
+
+  /// executing → approved: inventory could not be reached; the action runs on the next call.
+  func pause(_ id: String, actor: Principal, error: InventoryUnavailable) async throws -> NotRun {
+    let actions = self.actions
+    let reason = "\(error); the action stays approved and runs on the next execute"
+    try await self.store.pool.write { db in
+      var action = try ActionStore.load(id, in: db)
+      try actions.transition(&action, to: .approved, actor: actor, comment: "paused: inventory unreachable", reason: reason, in: db)
+    }
+    self.logger.warning("execution paused", metadata: ["action": "\(id)", "error": "\(error)"])
+    return .with { $0.actionID = id; $0.cause = .inventoryUnavailable; $0.reason = reason }
   }
 
   enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff], note: String), alreadyCompliant(snapshotID: String), guidanceOnly }
@@ -472,17 +525,41 @@ final class Executor: Sendable {
     let actions = self.actions
     // A change that failed after inventory took its snapshot (a partial write, a failed
     // verification) is rolled back from that snapshot.
-    let snapshotID = try? await self.inventory.getSnapshot(.with { $0.changeRequestID = Self.changeRequestID(id) }).id
+    var snapshotID: String?
+    var reason = reason
+    do {
+      snapshotID = try await self.inventory.getSnapshot(.with { $0.changeRequestID = Self.changeRequestID(id) }).id
+    } catch let error as RPCError where error.code == .notFound {
+      snapshotID = nil  // nothing was snapshotted, so nothing was written
+    } catch {
+      reason += "; whether a change was made is unknown: inventory's snapshot for \(Self.changeRequestID(id)) could not be looked up (\(error))"
+      self.logger.error("snapshot lookup failed", metadata: ["action": "\(id)", "error": "\(error)"])
+    }
+    let (failure, snapshot) = (reason, snapshotID)
     let failed = try await self.store.pool.write { db in
       var action = try ActionStore.load(id, in: db)
-      try actions.transition(&action, to: .failed, actor: actor, comment: "", reason: reason, in: db) { a in
-        a.failureReason = reason
-        if let snapshotID { a.snapshotID = snapshotID }
+      try actions.transition(&action, to: .failed, actor: actor, comment: "", reason: failure, in: db) { a in
+        a.failureReason = failure
+        if let snapshot { a.snapshotID = snapshot }
       }
       return action
     }
     guard self.policy.autoRollbackOnFailedVerification, failed.reversible, !failed.snapshotID.isEmpty else { return failed }
-    return (try? await self.restore(failed, actor: Self.system, comment: "automatic rollback after a failed execution")) ?? failed
+    do {
+      return try await self.restore(failed, actor: Self.system, comment: "automatic rollback after a failed execution")
+    } catch {
+      // The action stays failed; its record, the audit trail and the log say the rollback did not happen.
+      self.logger.error("automatic rollback failed", metadata: ["action": "\(id)", "error": "\(error)"])
+      return try await self.store.pool.write { db in
+        var action = try ActionStore.load(id, in: db)
+        action.failureReason += "; the automatic rollback failed: \(error)"
+        try ActionStore.save(action, openKey: nil, in: db)
+        _ = try AuditChain.append(
+          actionID: id, from: "failed", to: "failed", actor: Self.system, comment: "automatic rollback failed",
+          details: ["reason": "\(error)", "snapshot_id": action.snapshotID], in: db)
+        return action
+      }
+    }
   }
 
   // MARK: - Rollback
@@ -539,6 +616,8 @@ final class Executor: Sendable {
           do {
             let outcome = try await self.perform(action)
             _ = try await self.finish(id, actor: Self.system, outcome: outcome)
+          } catch let error as InventoryUnavailable {
+            _ = try await self.pause(id, actor: Self.system, error: error)
           } catch let error as ServiceError {
             _ = try await self.fail(id, actor: Self.system, reason: "after a restart: \(error)")
           }

@@ -5,7 +5,7 @@ import FixpointProtocol
 ///
 ///     suggested ──▶ pending_approval ──▶ approved ──▶ executing ──▶ completed ──▶ rolled_back
 ///         │                 │               ▲              │                          ▲
-///         └── (no approval needed) ─────────┘              └──▶ failed ───────────────┘
+///         └── (no approval needed) ─────────┘◀─ (paused) ─┤└──▶ failed ───────────────┘
 ///                           └──▶ rejected
 enum Lifecycle {
   typealias State = Fixpoint_V1_ActionState
@@ -20,7 +20,8 @@ enum Lifecycle {
     .suggested: [.pendingApproval, .approved],
     .pendingApproval: [.approved, .rejected],
     .approved: [.executing],
-    .executing: [.completed, .failed],
+    // Back to approved when inventory could not be reached: the next execute resumes it.
+    .executing: [.completed, .failed, .approved],
     .completed: [.rolledBack],
     // A failed verification can be undone automatically, by configuration.
     .failed: [.rolledBack],

@@ -149,18 +149,23 @@ final class PolicyBook: Sendable {
 
   var current: PolicyDefaults { self.state.withLock { $0 } }
 
+  /// Applies the masked fields to the current policy inside the write transaction: writes are
+  /// serialised, so two concurrent updates of different fields both hold (reading outside the
+  /// write let the second overwrite the first with what it had read). The in-memory copy follows
+  /// the commit, in commit order.
   func update(_ request: Fixpoint_V1_UpdatePolicyRequest, by actor: Principal) async throws -> Fixpoint_V1_Policy {
-    var next = try self.current.applying(request.policy, mask: request.updateMask, handlers: Set(HandlerCatalogue.byName.keys))
-    next.updated = .with { $0.subject = actor.subject; $0.role = actor.role.rawValue; $0.time = .init(date: Date()) }
-    let message = next.proto
     let fields = request.updateMask.isEmpty ? "all" : request.updateMask.joined(separator: ",")
-    try await self.store.pool.write { db in
+    return try await self.store.pool.write { db in
+      var next = try self.current.applying(request.policy, mask: request.updateMask, handlers: Set(HandlerCatalogue.byName.keys))
+      next.updated = .with { $0.subject = actor.subject; $0.role = actor.role.rawValue; $0.time = .init(date: Date()) }
+      let message = next.proto
       try db.execute(sql: "INSERT OR REPLACE INTO policy (id, message) VALUES (1, ?)", arguments: [try message.serializedData()])
       try AuditChain.append(
         actionID: "policy", from: "", to: "updated", actor: actor, comment: "fields: \(fields)",
         details: ["policy": (try? message.jsonString()) ?? ""], in: db)
+      let committed = next
+      db.afterNextTransaction { _ in self.state.withLock { $0 = committed } }
+      return message
     }
-    self.state.withLock { $0 = next }
-    return message
   }
 }

@@ -44,7 +44,7 @@ public enum RemediationApp {
     let (client, connections) = try env.peerClient(.inventory)
     let executor = Executor(
       actions: ActionStore(store: store), findings: findings, book: book, handlerConfig: config, limits: limits,
-      inventory: Fixpoint_V1_InventoryService.Client(wrapping: client), logger: env.logger)
+      inventory: client, logger: env.logger)
     Task { await executor.reconcile() }
     return ServiceComponents(
       store: store,

@@ -58,8 +58,11 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   func executeAction(request: Fixpoint_V1_ExecuteActionRequest, context: ServerContext) async throws -> Fixpoint_V1_ExecuteActionResponse {
     // A batch can be thousands of actions: each without the resource document it was suggested
     // on (GetAction has it), so the answer stays small.
-    let actions = try await self.executor.execute(request, by: try currentPrincipal())
-    return .with { $0.actions = actions.map { a in var a = a; a.clearCurrentConfiguration(); return a } }
+    let execution = try await self.executor.execute(request, by: try currentPrincipal())
+    return .with {
+      $0.actions = execution.ran.map { a in var a = a; a.clearCurrentConfiguration(); return a }
+      $0.notRun = execution.notRun
+    }
   }
 
   func rollbackAction(request: Fixpoint_V1_RollbackActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {

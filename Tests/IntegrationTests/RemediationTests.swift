@@ -103,9 +103,10 @@ struct RemediationTests {
     #expect(noop.state == .completed && !noop.hasRollbackDeadline, "\(noop.failureReason)")
     let noopTrail = try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = overtaken.id }).entries }
     #expect(noopTrail.last?.comment.contains("no-op") == true)
-    // Executing a completed action again is refused, and changes nothing.
+    // Executing a completed action again is answered as not run, and changes nothing.
     let firstID = done[0].id
-    await #expect(throws: RPCError.self) { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [firstID] }) } }
+    let again = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [firstID] }) }
+    #expect(again.actions.isEmpty && again.notRun.map(\.cause) == [.notApproved] && again.notRun[0].reason.contains("completed"), "\(again)")
 
     // Roll everything back, newest first: boto3 reads the original values.
     for action in done.reversed() {
@@ -214,9 +215,8 @@ struct RemediationTests {
     // fp-good-bucket is tagged env=prod.
     let prod = try await f.suggest(try await f.resource("s3_bucket", "fp-good-bucket"), control: "S3.17")
     #expect(prod.state == .pendingApproval && prod.requiresApproval)
-    await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [prod.id] }) } } throws: {
-      ($0 as? RPCError)?.code == .failedPrecondition
-    }
+    let waiting = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [prod.id] }) }
+    #expect(waiting.actions.isEmpty && waiting.notRun.map(\.cause) == [.notApproved] && waiting.notRun[0].actionID == prod.id, "\(waiting)")
     await #expect { _ = try await f.dispatcher { try await $0.approveAction(.with { $0.actionID = prod.id }) } } throws: {
       ($0 as? RPCError)?.code == .permissionDenied
     }
@@ -227,17 +227,16 @@ struct RemediationTests {
     let approved = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = prod.id; $0.comment = "ok" }) }
     #expect(approved.state == .approved && approved.approved.subject == "bob")
     try await Task.sleep(for: .milliseconds(2500))
-    await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [prod.id] }) } } throws: {
-      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("expired") } ?? false
-    }
+    let expired = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [prod.id] }) }
+    #expect(expired.notRun.map(\.cause) == [.approvalExpired] && expired.notRun[0].reason.contains("expired"), "\(expired)")
 
     // Tier 3 ("RDSPublicAccessDisable") always needs approval, and executes only inside a change window.
     let t3 = try await f.suggest(try await f.resource("rds_instance", "fp-db-bad"), control: "RDS.2")
     #expect(t3.tier == .t3ChangeWindow && t3.state == .pendingApproval)
     _ = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = t3.id }) }
-    await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [t3.id] }) } } throws: {
-      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("change window") } ?? false
-    }
+    let outside = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [t3.id] }) }
+    #expect(outside.notRun.map(\.cause) == [.noChangeWindow] && outside.notRun[0].reason.contains("change window"), "\(outside)")
+    #expect(try await f.dispatcher { try await $0.getAction(.with { $0.actionID = t3.id }) }.state == .approved)
     #expect(same((try f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
 
     // UpdatePolicy (admin only, validated, stored, audited): IMDSv2Enforcement now always needs approval.
@@ -283,9 +282,8 @@ struct RemediationTests {
     _ = try await f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["blast_radius_max_share"]; $0.policy.blastRadiusMaxShare = 0.15 }) }
     let guarded = try await f.suggest(try await f.resource("s3_bucket", "fp-bad-bucket"), control: "S3.17")
     #expect(guarded.state == .approved)
-    await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [guarded.id] }) } } throws: {
-      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("1 of 5") && $0.message.contains("max.share") } ?? false
-    }
+    let held = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [guarded.id] }) }
+    #expect(held.notRun.map(\.cause) == [.blastRadius] && held.notRun[0].reason.contains("1 of 5") && held.notRun[0].reason.contains("max.share"), "\(held)")
     #expect(try f.probe()["bucket.encryption"] is NSNull, "nothing was changed")
     _ = try await f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["blast_radius_max_share"]; $0.policy.blastRadiusMaxShare = 0.5 }) }
     let ran = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [guarded.id] }).actions[0] }
@@ -372,14 +370,14 @@ struct RemediationTests {
     #expect(planned == 0 && plannedHandler == "S3DefaultEncryption", "\(plannedOutput)")
   }
 
-  @Test("kill -9 in the middle of a 200-action batch: after a restart every action ends completed or failed, none applied twice, the chain verifies")
-  func crash() async throws {
+  /// A fixture behind the fault proxy with `count` public buckets, each with an approved S3.8
+  /// action (approval off): the batch the crash cases interrupt.
+  static func crashBatch(count: Int) async throws -> (AWSFixture, FaultProxy, [String]) {
     let proxy = try FaultProxy()
     let f = try await AWSFixture.make(
       endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
       inventoryArguments: ["--inventory-aws-rate", "2000", "--inventory-aws-burst", "2000"],
       dispatcherArguments: ["--dispatcher-approval-required", "false"])
-    let count = 200
     let seed = "import boto3,sys\ns3=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',aws_secret_access_key='x')\n"
       + "for i in range(\(count)): s3.create_bucket(Bucket=f'fp-crash-{i:03d}')\n"
       + "print(len([b for b in s3.list_buckets()['Buckets'] if b['Name'].startswith('fp-crash-')]))"
@@ -393,6 +391,22 @@ struct RemediationTests {
     var ids: [String] = []
     for bucket in buckets { ids.append(try await f.suggest(bucket, control: "S3.8").id) }
 
+    return (f, proxy, ids)
+  }
+
+  /// moto's side: every bucket blocked, each written exactly once.
+  static func expectEachWrittenOnce(_ proxy: FaultProxy, count: Int) throws {
+    let writes = (try proxy.state()["writes"] as? [String: Int]) ?? [:]
+    for i in 0..<count {
+      let key = "PUT /fp-crash-\(String(format: "%03d", i))?publicAccessBlock"
+      #expect(writes[key] == 1, "bucket \(i): \(writes[key] ?? 0) writes")
+    }
+  }
+
+  @Test("kill -9 in the middle of a 200-action batch: after a restart every action ends completed or failed, none applied twice, the chain verifies")
+  func crash() async throws {
+    let count = 200
+    let (f, proxy, _) = try await Self.crashBatch(count: count)
     // The batch starts; the dispatcher is killed while it runs, then started again.
     let batch = Task { try? await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) } }
     #expect(try await Cluster.eventually(timeout: 60) {
@@ -415,16 +429,44 @@ struct RemediationTests {
       try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM action GROUP BY state").map { (Fixpoint_V1_ActionState(rawValue: $0["state"])!, $0["n"] as Int) }
     }
     #expect(states.count == 1 && states.first?.0 == .completed && states.first?.1 == count, "\(states)")
-    // moto's side: every bucket blocked, each written exactly once.
-    let writes = (try proxy.state()["writes"] as? [String: Int]) ?? [:]
-    for i in 0..<count {
-      #expect(writes["PUT /fp-crash-\(String(format: "%03d", i))?publicAccessBlock"] == 1, "bucket \(i): \(writes["PUT /fp-crash-\(String(format: "%03d", i))?publicAccessBlock"] ?? 0) writes")
-    }
+    try Self.expectEachWrittenOnce(proxy, count: count)
     // The audit: each action entered executing once and completed once; the chain verifies.
     let perAction = try f.cluster.query(.dispatcher) { db in
       try Row.fetchAll(db, sql: "SELECT action_id, SUM(to_state = 'executing') AS e, SUM(to_state = 'completed') AS c FROM audit GROUP BY action_id")
     }
     #expect(perAction.count == count && perAction.allSatisfy { ($0["e"] as Int) == 1 && ($0["c"] as Int) == 1 })
+    #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
+  }
+
+  @Test("kill -9 of inventory in the middle of a 200-action batch: no action fails for the outage, calls while it is down answer every action as not run, after the restart one call completes each exactly once, the chain verifies")
+  func inventoryOutage() async throws {
+    let count = 200
+    let (f, proxy, _) = try await Self.crashBatch(count: count)
+    let completed = { try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) ?? 0 } }
+    let batch = Task { try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) } }
+    #expect(try await Cluster.eventually(timeout: 60) { try completed() >= 20 })
+    _ = f.cluster.stop(.inventory, signal: SIGKILL)
+    let first = try await batch.value
+    #expect(first.actions.count + first.notRun.count == count, "every action asked about is answered")
+    #expect(first.actions.allSatisfy { $0.state == .completed }, "\(first.actions.filter { $0.state != .completed }.map(\.failureReason))")
+    #expect(!first.notRun.isEmpty && first.notRun.allSatisfy { $0.cause == .inventoryUnavailable }, "\(Set(first.notRun.map(\.reason)))")
+    // Inventory's port refuses connections: the next call pauses every remaining action again.
+    let down = try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) }
+    #expect(down.actions.isEmpty && down.notRun.count == first.notRun.count && down.notRun.allSatisfy { $0.cause == .inventoryUnavailable })
+    #expect(try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state NOT IN (?, ?)", arguments: [
+      Fixpoint_V1_ActionState.completed.rawValue, Fixpoint_V1_ActionState.approved.rawValue]) } == 0, "none failed, none left executing")
+
+    try f.cluster.start(.inventory)
+    try await f.cluster.waitUntilServing(.inventory)
+    let second = try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) }
+    #expect(second.notRun.isEmpty && second.actions.count == first.notRun.count && second.actions.allSatisfy { $0.state == .completed },
+      "\(second.notRun.prefix(3)) \(second.actions.filter { $0.state != .completed }.prefix(3).map(\.failureReason))")
+    #expect(try completed() == count)
+    try Self.expectEachWrittenOnce(proxy, count: count)
+    let perAction = try f.cluster.query(.dispatcher) { db in
+      try Row.fetchAll(db, sql: "SELECT action_id, SUM(to_state = 'completed') AS c, SUM(to_state = 'failed') AS x FROM audit WHERE action_id LIKE 'act_%' GROUP BY action_id")
+    }
+    #expect(perAction.count == count && perAction.allSatisfy { ($0["c"] as Int) == 1 && ($0["x"] as Int) == 0 })
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
   }
 }
