@@ -114,16 +114,17 @@ struct Compliance: AsyncParsableCommand {
       discussion: "With --wait, shows progress, then the score per framework and the failures by severity; exits 3 when anything fails.")
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "The framework id (see `compliance frameworks`).") var framework: String
-    @Option(help: "Only this provider (prv_…); default every connected one.") var provider: String?
+    @Option(help: "Only this provider (prv_… or its name); default every connected one.") var provider: String?
     @Option(help: "Only these controls, comma-separated.") var controls: String?
     @Flag(help: "Wait for the assessment to finish, showing progress.") var wait = false
     @Option(help: "table or json.") var output: OutputFormat = .table
 
     func run() async throws {
+      let provider = try await self.connection.providerID(self.provider)
       let request = Fixpoint_V1_RunAssessmentRequest.with {
         $0.requestID = RandomID.make(prefix: "cli")
         $0.frameworkID = self.framework
-        $0.providerID = self.provider ?? ""
+        $0.providerID = provider ?? ""
         $0.controlIds = self.controls?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
       }
       let wait = self.wait

@@ -91,26 +91,27 @@ let exportCallOptions: CallOptions = {
 
 /// `--limit` and `--output`, shared by every listing.
 struct ListingOptions: ParsableArguments {
-  @Option(help: "At most this many rows (pages are followed up to it).") var limit: Int = 100
+  @Option(help: "At most this many rows (pages are followed up to it); 0 lists everything.") var limit: Int = 100
   @Option(help: "table or json.") var output: OutputFormat = .table
 
   func validate() throws {
-    guard (1...10_000).contains(self.limit) else { throw ValidationError("--limit must be between 1 and 10000") }
+    guard (0...100_000).contains(self.limit) else { throw ValidationError("--limit must be between 0 (everything) and 100000") }
   }
 
-  /// Follows page tokens until `limit` items or the last page. `fetch` gets a page token and a
-  /// page size and answers items and the next token.
+  /// Follows page tokens until `limit` items (all with 0) or the last page. `fetch` gets a page
+  /// token and a page size and answers items and the next token; `more` says rows were left.
   func collect<Item: Sendable>(
     _ fetch: (_ pageToken: String, _ pageSize: Int32) async throws -> ([Item], String)
   ) async throws -> (items: [Item], more: Bool) {
+    let cap = self.limit == 0 ? Int.max : self.limit
     var items: [Item] = []
     var token = ""
     repeat {
-      let (page, next) = try await fetch(token, Int32(min(self.limit - items.count, 500)))
+      let (page, next) = try await fetch(token, Int32(min(cap - items.count, 500)))
       items += page
       token = next
-    } while !token.isEmpty && items.count < self.limit
-    return (Array(items.prefix(self.limit)), !token.isEmpty)
+    } while !token.isEmpty && items.count < cap
+    return (Array(items.prefix(cap)), !token.isEmpty || items.count > cap)
   }
 }
 
@@ -137,8 +138,9 @@ func printMessages<Message: SwiftProtobuf.Message>(
   case .table:
     let rows = items.map { item in Dictionary(uniqueKeysWithValues: columns.map { ($0.name, $0.value(item)) }) }
     try printListing(rows, columns: columns.map(\.name), format: .table)
-    if more { FileHandle.standardError.write(Data("(more rows: raise --limit)\n".utf8)) }
   }
+  // On stderr in both formats, so a script reading JSON from stdout still learns it was cut.
+  if more { FileHandle.standardError.write(Data("(more rows: the listing stopped at --limit \(items.count); raise it, or --limit 0 for all)\n".utf8)) }
 }
 
 /// Display forms of protocol values.
@@ -184,3 +186,35 @@ extension Fixpoint_V1_Drift.Kind: CLIEnum {}
 extension Fixpoint_V1_Resource.Status: CLIEnum {}
 extension Fixpoint_V1_Provider.Status: CLIEnum {}
 extension Fixpoint_V1_ProviderKind: CLIEnum {}
+
+extension ConnectionOptions {
+  /// `providerID(_:)` of an optional option: nil stays nil.
+  func providerID(_ text: String?) async throws -> String? {
+    guard let text else { return nil }
+    return try await self.providerID(text)
+  }
+
+  /// Inventory's id for a provider given by id (`prv_…`) or by the name it was connected under.
+  func providerID(_ text: String) async throws -> String {
+    guard !text.hasPrefix("prv_") else { return text }
+    let matches = try await self.call(.inventory) { client in
+      let inventory = Fixpoint_V1_InventoryService.Client(wrapping: client)
+      var found: [Fixpoint_V1_Provider] = []
+      var token = ""
+      repeat {
+        let page = try await inventory.listProviders(
+          .with { $0.pageSize = 500; $0.pageToken = token; $0.includeDisconnected = true }, options: cliCallOptions)
+        found += page.providers.filter { $0.displayName == text }
+        token = page.nextPageToken
+      } while !token.isEmpty
+      return found
+    }
+    guard let first = matches.first else {
+      throw CLIError("no provider is named '\(text.prefix(80))' (`fixpoint provider list` shows them; ids start with prv_)")
+    }
+    guard matches.count == 1 else {
+      throw CLIError("\(matches.count) providers are named '\(text.prefix(80))': give the id (\(matches.map(\.id).joined(separator: ", ")))")
+    }
+    return first.id
+  }
+}

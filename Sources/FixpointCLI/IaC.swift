@@ -34,7 +34,7 @@ struct IaCCommand: AsyncParsableCommand {
     @Argument(help: "The file.") var file: String
     @Option(help: "The definition's name (letters, digits, . _ - /).") var name: String
     @Option(help: "auto, terraform-state, terraform-plan, cloudformation or kubernetes.") var format = "auto"
-    @Option(help: "The inventory provider (prv_…) whose resources it manages; required at the first upload except for Kubernetes (a re-upload without --provider, --region, --type or --stack keeps the scope).") var provider: String?
+    @Option(help: "The inventory provider (prv_… or its name) whose resources it manages; required at the first upload except for Kubernetes (a re-upload without --provider, --region, --type or --stack keeps the scope).") var provider: String?
     @Option(name: .customLong("region"), help: "A region it manages (repeat; default every region).") var regions: [String] = []
     @Option(name: .customLong("type"), help: "An inventory type it manages (repeat; default the types it declares).") var types: [String] = []
     @Option(help: "CloudFormation: the stack built from the template, whose physical ids match its logical ids (give one --region).")
@@ -55,13 +55,14 @@ struct IaCCommand: AsyncParsableCommand {
         guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
         rules = String(decoding: data, as: UTF8.self)
       }
+      let provider = try await self.connection.providerID(self.provider)
       let request = Fixpoint_V1_UploadIaCDefinitionRequest.with {
         $0.requestID = RandomID.make(prefix: "cli")
         $0.name = self.name
         $0.format = format
         $0.content = content
         $0.scope = .with {
-          $0.providerID = self.provider ?? ""
+          $0.providerID = provider ?? ""
           $0.regions = self.regions
           $0.resourceTypes = self.types
           $0.stack = self.stack ?? ""

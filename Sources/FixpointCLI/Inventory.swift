@@ -128,16 +128,17 @@ struct Provider: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Discover a provider's resources now, showing progress until the sync ends.")
     @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "The provider id (prv_…).") var id: String
+    @Argument(help: "The provider: its id (prv_…) or its name.") var id: String
     @Option(help: "Only these types, comma-separated (e.g. s3_bucket,security_group).") var types: String?
     @Option(help: "Only these regions, comma-separated.") var regions: String?
     @Flag(help: "Start the sync and return at once with its job id.") var noWait = false
     @Option(help: "table or json.") var output: OutputFormat = .table
 
     func run() async throws {
+      let id = try await self.connection.providerID(self.id)
       let request = Fixpoint_V1_SyncProviderRequest.with {
         $0.requestID = RandomID.make(prefix: "cli")
-        $0.providerID = self.id
+        $0.providerID = id
         $0.types = self.types?.split(separator: ",").map(String.init) ?? []
         $0.regions = self.regions?.split(separator: ",").map(String.init) ?? []
       }
@@ -164,13 +165,14 @@ struct Provider: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Forget a provider's credentials (admin); its resources stay as history.")
     @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "The provider id (prv_…).") var id: String
+    @Argument(help: "The provider: its id (prv_…) or its name.") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
 
     func run() async throws {
+      let id = try await self.connection.providerID(self.id)
       let provider = try await self.connection.call(.inventory) { client in
         try await Fixpoint_V1_InventoryService.Client(wrapping: client).disconnectProvider(
-          .with { $0.requestID = RandomID.make(prefix: "cli"); $0.providerID = self.id }, options: cliCallOptions)
+          .with { $0.requestID = RandomID.make(prefix: "cli"); $0.providerID = id }, options: cliCallOptions)
       }
       try printMessages([provider], columns: providerColumns, format: self.output)
     }
@@ -191,7 +193,7 @@ struct Resource: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List resources.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
-    @Option(help: "Only this provider id.") var provider: String?
+    @Option(help: "Only this provider (its id, prv_…, or its name).") var provider: String?
     @Option(help: "Only this type, e.g. s3_bucket.") var type: String?
     @Option(help: "Only this region.") var region: String?
     @Option(help: "key=value; repeat to require several.") var tag: [String] = []
@@ -202,8 +204,9 @@ struct Resource: AsyncParsableCommand {
     }
 
     func run() async throws {
+      let provider = try await self.connection.providerID(self.provider)
       let request = Fixpoint_V1_ListResourcesRequest.with {
-        $0.providerID = self.provider ?? ""
+        $0.providerID = provider ?? ""
         $0.type = self.type ?? ""
         $0.region = self.region ?? ""
         $0.tags = self.tag
@@ -259,7 +262,7 @@ struct Baseline: AsyncParsableCommand {
       abstract: "Mark the current configuration of a resource, or of every resource of a provider, as known good.")
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "One resource (res_…).") var resource: String?
-    @Option(help: "Every active resource of this provider (prv_…).") var provider: String?
+    @Option(help: "Every active resource of this provider (prv_… or its name).") var provider: String?
     @Option(help: "Why this state is good, for the record.") var comment: String = ""
     @Option(help: "table or json.") var output: OutputFormat = .table
 
@@ -268,12 +271,13 @@ struct Baseline: AsyncParsableCommand {
     }
 
     func run() async throws {
+      let provider = try await self.connection.providerID(self.provider)
       let baseline = try await self.connection.call(.inventory) { client in
         try await Fixpoint_V1_InventoryService.Client(wrapping: client).captureBaseline(
           .with {
             $0.requestID = RandomID.make(prefix: "cli")
             $0.resourceID = self.resource ?? ""
-            $0.providerID = self.provider ?? ""
+            $0.providerID = provider ?? ""
             $0.comment = self.comment
           }, options: cliCallOptions)
       }

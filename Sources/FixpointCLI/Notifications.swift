@@ -244,7 +244,7 @@ struct SubscriptionsCommand: AsyncParsableCommand {
     @Option(help: "Alert type patterns, comma-separated: 'remediation.*', '*'.") var events: String
     @Option(help: "The least severity sent: \(Fixpoint_V1_Severity.allValueStrings.joined(separator: ", ")).") var minSeverity: Fixpoint_V1_Severity = .info
     @Option(help: "The channel id (chn_…).") var channel: String
-    @Option(help: "Only alerts about this provider (prv_…).") var provider: String?
+    @Option(help: "Only alerts about this provider (prv_… or its name).") var provider: String?
     @Option(name: .customLong("tag"), help: "Only resources with this tag, KEY=VALUE (repeat).") var tags: [String] = []
     @Option(help: "table or json.") var output: OutputFormat = .table
 
@@ -255,12 +255,13 @@ struct SubscriptionsCommand: AsyncParsableCommand {
         guard parts.count == 2 else { throw ValidationError("--tag takes KEY=VALUE") }
         tagMap[parts[0]] = parts[1]
       }
+      let provider = try await self.connection.providerID(self.provider)
       let request = Fixpoint_V1_CreateSubscriptionRequest.with {
         $0.requestID = RandomID.make(prefix: "cli")
         $0.subscription.channelID = self.channel
         $0.subscription.eventTypes = self.events.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         $0.subscription.minSeverity = self.minSeverity
-        $0.subscription.providerID = self.provider ?? ""
+        $0.subscription.providerID = provider ?? ""
         $0.subscription.tags = tagMap
       }
       let subscription = try await notifier(self.connection) { try await $0.createSubscription(request, options: cliCallOptions) }

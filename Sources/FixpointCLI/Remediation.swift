@@ -31,21 +31,71 @@ struct Remediation: AsyncParsableCommand {
 
   struct Suggest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Plan an action for a finding: the handler, the exact change (a dry run) and whether it needs approval.")
+      abstract: "Plan an action for a finding: the handler, the exact change (a dry run) and whether it needs approval.",
+      discussion: """
+        With dispatcher.auto.suggest on (the default) every finding is planned as it arrives; \
+        --all-open plans the open findings recorded before that (or while it was off), each \
+        answered with its action or why it has none.
+        """)
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "The finding (fnd_…).") var finding: String
+    @Option(help: "The finding (fnd_…).") var finding: String?
     @Option(help: "Use this handler instead of the one matching the finding's control.") var handler: String?
+    @Flag(help: "Every open finding.") var allOpen = false
+    @Option(help: "With --all-open: only findings of this control, e.g. S3.8.") var control: String?
+    @Option(help: "With --all-open: only findings on this provider's resources (prv_… or its name).") var provider: String?
     @Option(help: "table or json.") var output: OutputFormat = .table
 
+    func validate() throws {
+      guard (self.finding == nil) == self.allOpen else { throw ValidationError("give --finding, or --all-open") }
+      if !self.allOpen, self.control != nil || self.provider != nil { throw ValidationError("--control and --provider go with --all-open") }
+      if self.allOpen, self.handler != nil { throw ValidationError("--handler goes with --finding") }
+    }
+
     func run() async throws {
+      guard let finding = self.finding else { return try await self.suggestAllOpen() }
       let action = try await dispatcher(self.connection) { d in
         try await d.suggestAction(.with {
           $0.requestID = RandomID.make(prefix: "cli")
-          $0.findingID = self.finding
+          $0.findingID = finding
           $0.handler = self.handler ?? ""
         }, options: cliCallOptions)
       }
       try printAction(action, format: self.output)
+    }
+
+    /// One suggestion per open finding, each answered: its action, or why none.
+    func suggestAllOpen() async throws {
+      let provider = try await self.connection.providerID(self.provider)
+      let (control, progress) = (self.control ?? "", self.output == .table)
+      let rows = try await dispatcher(self.connection) { d -> [[String: String]] in
+        var open: [Fixpoint_V1_Finding] = []
+        var token = ""
+        repeat {
+          let page = try await d.listFindings(.with { $0.status = .open; $0.controlID = control; $0.pageSize = 500; $0.pageToken = token }, options: cliCallOptions)
+          open += page.findings.filter { provider == nil || $0.resource.providerID == provider }
+          token = page.nextPageToken
+        } while !token.isEmpty
+        var rows: [[String: String]] = []
+        for (i, f) in open.enumerated() {
+          if progress { FileHandle.standardError.write(Data("\rplanning \(i + 1) of \(open.count)…".utf8)) }
+          var row = ["finding": f.id, "control": f.controlID.isEmpty ? f.findingType : f.controlID, "resource": Show.resource(f.resource)]
+          do {
+            let a = try await d.suggestAction(.with { $0.requestID = RandomID.make(prefix: "cli"); $0.findingID = f.id }, options: cliCallOptions)
+            (row["action"], row["state"], row["outcome"]) = (a.id, Show.name(a.state), "planned")
+          } catch let error as RPCError {
+            row["outcome"] = error.message
+          }
+          rows.append(row)
+        }
+        if progress, !open.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+        return rows
+      }
+      try printListing(rows, columns: ["finding", "control", "resource", "action", "state", "outcome"], format: self.output)
+      if self.output == .table {
+        let planned = rows.filter { $0["action"] != nil }
+        let waiting = planned.filter { $0["state"] == Show.name(Fixpoint_V1_ActionState.pendingApproval) }.count
+        print("\(rows.count) open findings: \(planned.count) with an action (\(waiting) waiting for approval), \(rows.count - planned.count) without (see outcome)")
+      }
     }
   }
 
@@ -89,11 +139,70 @@ struct Remediation: AsyncParsableCommand {
   }
 
   struct Approve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Approve an action (approver or admin; not your own).")
-    @OptionGroup var step: ActionStep
+    static let configuration = CommandConfiguration(
+      abstract: "Approve an action, or every action waiting for approval (approver or admin; never your own).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The action (act_…).") var id: String?
+    @Flag(help: "Every action waiting for approval that you may approve; the others are listed with the reason.") var allPending = false
+    @Option(help: "With --all-pending: only actions for findings of this control, e.g. S3.8.") var control: String?
+    @Option(help: "With --all-pending: only this handler's actions.") var handler: String?
+    @Option(help: "Why, for the audit trail.") var comment: String = ""
+    @Option(help: "table or json.") var output: OutputFormat = .table
+
+    func validate() throws {
+      guard (self.id == nil) == self.allPending else { throw ValidationError("give an action id, or --all-pending") }
+      if !self.allPending, self.control != nil || self.handler != nil { throw ValidationError("--control and --handler go with --all-pending") }
+      if self.control != nil, self.handler != nil { throw ValidationError("give --control or --handler, not both") }
+    }
 
     func run() async throws {
-      try await self.step.run { d, r in try await d.approveAction(.with { ($0.requestID, $0.actionID, $0.comment) = r }, options: cliCallOptions) }
+      guard let id = self.id else { return try await self.approveAllPending() }
+      let comment = self.comment
+      let action = try await dispatcher(self.connection) { d in
+        try await d.approveAction(.with { ($0.requestID, $0.actionID, $0.comment) = (RandomID.make(prefix: "cli"), id, comment) }, options: cliCallOptions)
+      }
+      try printMessages([action], columns: actionColumns, format: self.output)
+    }
+
+    /// Approves each pending action the caller may approve; every other one is listed with why.
+    /// Exit status 3 when any was left.
+    func approveAllPending() async throws {
+      let (control, handler, comment) = (self.control ?? "", self.handler ?? "", self.comment)
+      let rows = try await dispatcher(self.connection) { d -> [[String: String]] in
+        var findings: Set<String>?
+        if !control.isEmpty {
+          findings = []
+          var token = ""
+          repeat {
+            let page = try await d.listFindings(.with { $0.controlID = control; $0.pageSize = 500; $0.pageToken = token }, options: cliCallOptions)
+            findings?.formUnion(page.findings.map(\.id))
+            token = page.nextPageToken
+          } while !token.isEmpty
+        }
+        var pending: [Fixpoint_V1_Action] = []
+        var token = ""
+        repeat {
+          let page = try await d.listActions(.with { $0.state = .pendingApproval; $0.handler = handler; $0.pageSize = 500; $0.pageToken = token }, options: cliCallOptions)
+          pending += page.actions.filter { findings?.contains($0.findingID) ?? true }
+          token = page.nextPageToken
+        } while !token.isEmpty
+        var rows: [[String: String]] = []
+        for a in pending {
+          var row = ["action": a.id, "handler": a.handler, "resource": Show.resource(a.resource), "tier": Show.name(a.tier)]
+          do {
+            let approved = try await d.approveAction(.with { ($0.requestID, $0.actionID, $0.comment) = (RandomID.make(prefix: "cli"), a.id, comment) }, options: cliCallOptions)
+            (row["outcome"], row["why"]) = ("approved", "until \(Show.time(approved.approvalExpiresAt))")
+          } catch let error as RPCError {
+            (row["outcome"], row["why"]) = ("not approved", error.message)
+          }
+          rows.append(row)
+        }
+        return rows
+      }
+      try printListing(rows, columns: ["action", "handler", "resource", "tier", "outcome", "why"], format: self.output)
+      let left = rows.filter { $0["outcome"] != "approved" }.count
+      if self.output == .table { print("\(rows.count) pending: \(rows.count - left) approved, \(left) not approved") }
+      if left > 0 { throw ExitCode(3) }
     }
   }
 

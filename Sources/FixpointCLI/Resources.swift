@@ -169,7 +169,7 @@ struct Findings: AsyncParsableCommand {
           Column("id") { $0.id }, Column("status") { Show.name($0.status) }, Column("severity") { Show.name($0.severity) },
           Column("control") { $0.controlID.isEmpty ? $0.findingType : $0.controlID },
           Column("resource") { Show.resource($0.resource) }, Column("source") { $0.source },
-          Column("created") { Show.time($0.createdAt) },
+          Column("created") { Show.time($0.createdAt) }, Column("planning") { $0.planning },
         ], format: self.listing.output, more: more)
     }
   }

@@ -23,12 +23,17 @@ struct FindingRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
   var source_ref: String
   /// resource key + control, set while the finding is open: one open finding per (resource, control).
   var open_key: String?
+  /// What automatic planning made of it; nil while it waits to be planned.
+  var planning: String?
 }
 
 /// Findings: submitted by operators and tools, or raised from drift and compliance events.
 struct FindingStore: Sendable {
   let store: Store
   let outbox: Outbox
+  /// dispatcher.auto.suggest: a finding recorded while it is off is marked as such, so turning it
+  /// on later plans only what arrives from then on (`suggest --all-open` takes the rest).
+  var autoPlan = false
 
   static let migrations: [Store.Migration] = [
     Store.Migration("dispatcher.1-findings") { db in
@@ -55,6 +60,16 @@ struct FindingStore: Sendable {
         """)
     }
   ]
+
+  /// Registered after the policy's migration (dispatcher.4).
+  static let planningMigration = Store.Migration("dispatcher.5-planning") { db in
+    // Findings from before automatic planning are left to the operator (suggest --all-open).
+    try db.execute(sql: """
+      ALTER TABLE finding ADD COLUMN planning TEXT;
+      UPDATE finding SET planning = '';
+      CREATE INDEX finding_unplanned ON finding (created_at) WHERE planning IS NULL;
+      """)
+  }
 
   /// Validates and records a finding, emitting `finding.submitted`. A repeat of the same
   /// `request_id` returns the first answer; a second open finding for the same resource and control, returns the
@@ -128,6 +143,8 @@ struct FindingStore: Sendable {
   }
 
   private func insert(_ record: FindingRecord, in db: Database) throws {
+    var record = record
+    record.planning = self.autoPlan ? nil : ""
     try record.insert(db)
     let event = self.outbox.makeEvent(
       type: "finding.submitted", subject: record.id,
@@ -142,6 +159,27 @@ struct FindingStore: Sendable {
       }
     }
     try self.outbox.enqueue(event, in: db)
+  }
+
+  /// The oldest open finding automatic planning has not looked at yet.
+  func nextUnplanned() async throws -> FindingRecord? {
+    try await self.store.pool.read { db in
+      try FindingRecord.filter(Column("planning") == nil && Column("status") == Fixpoint_V1_Finding.Status.open.rawValue)
+        .order(Column("created_at"), Column("id")).fetchOne(db)
+    }
+  }
+
+  /// Records what planning made of finding `id`; `resolve` closes it (its resource already passes).
+  func setPlanning(_ id: String, _ outcome: String, resolve: Bool) async throws {
+    try await self.store.pool.write { db in
+      guard var finding = try FindingRecord.fetchOne(db, key: id) else { return }
+      finding.planning = String(outcome.prefix(1000))
+      if resolve {
+        finding.status = Fixpoint_V1_Finding.Status.resolved.rawValue
+        finding.open_key = nil
+      }
+      try finding.update(db)
+    }
   }
 
   func list(_ request: Fixpoint_V1_ListFindingsRequest) async throws -> ([FindingRecord], Page) {
@@ -192,7 +230,7 @@ struct FindingStore: Sendable {
       provider_id: r.providerID, region: r.region, severity: f.severity == .unspecified ? 3 : f.severity.rawValue,
       title: f.title, description: f.description_p, status: Fixpoint_V1_Finding.Status.open.rawValue,
       created_at: Date().timeIntervalSince1970, source_ref: f.sourceRef,
-      open_key: "\(resourceKey)|\(f.controlID.isEmpty ? f.findingType : f.controlID)")
+      open_key: "\(resourceKey)|\(f.controlID.isEmpty ? f.findingType : f.controlID)", planning: "")
   }
 }
 
@@ -215,6 +253,7 @@ extension FindingRecord {
       $0.status = Fixpoint_V1_Finding.Status(rawValue: self.status) ?? .unspecified
       $0.createdAt = .init(date: Date(timeIntervalSince1970: self.created_at))
       $0.sourceRef = self.source_ref
+      $0.planning = self.planning ?? ""
     }
   }
 }

@@ -7,6 +7,8 @@ import GRDB
 public enum RemediationApp {
   /// Keys the dispatcher reads besides the shared ones.
   public static let settings: [SettingDoc] = [
+    SettingDoc("dispatcher.auto.suggest", "bool", "true",
+               "plan every finding that arrives at once, and execute what policy lets run without approval (the tiers, windows and blast radius hold)"),
     SettingDoc("dispatcher.approval.required", "bool", "true",
                "whether actions need an approval unless a handler override says otherwise (REMEDIATION_REQUIRE_APPROVAL)"),
     SettingDoc("dispatcher.rollback.window.seconds", "int", "1800", "how long a completed action can be rolled back (max 172800)"),
@@ -25,10 +27,11 @@ public enum RemediationApp {
 
   /// The one assembly function, used by `main`, the tests and `fixpoint up`.
   public static func build(_ env: ServiceEnvironment) async throws -> ServiceComponents {
-    let store = try Store(path: env.settings.databasePath, migrations: FindingStore.migrations + [AuditChain.migration, ActionStore.migration, PolicyBook.migration])
+    let store = try Store(path: env.settings.databasePath, migrations: FindingStore.migrations + [AuditChain.migration, ActionStore.migration, PolicyBook.migration, FindingStore.planningMigration])
     let book = try PolicyBook(configured: try PolicyDefaults(reader: env.reader), store: store)
-    let findings = FindingStore(store: store, outbox: Outbox(source: .dispatcher))
     let r = env.reader
+    let autoSuggest = r.bool(forKey: "dispatcher.auto.suggest", default: true)
+    let findings = FindingStore(store: store, outbox: Outbox(source: .dispatcher), autoPlan: autoSuggest)
     var limits = TierLimits()
     for (tier, key, concurrency, timeout) in [(Fixpoint_V1_Tier.t1AutoSafe, "tier1", 10, 30), (.t2Verify, "tier2", 5, 120), (.t3ChangeWindow, "tier3", 2, 600)] {
       limits.concurrency[tier] = max(1, r.int(forKey: ConfigKey("dispatcher.\(key).concurrency"), default: concurrency))
@@ -45,13 +48,13 @@ public enum RemediationApp {
     let executor = Executor(
       actions: ActionStore(store: store), findings: findings, book: book, handlerConfig: config, limits: limits,
       inventory: client, logger: env.logger)
-    Task { await executor.reconcile() }
+    let autopilot = Autopilot(executor: executor, findings: findings, enabled: autoSuggest, logger: env.logger)
     return ServiceComponents(
       store: store,
       services: [RemediationRPCs(findings: findings, book: book, executor: executor)],
       roleTable: self.roleTable,
       eventEffect: { event, db in try findings.record(from: event, in: db) },
-      background: [connections])
+      background: [connections, autopilot])
   }
 
   /// Who may call what. Approve and reject additionally check that the approver is not the requester.

@@ -61,6 +61,10 @@ final class Cluster: Sendable {
     if service == .compliance && !(self.extraArguments[service] ?? []).contains("--compliance-assess-after-sync") {
       args += ["--compliance-assess-after-sync", "false"]
     }
+    // Likewise automatic planning: tests that do not ask for it suggest and execute themselves.
+    if service == .dispatcher && !(self.extraArguments[service] ?? []).contains("--dispatcher-auto-suggest") {
+      args += ["--dispatcher-auto-suggest", "false"]
+    }
     args += self.extraArguments[service] ?? []
     if let tls = self.tls {
       args += ["--tls-enabled", "true", "--tls-mutual", "true", "--tls-cert", tls.certificate, "--tls-key", tls.privateKey,

@@ -370,6 +370,78 @@ struct RemediationTests {
     #expect(planned == 0 && plannedHandler == "S3DefaultEncryption", "\(plannedOutput)")
   }
 
+  @Test("automatic planning: imported findings become actions without a suggest; approval off, tier 1–2 complete by themselves; a compliant resource is recorded, not acted on; tier 3 waits and execute says why; the bulk verbs account for each; concurrent policy updates both hold")
+  func automaticPlanning() async throws {
+    let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-auto-suggest", "true", "--dispatcher-approval-required", "false"])
+    let env = CLITests.environment(f.cluster)
+    let fixpoint = CLITests.fixpoint
+    let db = try await f.resource("rds_instance", "fp-db-bad")
+    let asff = f.cluster.dataDir + "/estate-findings.json"
+    let finding = { (id: String, control: String, arn: String) -> [String: Any] in
+      ["Id": id, "Compliance": ["Status": "FAILED", "SecurityControlId": control], "Severity": ["Label": "HIGH"], "Resources": [["Id": arn]]]
+    }
+    try JSONSerialization.data(withJSONObject: ["Findings": [
+      finding("auto-1", "S3.8", "arn:aws:s3:::fp-bad-bucket"),  // tier 1: runs by itself
+      finding("auto-2", "S3.8", "arn:aws:s3:::fp-good-bucket"),  // already passes
+      finding("auto-3", "RDS.2", db.externalID),  // tier 3: always approved by a person, in a window
+    ]]).write(to: URL(fileURLWithPath: asff))
+    let (imported, importOutput) = try Cluster.run(fixpoint, ["findings", "import", asff], environment: env)
+    #expect(imported == 0, "\(importOutput)")
+
+    // No suggest: the dispatcher plans each finding and runs what needs no approval.
+    let settled = try await Cluster.eventually(timeout: 60) {
+      try f.cluster.query(.dispatcher) { db in
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM finding WHERE planning IS NOT NULL") == 3
+          && Int.fetchOne(db, sql: "SELECT COUNT(*) FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) == 1
+      }
+    }
+    #expect(settled)
+    let findings = try f.cluster.query(.dispatcher) { db in
+      try Row.fetchAll(db, sql: "SELECT source_ref, planning, status FROM finding ORDER BY source_ref").map { ($0["source_ref"] as String, $0["planning"] as String, $0["status"] as Int) }
+    }
+    #expect(findings.count == 3 && findings[0].1.hasPrefix("action act_") && findings[2].1.hasPrefix("action act_"), "\(findings)")
+    #expect(findings.count == 3 && findings[1].1.hasPrefix("already compliant") && findings[1].2 == Fixpoint_V1_Finding.Status.resolved.rawValue, "\(findings)")
+    // boto3 reads the fix; the audit trail shows no person in it.
+    #expect(same(try f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
+    let actions = try await f.dispatcher { try await $0.listActions(.init()).actions }
+    let fix = try #require(actions.first { $0.state == .completed })
+    #expect(fix.requested.subject == "fixpoint-dispatcher" && fix.resource.externalID.hasSuffix("fp-bad-bucket"), "\(fix.resource)")
+    let trail = try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = fix.id }).entries }
+    #expect(trail.map(\.toState) == ["suggested", "approved", "executing", "completed"], "\(trail.map(\.toState))")
+    let t3 = try #require(actions.first { $0.resource.resourceID == db.id })
+    #expect(t3.state == .pendingApproval && t3.tier == .t3ChangeWindow)
+    #expect(actions.count == 2, "one action per failing finding, none for the compliant one")
+
+    // The bulk verbs: suggest --all-open answers each open finding with its action; approve
+    // --all-pending approves what bob may; execute --all-approved says why tier 3 did not run.
+    let (_, allOpen) = try Cluster.run(fixpoint, ["remediation", "suggest", "--all-open", "--output", "json"], environment: env)
+    let rows = try CLITests.json(allOpen)
+    #expect(Dictionary(uniqueKeysWithValues: rows.compactMap { r in (r["action"] as? String).map { ($0, r["state"] as? String ?? "") } })
+      == [t3.id: "pending-approval", fix.id: "completed"], "each open finding answered with its one open action; \(rows)")
+    var bob = env
+    bob["FIXPOINT_TOKEN"] = try await f.cluster.token(role: .approver, subject: "bob")
+    let (approvedAll, approvedOutput) = try Cluster.run(fixpoint, ["remediation", "approve", "--all-pending", "--comment", "window tonight"], environment: bob)
+    #expect(approvedAll == 0 && approvedOutput.contains("1 pending: 1 approved, 0 not approved"), "\(approvedOutput)")
+    #expect(try await f.dispatcher { try await $0.getAction(.with { $0.actionID = t3.id }) }.state == .approved)
+    let (executed, executedOutput) = try Cluster.run(fixpoint, ["remediation", "execute", "--all-approved"], environment: env)
+    #expect(executed == 3 && executedOutput.contains("not run (no-change-window)") && executedOutput.contains("1 asked: 0 ran, 0 failed, 1 not run"), "\(executedOutput)")
+    #expect(same((try f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
+    #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
+
+    // Two UpdatePolicy calls on different fields at once, ten times over: both changes hold, in
+    // memory and in the stored policy.
+    for round in 1...10 {
+      async let ttl = f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["approval_ttl_seconds"]; $0.policy.approvalTtlSeconds = Int64(3600 + round) }) }
+      async let count = f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["blast_radius_max_count"]; $0.policy.blastRadiusMaxCount = Int32(100 + round) }) }
+      _ = try await (ttl, count)
+      let served = try await f.dispatcher { try await $0.getPolicy(.init()) }
+      let stored = try f.cluster.query(.dispatcher) { try Fixpoint_V1_Policy(serializedBytes: try Data.fetchOne($0, sql: "SELECT message FROM policy WHERE id = 1")!) }
+      for policy in [served, stored] {
+        #expect(policy.approvalTtlSeconds == Int64(3600 + round) && policy.blastRadiusMaxCount == Int32(100 + round), "round \(round): \(policy)")
+      }
+    }
+  }
+
   /// A fixture behind the fault proxy with `count` public buckets, each with an approved S3.8
   /// action (approval off): the batch the crash cases interrupt.
   static func crashBatch(count: Int) async throws -> (AWSFixture, FaultProxy, [String]) {

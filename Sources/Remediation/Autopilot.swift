@@ -1,0 +1,117 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The dispatcher's background work, one `Service` in its group. First it finishes the executions
+/// a crash interrupted (`Executor.reconcile`). Then, with `dispatcher.auto.suggest` on, it plans
+/// every finding that arrives (ASFF import, SubmitFinding, compliance.violation, drift.detected),
+/// oldest first, and records on the finding what planning made of it; and it executes the actions
+/// it planned that policy lets run without approval, through the same `Executor.execute` as an
+/// operator's call: the tiers' concurrency, the change windows and the blast-radius guard hold. An
+/// action not run (a closed window, the blast radius, an outage) is tried again when its window
+/// opens, or after a minute; an action an operator suggested waits for the operator's execute.
+final class Autopilot: Service, Sendable {
+  let executor: Executor
+  let findings: FindingStore
+  let enabled: Bool
+  let logger: Logger
+  private let schedule = Mutex(Schedule())
+
+  /// When automatic execution looks at approved actions again.
+  struct Schedule {
+    /// Set when planning made an action that may run now (and at start, for what a stop left).
+    var due = true
+    /// Per action not run: when to try it again.
+    var retryAt: [String: Date] = [:]
+  }
+
+  /// How long an action not run waits before it is tried again when nothing says when.
+  static let retryDelay: TimeInterval = 60
+  /// How long planning waits for an unreachable inventory before the next finding.
+  static let outagePause: Duration = .seconds(5)
+
+  init(executor: Executor, findings: FindingStore, enabled: Bool, logger: Logger) {
+    self.executor = executor
+    self.findings = findings
+    self.enabled = enabled
+    self.logger = logger
+  }
+
+  func run() async throws {
+    await JobQueue.run(
+      "finding", logger: self.logger,
+      recover: { await self.executor.reconcile() },
+      next: { self.enabled ? try await self.findings.nextUnplanned() : nil },
+      execute: { await self.plan($0) },
+      idle: { if self.enabled { try await self.executeDue() } })
+  }
+
+  /// Plans one finding as the dispatcher (so a person may approve it), and records the outcome.
+  func plan(_ finding: FindingRecord) async {
+    let outcome: String
+    var resolve = false
+    do {
+      let action = try await self.executor.suggest(.with { $0.findingID = finding.id }, by: Executor.system)
+      outcome = "action \(action.id) (\(Lifecycle.name(action.state)))"
+      if action.state == .approved, !action.requiresApproval { self.schedule.withLock { $0.due = true } }
+    } catch is Executor.InventoryUnavailable {
+      // Left unplanned: the next turn tries again once inventory answers.
+      self.logger.warning("planning paused: inventory unreachable", metadata: ["finding": "\(finding.id)"])
+      try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.outagePause) }
+      return
+    } catch let ServiceError.failedPrecondition(why) {
+      // "already compliant: …", "no handler fixes …", "… names no inventory resource …"
+      outcome = why
+      resolve = why.hasPrefix("already compliant")
+    } catch {
+      outcome = "not planned: \(error)"
+    }
+    do {
+      try await self.findings.setPlanning(finding.id, outcome, resolve: resolve)
+      self.logger.info("finding planned", metadata: ["finding": "\(finding.id)", "outcome": "\(outcome)"])
+    } catch {
+      self.logger.error("recording a finding's planning failed", metadata: ["finding": "\(finding.id)", "error": "\(error)"])
+    }
+  }
+
+  /// Executes the approved actions the dispatcher planned itself and policy lets run without an
+  /// approval, skipping those waiting for a retry time.
+  func executeDue() async throws {
+    let now = Date()
+    let due = self.schedule.withLock { s -> Bool in
+      let retry = s.retryAt.values.contains { $0 <= now }
+      defer { s.due = false }
+      return s.due || retry
+    }
+    guard due else { return }
+    let approved = try await self.executor.store.pool.read { db in
+      try Data.fetchAll(db, sql: "SELECT message FROM action WHERE state = ? ORDER BY created_at", arguments: [Fixpoint_V1_ActionState.approved.rawValue])
+    }
+    let automatic = try approved.map { try Fixpoint_V1_Action(serializedBytes: $0) }
+      .filter { !$0.requiresApproval && $0.requested.subject == Executor.system.subject }
+    let waiting = self.schedule.withLock { s in
+      let still = Set(automatic.map(\.id))
+      s.retryAt = s.retryAt.filter { still.contains($0.key) }  // ran, or left approved by someone else's call
+      return s.retryAt
+    }
+    let ids = automatic.filter { (waiting[$0.id] ?? now) <= now }.map(\.id)
+    guard !ids.isEmpty else { return }
+    let execution = try await self.executor.execute(.with { $0.actionIds = ids }, by: Executor.system)
+    let after = Date()
+    self.schedule.withLock { s in
+      for id in ids { s.retryAt[id] = nil }
+      for n in execution.notRun {
+        s.retryAt[n.actionID] = switch n.cause {
+        case .windowClosed where n.hasNextWindowOpensAt: n.nextWindowOpensAt.date
+        case .inventoryUnavailable: after.addingTimeInterval(5)
+        default: after.addingTimeInterval(Self.retryDelay)
+        }
+      }
+    }
+    self.logger.info(
+      "automatic execution", metadata: ["ran": "\(execution.ran.count)", "not_run": "\(execution.notRun.count)"])
+  }
+}
