@@ -8,7 +8,7 @@ import GRDB
 import GRPCCore
 
 /// `fixpoint.v1.ComplianceService`: the control catalogue and frameworks (FixpointControls),
-/// assessments, results, waivers and exports. Plan evaluation answers UNIMPLEMENTED until built.
+/// assessments, results, waivers and exports, and EvaluatePlan (the offline gate's evaluation, served).
 struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
   let store: Store
   let assessor: Assessor

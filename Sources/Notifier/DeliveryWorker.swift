@@ -98,11 +98,16 @@ struct Sender: Sendable {
   }
 }
 
-/// What the worker's loop shares with the sends in flight.
+/// What the worker's loop shares with the sends in flight and the recorder.
 final class WorkerState: Sendable {
-  /// Delivery id → channel id.
+  /// Delivery id → channel id, from its claim until its attempt is recorded: never claimed twice.
   let inFlight = Mutex<[String: String]>([:])
+  /// Sends on the wire now (at most the concurrency).
+  let sending = Mutex(0)
+  /// Attempts answered and not yet handed to the recorder.
   let finished = Mutex<[AttemptResult]>([])
+  /// Whether a batch of attempts is being written.
+  let recording = Mutex(false)
 }
 
 /// The circuit breaker's settings: after `failures` failed attempts in a row a channel is left
@@ -116,6 +121,10 @@ struct BreakerPolicy: Sendable, Equatable {
 /// at once, and records every attempt. A delivery is marked delivered only after the receiver
 /// took it; one in flight when the process dies is still pending and is sent again, with the
 /// same webhook-id, after the restart.
+///
+/// Claims read a snapshot and attempts are written by one recorder beside the loop, so sending
+/// never waits behind the store's writer (a batch of incoming events holds it for tens of
+/// milliseconds); a delivery stays out of later claims until its attempt is recorded.
 struct DeliveryWorker: Service {
   let store: Store
   let sender: Sender
@@ -130,29 +139,41 @@ struct DeliveryWorker: Service {
     await withDiscardingTaskGroup { group in
       while true {
         let stopping = Task.isCancelled || Task.isShuttingDownGracefully
-        let results = shared.finished.withLock { list in
-          defer { list = [] }
-          return list
+        let results = shared.recording.withLock { busy -> [AttemptResult] in
+          guard !busy else { return [] }
+          let taken = shared.finished.withLock { list in
+            defer { list = [] }
+            return list
+          }
+          busy = !taken.isEmpty
+          return taken
         }
         if !results.isEmpty {
-          do { try await self.record(results) } catch {
-            self.logger.error("recording delivery attempts failed", metadata: ["error": "\(error)"])
+          group.addTask {
+            do { try await self.record(results) } catch {
+              // Left pending in the store: claimed and sent again, with the same webhook-id.
+              self.logger.error("recording delivery attempts failed", metadata: ["error": "\(error)"])
+            }
+            shared.inFlight.withLock { map in for r in results { map[r.deliveryID] = nil } }
+            shared.recording.withLock { $0 = false }
           }
-          shared.inFlight.withLock { map in for r in results { map[r.deliveryID] = nil } }
         }
         if stopping && shared.inFlight.withLock({ $0.isEmpty }) { break }
         var claimed: [(DeliveryRecord, ChannelRecord)] = []
         let busy = shared.inFlight.withLock { $0 }
-        if !stopping, busy.count < self.concurrency {
-          do { claimed = try await self.claim(limit: self.concurrency - busy.count, busy: busy) } catch {
+        let room = self.concurrency - shared.sending.withLock { $0 }
+        if !stopping, room > 0 {
+          do { claimed = try await self.claim(limit: room, busy: busy) } catch {
             self.logger.error("claiming deliveries failed", metadata: ["error": "\(error)"])
           }
         }
         for (delivery, channel) in claimed {
           shared.inFlight.withLock { $0[delivery.id] = channel.id }
+          shared.sending.withLock { $0 += 1 }
           group.addTask {
             let result = await self.sender.send(delivery, channel: channel, now: Date().timeIntervalSince1970)
             shared.finished.withLock { $0.append(result) }
+            shared.sending.withLock { $0 -= 1 }
           }
         }
         // While sends are in flight their answers are collected every 2 ms; idle, the queue is polled every 20 ms.
@@ -162,26 +183,28 @@ struct DeliveryWorker: Service {
   }
 
   /// Due deliveries not already in flight, minus those whose channel's breaker is open (they
-  /// wait for it) or that are gone or disabled (the dead letter). A half-open channel gets one probe.
+  /// wait for it) or that are gone or disabled (the dead letter). A half-open channel gets one
+  /// probe. Read from a snapshot; only those set-asides are written.
   func claim(limit: Int, busy: [String: String]) async throws -> [(DeliveryRecord, ChannelRecord)] {
     let now = Date().timeIntervalSince1970
     let breaker = self.breaker
-    return try await self.store.pool.write { db in
+    let (claimed, deadLettered, deferred) = try await self.store.pool.read { db in
       let due = try DeliveryRecord.fetchAll(
         db.cachedStatement(sql: "SELECT * FROM delivery WHERE status IN (1, 3) AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"),
         arguments: [now, limit + busy.count])
       var channels: [String: ChannelRecord?] = [:]
       var probing = Set(busy.values)
       var claimed: [(DeliveryRecord, ChannelRecord)] = []
+      var deadLettered: [(String, String)] = []
+      var deferred: [(String, Double)] = []
       for delivery in due where busy[delivery.id] == nil && claimed.count < limit {
         if channels[delivery.channel_id] == nil { channels[delivery.channel_id] = .some(try ChannelRecord.fetchOne(db, key: delivery.channel_id)) }
         guard let channel = channels[delivery.channel_id] ?? nil, channel.status == 1 else {
-          try db.cachedStatement(sql: "UPDATE delivery SET status = 4, last_error = ? WHERE id = ?").execute(
-            arguments: [channels[delivery.channel_id]??.status == 2 ? "channel disabled" : "channel deleted", delivery.id])
+          deadLettered.append((delivery.id, channels[delivery.channel_id]??.status == 2 ? "channel disabled" : "channel deleted"))
           continue
         }
         if let until = channel.breaker_until, until > now {
-          try db.cachedStatement(sql: "UPDATE delivery SET next_attempt_at = ? WHERE id = ?").execute(arguments: [until, delivery.id])
+          deferred.append((delivery.id, until))
           continue
         }
         if channel.failures >= breaker.failures {
@@ -190,8 +213,20 @@ struct DeliveryWorker: Service {
         }
         claimed.append((delivery, channel))
       }
-      return claimed
+      return (claimed, deadLettered, deferred)
     }
+    if !deadLettered.isEmpty || !deferred.isEmpty {
+      try await self.store.pool.write { db in
+        // Only a delivery still waiting is set aside: the snapshot may be older than the store.
+        for (id, why) in deadLettered {
+          try db.cachedStatement(sql: "UPDATE delivery SET status = 4, last_error = ? WHERE id = ? AND status IN (1, 3)").execute(arguments: [why, id])
+        }
+        for (id, until) in deferred {
+          try db.cachedStatement(sql: "UPDATE delivery SET next_attempt_at = ? WHERE id = ? AND status IN (1, 3)").execute(arguments: [until, id])
+        }
+      }
+    }
+    return claimed
   }
 
   /// Writes attempts and their consequences in one transaction.

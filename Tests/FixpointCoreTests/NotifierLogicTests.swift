@@ -107,6 +107,14 @@ struct NotifierLogicTests {
     #expect(blocks.count <= 50 && (blocks[0]["text"] as? [String: Any])?["text"] as? String == content.summary)
   }
 
+  @Test("a group's sent alert ids read back as written, through the direct path and through JSON for anything unusual",
+        arguments: [[], ["alr_0a1b"], ["alr_1", "alr_2", "alr_3"], ["a,b", "c"], ["quo\"te", "back\\slash"], ["", "x"]])
+  func sentAlerts(ids: [String]) throws {
+    let text = SentAlerts.encode(ids)
+    #expect(SentAlerts.decode(text) == ids, "\(text)")
+    #expect(try JSONDecoder().decode([String].self, from: Data(text.utf8)) == ids, "always a JSON array: \(text)")
+  }
+
   @Test("backoff: full jitter under a doubling ceiling, Retry-After honoured, out of attempts or too old is the dead letter")
   func backoff() {
     let policy = DeliveryBackoff(base: 5, cap: 3600, maxAttempts: 4, maxAge: 1000)
