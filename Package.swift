@@ -129,7 +129,6 @@ let package = Package(
       name: "FixpointCLI",
       dependencies: [
         "FixpointCore", "FixpointProtocol", "FixpointDocuments", "FixpointControls", "FixpointGate",
-        "Inventory", "Drift", "Compliance", "Remediation", "Notifier",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Crypto", package: "swift-crypto"),
       ] + grpc,

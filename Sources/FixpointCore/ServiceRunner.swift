@@ -154,6 +154,8 @@ public enum ServiceRunner {
 /// The gRPC server as a lifecycle service: serves until graceful shutdown, then stops accepting
 /// RPCs, lets in-flight ones finish within `shutdown.grace.seconds`, and is forced down after that.
 struct GRPCServerService: Service {
+  /// The exit status when the shutdown grace ran out with RPCs still open (EX_SOFTWARE).
+  static let forcedStopStatus: Int32 = 70
   let server: GRPCServer<HTTP2ServerTransport.Posix>
   let health: HealthService
   let settings: ServiceSettings
@@ -175,10 +177,11 @@ struct GRPCServerService: Service {
       logger.info("shutting down")
       health.markNotServing()
       server.beginGracefulShutdown()
-      // Streams such as health Watch never finish on their own; bound the wait.
+      // Streams such as health Watch never finish on their own; bound the wait. A stop that had
+      // to cut RPCs short is not a clean one: the exit status says so (a supervisor may alert).
       DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(grace)) {
         logger.warning("shutdown grace period over; stopping with RPCs still open")
-        exit(0)
+        exit(Self.forcedStopStatus)
       }
     }
   }
