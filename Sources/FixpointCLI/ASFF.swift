@@ -17,9 +17,9 @@ struct ImportFindings: AsyncParsableCommand {
       resolved and suppressed findings are skipped. Importing the same file again changes nothing \
       (each finding's Id makes its request id).
       """)
-  @OptionGroup var connection: ConnectionOptions
   @Argument(help: "The ASFF JSON file.") var file: String
   @Option(help: "table or json.") var output: OutputFormat = .table
+  @OptionGroup var connection: ConnectionOptions
 
   struct Imported {
     var asffID, control, resource, outcome, findingID: String

@@ -41,8 +41,8 @@ struct Compliance: AsyncParsableCommand {
   /// `fixpoint compliance frameworks`
   struct FrameworksList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "frameworks", abstract: "List frameworks, their sources and counts.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let frameworks = try await self.connection.call(.compliance) { try await Compliance.client($0).listFrameworks(.init(), options: cliCallOptions).frameworks }
@@ -59,10 +59,10 @@ struct Compliance: AsyncParsableCommand {
   /// `fixpoint compliance controls [--framework F] [--type T]`
   struct Controls: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List controls, optionally of one framework or resource type.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "Only controls evidencing this framework (see `compliance frameworks`).") var framework: String?
     @Option(help: "Only controls of this resource type (e.g. s3_bucket).") var type: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ListControlsRequest.with { $0.frameworkID = self.framework ?? ""; $0.resourceType = self.type ?? "" }
@@ -86,9 +86,9 @@ struct Compliance: AsyncParsableCommand {
   /// `fixpoint compliance control ID`
   struct ControlShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "control", abstract: "Show one control: what it reads, its parameters, mappings and fix.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The control id, e.g. S3.8.") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = self.id
@@ -112,12 +112,12 @@ struct Compliance: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Assess a framework's controls on inventory's resources.",
       discussion: "With --wait, shows progress, then the score per framework and the failures by severity; exits 3 when anything fails.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "The framework id (see `compliance frameworks`).") var framework: String
     @Option(help: "Only this provider (prv_… or its name); default every connected one.") var provider: String?
     @Option(help: "Only these controls, comma-separated.") var controls: String?
     @Flag(help: "Wait for the assessment to finish, showing progress.") var wait = false
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let provider = try await self.connection.providerID(self.provider)
@@ -162,9 +162,9 @@ struct Compliance: AsyncParsableCommand {
   /// `fixpoint compliance assessments [--framework F]`
   struct Assessments: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List assessments, newest first.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "Only this framework.") var framework: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ListAssessmentsRequest.with { $0.frameworkID = self.framework ?? "" }
@@ -183,7 +183,6 @@ struct Compliance: AsyncParsableCommand {
   /// `fixpoint compliance results ASSESSMENT [--status fail] [--control C] [--resource R] [--change new-failure]`
   struct Results: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List an assessment's results.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Argument(help: "The assessment id (asm_…).") var assessment: String
     @Option(help: "\(Fixpoint_V1_Result.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Result.Status?
@@ -191,6 +190,7 @@ struct Compliance: AsyncParsableCommand {
     @Option(help: "Only this resource (res_…).") var resource: String?
     @Option(help: "\(Fixpoint_V1_Result.Change.allValueStrings.joined(separator: ", ")) (against the previous assessment).")
     var change: Fixpoint_V1_Result.Change?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ListResultsRequest.with {
@@ -222,10 +222,10 @@ struct Compliance: AsyncParsableCommand {
   struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Write an assessment out: json, csv, sarif (2.1.0), junit (XML), asff (Security Hub findings) or html (a report to open in a browser).")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The assessment id (asm_…).") var assessment: String
     @Option(help: "\(Fixpoint_V1_ExportFormat.allValueStrings.joined(separator: ", ")).") var format: Fixpoint_V1_ExportFormat
     @Option(name: [.customShort("o"), .long], help: "Write to this file instead of standard output.") var file: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ExportAssessmentRequest.with { $0.assessmentID = self.assessment; $0.format = self.format }
@@ -253,13 +253,13 @@ struct Compliance: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Waive a control for one resource or for resources with given tags (approver, admin).",
       discussion: "Every waiver expires: --expires takes a duration (30d, 12h) or an ISO 8601 time, at most 365 days ahead.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "The control id.") var control: String
     @Option(help: "One resource (res_…).") var resource: String?
     @Option(help: "A tag the resources must have, key=value; repeat for several (all must match).") var tag: [String] = []
     @Option(help: "Why (recorded with your name).") var reason: String
     @Option(help: "When it stops applying: 30d, 12h, or 2027-01-31T00:00:00Z.") var expires: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       var selector: [String: String] = [:]
@@ -290,9 +290,9 @@ struct Compliance: AsyncParsableCommand {
   /// `fixpoint compliance waivers [--all]`
   struct Waivers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List waivers in force (--all: expired and deleted ones too).")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Flag(help: "Also expired and deleted waivers.") var all = false
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ListWaiversRequest.with { $0.includeExpired = self.all }
@@ -311,8 +311,8 @@ struct Compliance: AsyncParsableCommand {
   /// `fixpoint compliance unwaive ID`
   struct Unwaive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Delete a waiver (kept for the record, with who deleted it).")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The waiver id (wvr_…).") var id: String
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = self.id

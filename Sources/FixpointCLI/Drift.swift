@@ -25,13 +25,13 @@ struct DriftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Compare everything, one provider's resources, or one resource (read again from the cloud first) with their baselines.",
       discussion: "With --wait, shows progress, then the drifts found; exits 3 when any is open.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "Only this provider (prv_… or its name).") var provider: String?
     @Option(help: "Only this resource (res_…); inventory reads it from the cloud first.") var resource: String?
     @Option(help: "An IaC definition (name or iac_…) against the live cloud, instead of baselines; `fixpoint iac drift` shows its report.")
     var definition: String?
     @Flag(help: "Wait for the scan to finish, showing progress.") var wait = false
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       if [self.provider, self.resource, self.definition].compactMap({ $0 }).count > 1 {
@@ -91,12 +91,12 @@ struct Drifts: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List drifts, newest first.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "\(Fixpoint_V1_Drift.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Drift.Status?
     @Option(help: "\(Fixpoint_V1_Drift.Kind.allValueStrings.joined(separator: ", ")).") var kind: Fixpoint_V1_Drift.Kind?
     @Option(help: "Only this resource id.") var resource: String?
     @Option(help: "Only drifts at least this severe.") var minSeverity: Fixpoint_V1_Severity?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ListDriftsRequest.with {
@@ -126,9 +126,9 @@ struct Drifts: AsyncParsableCommand {
   /// `fixpoint drifts show ID`: the differences side by side, then the history.
   struct ShowDrift: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a drift: each differing path with its baseline and live value, and its history.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The drift id (dft_…).") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = self.id
@@ -175,10 +175,10 @@ struct Drifts: AsyncParsableCommand {
 
   struct Investigate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Mark a drift as being investigated.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The drift id (dft_…).") var id: String
     @Option(help: "Why, or who is on it.") var comment = ""
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
     func run() async throws { try await Drifts.update(self.connection, self.id, .investigating, self.comment, self.output) }
   }
 
@@ -186,26 +186,26 @@ struct Drifts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Resolve a drift by hand.",
       discussion: "A later scan that still sees the difference opens a new drift: to accept the live state, capture a new baseline instead.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The drift id (dft_…).") var id: String
     @Option(help: "Why it is resolved (required).") var comment: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
     func run() async throws { try await Drifts.update(self.connection, self.id, .resolved, self.comment, self.output) }
   }
 
   struct Reopen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Open a resolved drift again (status detected).")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The drift id (dft_…).") var id: String
     @Option(help: "Why.") var comment = ""
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
     func run() async throws { try await Drifts.update(self.connection, self.id, .detected, self.comment, self.output) }
   }
 
   struct Schedules: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List drift's schedules (as `fixpoint schedules list`).")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
     func run() async throws { try await SchedulesCommand.list(self.connection, self.output) }
   }
 }
@@ -235,8 +235,8 @@ struct SchedulesCommand: AsyncParsableCommand {
 
   struct ListSchedules: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List the schedules, their next and last runs.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
     func run() async throws { try await SchedulesCommand.list(self.connection, self.output) }
   }
 
@@ -249,13 +249,13 @@ struct SchedulesCommand: AsyncParsableCommand {
 
   struct Set: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Re-time, enable or disable a schedule.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "resource_sync, drift_detection or compliance_check.") var name: String
     @Option(help: "The interval: 90s, 30m, 4h, 1d.") var every: String?
     @Option(help: "A cron expression: minute hour day-of-month month day-of-week.") var cron: String?
     @Option(help: "The cron expression's time zone (default UTC).") var timeZone: String?
     @Flag(help: "Disable the schedule.") var disable = false
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       guard (self.every == nil) != (self.cron == nil) else { throw ValidationError("give one of --every and --cron") }
@@ -279,9 +279,9 @@ struct SchedulesCommand: AsyncParsableCommand {
 
   struct RunNow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a schedule now; refused while its previous run is still going.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "resource_sync, drift_detection or compliance_check.") var name: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_RunScheduleRequest.with { $0.requestID = RandomID.make(prefix: "cli"); $0.name = self.name }
@@ -303,8 +303,8 @@ struct Jobs: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List job runs, newest first.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let (runs, more) = try await self.connection.call(.drift) { client in

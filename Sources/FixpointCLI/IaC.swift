@@ -30,7 +30,6 @@ struct IaCCommand: AsyncParsableCommand {
         and ? are wildcards, a dot inside an id is written \\., ! un-ignores, # comments. TYPE is \
         the definition's type (aws_s3_bucket) or inventory's (s3_bucket).
         """)
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The file.") var file: String
     @Option(help: "The definition's name (letters, digits, . _ - /).") var name: String
     @Option(help: "auto, terraform-state, terraform-plan, cloudformation or kubernetes.") var format = "auto"
@@ -42,6 +41,7 @@ struct IaCCommand: AsyncParsableCommand {
     @Option(help: "An ignore file; on a re-upload the previous rules stay unless this or --clear-ignore is given.") var ignore: String?
     @Flag(help: "Drop the previous version's ignore rules.") var clearIgnore = false
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let formats: [String: Fixpoint_V1_IaCDefinition.Format] = [
@@ -87,8 +87,8 @@ struct IaCCommand: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List definitions by name.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let (definitions, more) = try await self.connection.call(.drift) { client in
@@ -103,9 +103,9 @@ struct IaCCommand: AsyncParsableCommand {
 
   struct ShowDefinition: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a definition: scope, versions and declared resources.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The name or id (iac_…).") var definition: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let reference = self.definition
@@ -123,8 +123,8 @@ struct IaCCommand: AsyncParsableCommand {
 
   struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Delete a definition with its versions and reports; its open drifts are resolved.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The name or id (iac_…).") var definition: String
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_DeleteIaCDefinitionRequest.with { $0.requestID = RandomID.make(prefix: "cli"); $0.definitionID = self.definition }
@@ -138,9 +138,9 @@ struct IaCCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "drift", abstract: "Compare a definition with the live cloud now and show what changed, is missing or unmanaged, and coverage.",
       discussion: "Exits 3 when anything changed, is missing or is unmanaged; 0 when the cloud is as declared.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The name or id (iac_…).") var definition: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let reference = self.definition

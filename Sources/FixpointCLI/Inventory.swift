@@ -37,7 +37,6 @@ struct Provider: AsyncParsableCommand {
         a profile: a secret on the command line is visible to other users of the machine. With \
         --role-arn, inventory assumes that role (with --external-id) for every call.
         """)
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "Provider kind: aws.") var kind: String
     @Option(help: "A name for the account, unique in this installation.") var name: String
     @Option(help: "Access key id.") var accessKeyID: String?
@@ -48,6 +47,7 @@ struct Provider: AsyncParsableCommand {
     @Option(help: "Comma-separated regions to discover (default us-east-1).") var regions: String = "us-east-1"
     @Option(help: "API endpoint override: a VPC endpoint or a local emulator, http(s)://host:port.") var endpoint: String?
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       guard self.kind == "aws" else { throw ValidationError("only 'aws' providers are supported") }
@@ -107,9 +107,9 @@ struct Provider: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List providers.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Flag(help: "Include disconnected providers (kept for their history).") var includeDisconnected = false
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let (providers, more) = try await self.connection.call(.inventory) { client in
@@ -127,12 +127,12 @@ struct Provider: AsyncParsableCommand {
   struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Discover a provider's resources now, showing progress until the sync ends.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The provider: its id (prv_…) or its name.") var id: String
     @Option(help: "Only these types, comma-separated (e.g. s3_bucket,security_group).") var types: String?
     @Option(help: "Only these regions, comma-separated.") var regions: String?
     @Flag(help: "Start the sync and return at once with its job id.") var noWait = false
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = try await self.connection.providerID(self.id)
@@ -164,9 +164,9 @@ struct Provider: AsyncParsableCommand {
   struct Disconnect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Forget a provider's credentials (admin); its resources stay as history.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The provider: its id (prv_…) or its name.") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = try await self.connection.providerID(self.id)
@@ -191,13 +191,13 @@ struct Resource: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List resources.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "Only this provider (its id, prv_…, or its name).") var provider: String?
     @Option(help: "Only this type, e.g. s3_bucket.") var type: String?
     @Option(help: "Only this region.") var region: String?
     @Option(help: "key=value; repeat to require several.") var tag: [String] = []
     @Option(help: "\(Fixpoint_V1_Resource.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Resource.Status?
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       for t in self.tag where !t.contains("=") { throw ValidationError("--tag '\(t)' is not key=value") }
@@ -227,9 +227,9 @@ struct Resource: AsyncParsableCommand {
 
   struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one resource with its whole configuration document.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The resource id (res_…).") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let resource = try await self.connection.call(.inventory) { client in
@@ -260,11 +260,11 @@ struct Baseline: AsyncParsableCommand {
   struct Capture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Mark the current configuration of a resource, or of every resource of a provider, as known good.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "One resource (res_…).") var resource: String?
     @Option(help: "Every active resource of this provider (prv_… or its name).") var provider: String?
     @Option(help: "Why this state is good, for the record.") var comment: String = ""
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       guard (self.resource == nil) != (self.provider == nil) else { throw ValidationError("give exactly one of --resource and --provider") }
@@ -287,9 +287,9 @@ struct Baseline: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A resource's baselines, newest (the default) first.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "The resource (res_…).") var resource: String
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let (baselines, more) = try await self.connection.call(.inventory) { client in

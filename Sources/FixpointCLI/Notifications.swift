@@ -79,9 +79,9 @@ struct ChannelsCommand: AsyncParsableCommand {
   struct Webhook: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "A Standard Webhooks endpoint: each delivery is signed (webhook-id, webhook-timestamp, webhook-signature).")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var common: Common
     @Option(help: "The endpoint URL (https; plain http only to allow-listed addresses).") var url: String
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let url = self.url
@@ -94,9 +94,9 @@ struct ChannelsCommand: AsyncParsableCommand {
 
   struct Slack: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A Slack incoming webhook (the URL is a secret: it is sealed and only its host is shown).")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var common: Common
     @Option(help: "The incoming-webhook URL (or FIXPOINT_SLACK_WEBHOOK_URL, which keeps it out of the process list).") var webhookURL: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       guard let url = self.webhookURL ?? ProcessInfo.processInfo.environment["FIXPOINT_SLACK_WEBHOOK_URL"] else {
@@ -113,7 +113,6 @@ struct ChannelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Email over SMTP: STARTTLS by default (--tls for port 465), AUTH when --username is given.",
       discussion: "The password comes from FIXPOINT_SMTP_PASSWORD or, on a terminal, a prompt; never from a flag.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var common: Common
     @Option(help: "The SMTP server.") var smtpHost: String
     @Option(help: "Its port (default 587, or 465 with --tls).") var smtpPort: Int32 = 0
@@ -123,6 +122,7 @@ struct ChannelsCommand: AsyncParsableCommand {
     @Flag(help: "TLS from the first byte (port 465).") var tls = false
     @Flag(help: "No TLS: only for a relay on an allow-listed address, and never with a password.") var plain = false
     @Option(help: "The AUTH user name.") var username: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       guard [self.starttls, self.tls, self.plain].filter({ $0 }).count <= 1 else { throw ValidationError("give one of --starttls, --tls, --plain") }
@@ -160,8 +160,8 @@ struct ChannelsCommand: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List channels (no secret is ever shown).")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let listing = self.listing
@@ -178,9 +178,9 @@ struct ChannelsCommand: AsyncParsableCommand {
   struct TestChannel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "test", abstract: "Send a test message through the channel now and show what the receiver answered.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The channel id (chn_…).") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = self.id
@@ -196,10 +196,10 @@ struct ChannelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "rotate-secret",
       abstract: "Give a webhook a new signing secret (printed once); the old one keeps signing beside it for --overlap seconds.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The channel id (chn_…).") var id: String
     @Option(help: "Seconds both secrets sign (default 86400).") var overlap: Int32 = 0
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let (id, overlap) = (self.id, self.overlap)
@@ -214,8 +214,8 @@ struct ChannelsCommand: AsyncParsableCommand {
 
   struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Delete a channel and its subscriptions; its queued deliveries go to the dead letter.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The channel id (chn_…).") var id: String
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = self.id
@@ -240,13 +240,13 @@ struct SubscriptionsCommand: AsyncParsableCommand {
 
   struct Create: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Subscribe a channel to alerts (admin).")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "Alert type patterns, comma-separated: 'remediation.*', '*'.") var events: String
     @Option(help: "The least severity sent: \(Fixpoint_V1_Severity.allValueStrings.joined(separator: ", ")).") var minSeverity: Fixpoint_V1_Severity = .info
     @Option(help: "The channel id (chn_…).") var channel: String
     @Option(help: "Only alerts about this provider (prv_… or its name).") var provider: String?
     @Option(name: .customLong("tag"), help: "Only resources with this tag, KEY=VALUE (repeat).") var tags: [String] = []
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       var tagMap: [String: String] = [:]
@@ -271,9 +271,9 @@ struct SubscriptionsCommand: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List subscriptions.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "Only this channel's.") var channel: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let (listing, channel) = (self.listing, self.channel ?? "")
@@ -290,8 +290,8 @@ struct SubscriptionsCommand: AsyncParsableCommand {
 
   struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Delete a subscription.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The subscription id (sub_…).") var id: String
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = self.id
@@ -316,10 +316,10 @@ struct DeliveriesCommand: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List deliveries, newest first.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "Only this status: \(Fixpoint_V1_Delivery.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Delivery.Status?
     @Option(help: "Only this channel's (chn_…).") var channel: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let (listing, status, channel) = (self.listing, self.status ?? .unspecified, self.channel ?? "")
@@ -336,9 +336,9 @@ struct DeliveriesCommand: AsyncParsableCommand {
 
   struct ShowDelivery: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a delivery and every attempt.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The delivery id (dlv_…).") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = self.id
@@ -355,9 +355,9 @@ struct DeliveriesCommand: AsyncParsableCommand {
 
   struct Redeliver: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Queue a dead (or delivered) delivery again, with the same webhook-id.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The delivery id (dlv_…).") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let id = self.id

@@ -37,13 +37,13 @@ struct Remediation: AsyncParsableCommand {
         --all-open plans the open findings recorded before that (or while it was off), each \
         answered with its action or why it has none.
         """)
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "The finding (fnd_…).") var finding: String?
     @Option(help: "Use this handler instead of the one matching the finding's control.") var handler: String?
     @Flag(help: "Every open finding.") var allOpen = false
     @Option(help: "With --all-open: only findings of this control, e.g. S3.8.") var control: String?
     @Option(help: "With --all-open: only findings on this provider's resources (prv_… or its name).") var provider: String?
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       guard (self.finding == nil) == self.allOpen else { throw ValidationError("give --finding, or --all-open") }
@@ -101,11 +101,11 @@ struct Remediation: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List actions, newest first.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "\(Fixpoint_V1_ActionState.allValueStrings.joined(separator: ", ")).") var state: Fixpoint_V1_ActionState?
     @Option(help: "Only actions on this resource (res_…).") var resource: String?
     @Option(help: "Only this handler.") var handler: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ListActionsRequest.with {
@@ -128,9 +128,9 @@ struct Remediation: AsyncParsableCommand {
   struct ShowAction: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "show", abstract: "Show an action: description, resource, current configuration, planned diff, risk, tier, reversibility, snapshot.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The action (act_…).") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let action = try await dispatcher(self.connection) { try await $0.getAction(.with { $0.actionID = self.id }, options: cliCallOptions) }
@@ -141,13 +141,13 @@ struct Remediation: AsyncParsableCommand {
   struct Approve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Approve an action, or every action waiting for approval (approver or admin; never your own).")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The action (act_…).") var id: String?
     @Flag(help: "Every action waiting for approval that you may approve; the others are listed with the reason.") var allPending = false
     @Option(help: "With --all-pending: only actions for findings of this control, e.g. S3.8.") var control: String?
     @Option(help: "With --all-pending: only this handler's actions.") var handler: String?
     @Option(help: "Why, for the audit trail.") var comment: String = ""
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       guard (self.id == nil) == self.allPending else { throw ValidationError("give an action id, or --all-pending") }
@@ -222,11 +222,11 @@ struct Remediation: AsyncParsableCommand {
   struct Execute: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Execute approved actions: snapshot, apply, verify; each tier within its concurrency and timeout.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "Action ids (act_…).") var ids: [String] = []
     @Flag(help: "Every approved action.") var allApproved = false
     @Flag(help: "Only show what would change.") var dryRun = false
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       guard self.ids.isEmpty == self.allApproved else { throw ValidationError("give action ids or --all-approved") }
@@ -280,8 +280,8 @@ struct Remediation: AsyncParsableCommand {
 
   struct Handlers: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The handlers, the controls they fix, their tier and risk.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let handlers = try await dispatcher(self.connection) { try await $0.listHandlers(.init(), options: cliCallOptions).handlers }
@@ -297,10 +297,10 @@ struct Remediation: AsyncParsableCommand {
 
 /// What approve, reject and rollback share: the action, a comment for the audit trail, the output.
 struct ActionStep: ParsableArguments {
-  @OptionGroup var connection: ConnectionOptions
   @Argument(help: "The action (act_…).") var id: String
   @Option(help: "Why, for the audit trail.") var comment: String = ""
   @Option(help: "table or json.") var output: OutputFormat = .table
+  @OptionGroup var connection: ConnectionOptions
 
   /// Calls the step with (request id, action id, comment) and prints the action it answers.
   func run(
@@ -342,9 +342,9 @@ struct Audit: AsyncParsableCommand {
 
   struct ShowTrail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "The trail of one action, or the whole trail.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Argument(help: "An action (act_…); empty for the whole trail.") var id: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let (entries, more) = try await dispatcher(self.connection) { d in
@@ -366,8 +366,8 @@ struct Audit: AsyncParsableCommand {
   struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Check the hash chain: names the first edited, inserted or deleted entry. Exit status 4 when broken.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let result = try await dispatcher(self.connection) { try await $0.verifyAuditChain(.init(), options: cliCallOptions) }
@@ -390,7 +390,6 @@ struct Policy: AsyncParsableCommand {
   struct SetPolicy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       commandName: "set", abstract: "Change the policy (admin): only the fields given change; the change is audited.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "Whether actions need an approval by default (true or false).") var requireApproval: Bool?
     @Option(help: "HANDLER=always|never|default; repeat for several. Replaces the overrides.") var override: [String] = []
     @Option(help: "A change window for tier 3, 'CRON|DURATION|TIME_ZONE' (e.g. '0 22 * * 1-5|2h|Europe/Berlin'); repeat. Replaces the windows.")
@@ -402,6 +401,7 @@ struct Policy: AsyncParsableCommand {
     @Option(help: "A batch changing more resources of one type in one account stops (0: no limit).") var blastRadius: Int?
     @Option(help: "A batch changing more than this share (0–1, e.g. 0.25) of an account's resources of one type stops (0: no limit).")
     var blastRadiusShare: Double?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       var policy = Fixpoint_V1_Policy()

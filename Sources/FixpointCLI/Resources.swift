@@ -21,7 +21,6 @@ struct Alerts: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List alerts, newest first.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "Only alerts in this status: \(Fixpoint_V1_Alert.Status.allValueStrings.joined(separator: ", ")).")
     var status: Fixpoint_V1_Alert.Status?
@@ -30,6 +29,7 @@ struct Alerts: AsyncParsableCommand {
     var minSeverity: Fixpoint_V1_Severity?
     @Option(help: "Only alerts of this type, e.g. compliance.violation, drift.security, remediation.failed.") var eventType: String?
     @Option(help: "Only alerts in this group (the group column).") var group: String?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ListAlertsRequest.with {
@@ -53,9 +53,9 @@ struct Alerts: AsyncParsableCommand {
 
   struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one alert.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The alert id (alr_…).") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let alert = try await self.connection.call(.notifier) { client in
@@ -69,13 +69,13 @@ struct Alerts: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Raise an alert by hand (operator or admin).",
       discussion: "Re-running with the same --request-id returns the first alert instead of raising a second.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "One-line title.") var title: String
     @Option(help: "Longer text.") var body: String = ""
     @Option(help: "\(Fixpoint_V1_Severity.allValueStrings.joined(separator: ", ")).") var severity: Fixpoint_V1_Severity = .medium
     @Option(help: "What the alert is about, e.g. a resource id.") var subject: String = ""
     @Option(help: "Makes the command safe to repeat; default: a new id.") var requestID: String = RandomID.make(prefix: "cli")
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_CreateAlertRequest.with {
@@ -94,10 +94,10 @@ struct Alerts: AsyncParsableCommand {
 
   struct Acknowledge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ack", abstract: "Acknowledge an open alert.")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The alert id (alr_…).") var id: String
     @Option(help: "Why, for the record.") var comment: String = ""
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_AcknowledgeAlertRequest.with {
@@ -114,10 +114,10 @@ struct Alerts: AsyncParsableCommand {
 
   struct Resolve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Resolve an alert (final).")
-    @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The alert id (alr_…).") var id: String
     @Option(help: "How it was resolved, for the record.") var comment: String = ""
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ResolveAlertRequest.with {
@@ -140,12 +140,12 @@ struct Findings: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List findings, newest first.")
-    @OptionGroup var connection: ConnectionOptions
     @OptionGroup var listing: ListingOptions
     @Option(help: "\(Fixpoint_V1_Finding.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Finding.Status?
     @Option(help: "Only this control, e.g. S3.8.") var control: String?
     @Option(help: "Only this resource id.") var resource: String?
     @Option(help: "Only findings at least this severe.") var minSeverity: Fixpoint_V1_Severity?
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let request = Fixpoint_V1_ListFindingsRequest.with {
@@ -181,8 +181,8 @@ struct Frameworks: AsyncParsableCommand {
 
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List frameworks and their control counts.")
-    @OptionGroup var connection: ConnectionOptions
     @Option(help: "table or json.") var output: OutputFormat = .table
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
       let frameworks = try await self.connection.call(.compliance) { client in

@@ -6,25 +6,36 @@ import GRPCCore
 
 /// Where the CLI finds each service.
 struct ServiceAddressOptions: ParsableArguments {
-  @Option(help: "inventory address (env FIXPOINT_INVENTORY_ADDR).") var inventoryAddr: String?
-  @Option(help: "drift address (env FIXPOINT_DRIFT_ADDR).") var driftAddr: String?
-  @Option(help: "compliance address (env FIXPOINT_COMPLIANCE_ADDR).") var complianceAddr: String?
-  @Option(help: "remediation-dispatcher address (env FIXPOINT_DISPATCHER_ADDR).") var dispatcherAddr: String?
-  @Option(help: "notifier address (env FIXPOINT_NOTIFIER_ADDR).") var notifierAddr: String?
+  @Option(
+    name: .customLong("addr"),
+    help: ArgumentHelp(
+      "Where a service listens (inventory, drift, compliance, dispatcher, notifier); repeat for several. Otherwise FIXPOINT_<SERVICE>_ADDR, the addresses `fixpoint up` recorded, or the default port.",
+      valueName: "service=host:port"))
+  var addr: [String] = []
 
-  /// The address of `service`: its flag, else FIXPOINT_<SERVICE>_ADDR, else where `fixpoint up`
+  func validate() throws {
+    _ = try self.flags()
+  }
+
+  /// The `--addr` values by service key.
+  func flags() throws -> [String: String] {
+    var out: [String: String] = [:]
+    for entry in self.addr {
+      let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+      guard parts.count == 2, ServiceName.allCases.contains(where: { $0.key == parts[0] }) else {
+        throw ValidationError("--addr takes SERVICE=HOST:PORT with SERVICE one of \(ServiceName.allCases.map(\.key).joined(separator: ", ")); got '\(entry.prefix(80))'")
+      }
+      out[parts[0]] = parts[1]
+    }
+    return out
+  }
+
+  /// The address of `service`: its `--addr`, else FIXPOINT_<SERVICE>_ADDR, else where `fixpoint up`
   /// last ran it for this data directory (DATA_DIR/addresses.json), else the default port.
   func address(of service: ServiceName, dataDirectory: String) throws -> PeerAddress {
-    let flag: String? = switch service {
-    case .inventory: self.inventoryAddr
-    case .drift: self.driftAddr
-    case .compliance: self.complianceAddr
-    case .dispatcher: self.dispatcherAddr
-    case .notifier: self.notifierAddr
-    }
     let env = ProcessInfo.processInfo.environment["FIXPOINT_\(service.key.uppercased())_ADDR"]
-    let text = flag ?? env ?? SuiteAddresses.read(dataDirectory: dataDirectory)[service.key] ?? "127.0.0.1:\(service.defaultGRPCPort)"
-    guard let address = PeerAddress(text) else { throw ValidationError("\(service.key) address '\(text)' is not host:port") }
+    let text = try self.flags()[service.key] ?? env ?? SuiteAddresses.read(dataDirectory: dataDirectory)[service.key] ?? "127.0.0.1:\(service.defaultGRPCPort)"
+    guard let address = PeerAddress(text) else { throw ValidationError("\(service.key) address '\(text.prefix(80))' is not host:port") }
     return address
   }
 }

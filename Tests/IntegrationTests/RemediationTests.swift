@@ -370,7 +370,7 @@ struct RemediationTests {
     #expect(planned == 0 && plannedHandler == "S3DefaultEncryption", "\(plannedOutput)")
   }
 
-  @Test("automatic planning: imported findings become actions without a suggest; approval off, tier 1–2 complete by themselves; a compliant resource is recorded, not acted on; tier 3 waits and execute says why; the bulk verbs account for each; concurrent policy updates both hold")
+  @Test("automatic planning: imported findings become actions without a suggest; approval off, tier 1–2 complete by themselves; a compliant resource is recorded, not acted on; tier 3 waits and execute says why; the bulk verbs account for each; providers by name, listings say where --limit cut them, help puts the command's options first; concurrent policy updates both hold")
   func automaticPlanning() async throws {
     let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-auto-suggest", "true", "--dispatcher-approval-required", "false"])
     let env = CLITests.environment(f.cluster)
@@ -427,6 +427,26 @@ struct RemediationTests {
     #expect(executed == 3 && executedOutput.contains("not run (no-change-window)") && executedOutput.contains("1 asked: 0 ran, 0 failed, 1 not run"), "\(executedOutput)")
     #expect(same((try f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
+
+    // The operator's names and listings: a provider by the name it was connected under; a listing
+    // cut at --limit says so on stderr, JSON too; --limit 0 lists everything; help shows the
+    // command's own options before the connection's.
+    let (synced, syncOut, syncErr) = try runCommand([fixpoint, "provider", "sync", "moto", "--output", "json"], environment: env)
+    let syncState = (try CLITests.json(syncOut).first?["progress"] as? [String: Any])?["state"] as? String
+    #expect(synced == 0 && syncState == "STATE_SUCCEEDED", "\(syncErr)")
+    let (_, unknownOut, unknownErr) = try runCommand([fixpoint, "provider", "sync", "no-such-account"], environment: env)
+    #expect(unknownOut.isEmpty && unknownErr.contains("no provider is named 'no-such-account'"), "\(unknownErr)")
+    let total = try await f.inventory { try await $0.listResources(.with { $0.providerID = f.providerID; $0.pageSize = 1 }).totalSize }
+    let (_, cutOut, cutErr) = try runCommand([fixpoint, "resource", "list", "--provider", "moto", "--limit", "2", "--output", "json"], environment: env)
+    let (_, allOut, allErr) = try runCommand([fixpoint, "resource", "list", "--provider", "moto", "--limit", "0", "--output", "json"], environment: env)
+    let (cut, all) = (try CLITests.json(cutOut).count, try CLITests.json(allOut).count)
+    #expect(cut == 2 && cutErr.contains("stopped at --limit 2"), "\(cutErr)")
+    #expect(all == Int(total) && total > 2 && allErr.isEmpty, "\(total) \(allErr)")
+    let (badAddr, _, badAddrErr) = try runCommand([fixpoint, "findings", "list", "--addr", "nowhere=127.0.0.1:1"], environment: env)
+    #expect(badAddr != 0 && badAddrErr.contains("--addr takes SERVICE=HOST:PORT"), "\(badAddrErr)")
+    let (_, help, _) = try runCommand([fixpoint, "remediation", "execute", "--help"], environment: env)
+    let own = try #require(help.range(of: "--all-approved")), connection = try #require(help.range(of: "--addr <"))
+    #expect(own.lowerBound < connection.lowerBound, "\(help)")
 
     // Two UpdatePolicy calls on different fields at once, ten times over: both changes hold, in
     // memory and in the stored policy.
