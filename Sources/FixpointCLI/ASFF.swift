@@ -34,14 +34,11 @@ struct ImportFindings: AsyncParsableCommand {
     // inventory's resources by external id (ARN), to name each finding's resource.
     let resources = try await self.connection.call(.inventory) { client in
       let inventory = Fixpoint_V1_InventoryService.Client(wrapping: client)
-      var all: [String: Fixpoint_V1_Resource] = [:]
-      var token = ""
-      repeat {
+      let all = try await allPages { token in
         let page = try await inventory.listResources(.with { $0.pageSize = 1000; $0.pageToken = token; $0.status = .active }, options: cliCallOptions)
-        for r in page.resources { all[r.externalID] = r }
-        token = page.nextPageToken
-      } while !token.isEmpty
-      return all
+        return (page.resources, page.nextPageToken)
+      }
+      return Dictionary(all.map { ($0.externalID, $0) }, uniquingKeysWith: { _, last in last })
     }
     var rows: [Imported] = []
     var requests: [(Int, Fixpoint_V1_SubmitFindingRequest)] = []

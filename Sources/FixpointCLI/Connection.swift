@@ -199,15 +199,11 @@ extension ConnectionOptions {
     guard !text.hasPrefix("prv_") else { return text }
     let matches = try await self.call(.inventory) { client in
       let inventory = Fixpoint_V1_InventoryService.Client(wrapping: client)
-      var found: [Fixpoint_V1_Provider] = []
-      var token = ""
-      repeat {
+      return try await allPages { token in
         let page = try await inventory.listProviders(
           .with { $0.pageSize = 500; $0.pageToken = token; $0.includeDisconnected = true }, options: cliCallOptions)
-        found += page.providers.filter { $0.displayName == text }
-        token = page.nextPageToken
-      } while !token.isEmpty
-      return found
+        return (page.providers.filter { $0.displayName == text }, page.nextPageToken)
+      }
     }
     guard let first = matches.first else {
       throw CLIError("no provider is named '\(text.prefix(80))' (`fixpoint provider list` shows them; ids start with prv_)")
@@ -217,4 +213,17 @@ extension ConnectionOptions {
     }
     return first.id
   }
+}
+
+/// Every item of a paged listing: `fetch` gets a page token and answers a page's items and the
+/// next token (empty after the last page).
+func allPages<Item>(_ fetch: (_ pageToken: String) async throws -> ([Item], String)) async throws -> [Item] {
+  var items: [Item] = []
+  var token = ""
+  repeat {
+    let (page, next) = try await fetch(token)
+    items += page
+    token = next
+  } while !token.isEmpty
+  return items
 }

@@ -68,13 +68,10 @@ struct Remediation: AsyncParsableCommand {
       let provider = try await self.connection.providerID(self.provider)
       let (control, progress) = (self.control ?? "", self.output == .table)
       let rows = try await dispatcher(self.connection) { d -> [[String: String]] in
-        var open: [Fixpoint_V1_Finding] = []
-        var token = ""
-        repeat {
+        let open = try await allPages { token in
           let page = try await d.listFindings(.with { $0.status = .open; $0.controlID = control; $0.pageSize = 500; $0.pageToken = token }, options: cliCallOptions)
-          open += page.findings.filter { provider == nil || $0.resource.providerID == provider }
-          token = page.nextPageToken
-        } while !token.isEmpty
+          return (page.findings.filter { provider == nil || $0.resource.providerID == provider }, page.nextPageToken)
+        }
         var rows: [[String: String]] = []
         for (i, f) in open.enumerated() {
           if progress { FileHandle.standardError.write(Data("\rplanning \(i + 1) of \(open.count)…".utf8)) }
@@ -169,23 +166,15 @@ struct Remediation: AsyncParsableCommand {
     func approveAllPending() async throws {
       let (control, handler, comment) = (self.control ?? "", self.handler ?? "", self.comment)
       let rows = try await dispatcher(self.connection) { d -> [[String: String]] in
-        var findings: Set<String>?
-        if !control.isEmpty {
-          findings = []
-          var token = ""
-          repeat {
-            let page = try await d.listFindings(.with { $0.controlID = control; $0.pageSize = 500; $0.pageToken = token }, options: cliCallOptions)
-            findings?.formUnion(page.findings.map(\.id))
-            token = page.nextPageToken
-          } while !token.isEmpty
-        }
-        var pending: [Fixpoint_V1_Action] = []
-        var token = ""
-        repeat {
+        // An action names its finding, and the finding its control.
+        let findings: Set<String>? = control.isEmpty ? nil : Set(try await allPages { token in
+          let page = try await d.listFindings(.with { $0.controlID = control; $0.pageSize = 500; $0.pageToken = token }, options: cliCallOptions)
+          return (page.findings.map(\.id), page.nextPageToken)
+        })
+        let pending = try await allPages { token in
           let page = try await d.listActions(.with { $0.state = .pendingApproval; $0.handler = handler; $0.pageSize = 500; $0.pageToken = token }, options: cliCallOptions)
-          pending += page.actions.filter { findings?.contains($0.findingID) ?? true }
-          token = page.nextPageToken
-        } while !token.isEmpty
+          return (page.actions.filter { findings?.contains($0.findingID) ?? true }, page.nextPageToken)
+        }
         var rows: [[String: String]] = []
         for a in pending {
           var row = ["action": a.id, "handler": a.handler, "resource": Show.resource(a.resource), "tier": Show.name(a.tier)]
