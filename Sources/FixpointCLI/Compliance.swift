@@ -187,17 +187,18 @@ struct Compliance: AsyncParsableCommand {
     @Argument(help: "The assessment id (asm_…).") var assessment: String
     @Option(help: "\(Fixpoint_V1_Result.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Result.Status?
     @Option(help: "Only this control.") var control: String?
-    @Option(help: "Only this resource (res_…).") var resource: String?
+    @Option(help: "Only this resource (res_…, an ARN or the cloud's id).") var resource: String?
     @Option(help: "\(Fixpoint_V1_Result.Change.allValueStrings.joined(separator: ", ")) (against the previous assessment).")
     var change: Fixpoint_V1_Result.Change?
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
+      let resource = try await self.connection.resourceID(self.resource)
       let request = Fixpoint_V1_ListResultsRequest.with {
         $0.assessmentID = self.assessment
         $0.status = self.status ?? .unspecified
         $0.controlID = self.control ?? ""
-        $0.resourceID = self.resource ?? ""
+        $0.resourceID = resource ?? ""
         $0.change = self.change ?? .unspecified
       }
       let (items, more) = try await self.connection.call(.compliance) { client in
@@ -254,7 +255,7 @@ struct Compliance: AsyncParsableCommand {
       abstract: "Waive a control for one resource or for resources with given tags (approver, admin).",
       discussion: "Every waiver expires: --expires takes a duration (30d, 12h) or an ISO 8601 time, at most 365 days ahead.")
     @Option(help: "The control id.") var control: String
-    @Option(help: "One resource (res_…).") var resource: String?
+    @Option(help: "One resource (res_…, an ARN or the cloud's id).") var resource: String?
     @Option(help: "A tag the resources must have, key=value; repeat for several (all must match).") var tag: [String] = []
     @Option(help: "Why (recorded with your name).") var reason: String
     @Option(help: "When it stops applying: 30d, 12h, or 2027-01-31T00:00:00Z.") var expires: String
@@ -262,6 +263,7 @@ struct Compliance: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
+      let resource = try await self.connection.resourceID(self.resource)
       var selector: [String: String] = [:]
       for t in self.tag {
         let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
@@ -277,7 +279,7 @@ struct Compliance: AsyncParsableCommand {
       let request = Fixpoint_V1_CreateWaiverRequest.with {
         $0.requestID = RandomID.make(prefix: "cli")
         $0.controlID = self.control
-        $0.resourceID = self.resource ?? ""
+        $0.resourceID = resource ?? ""
         $0.tagSelector = selector
         $0.reason = self.reason
         $0.expiresAt = .init(date: expiry)

@@ -188,6 +188,21 @@ extension Fixpoint_V1_Provider.Status: CLIEnum {}
 extension Fixpoint_V1_ProviderKind: CLIEnum {}
 
 extension ConnectionOptions {
+  /// `resourceID(_:)` of an optional option: nil stays nil.
+  func resourceID(_ text: String?) async throws -> String? {
+    guard let text else { return nil }
+    return try await self.resourceID(text)
+  }
+
+  /// Inventory's id for a resource given by id (`res_…`), by ARN, or by the cloud's own id or
+  /// name (sg-…, i-…, a bucket's name); inventory says when a name is ambiguous.
+  func resourceID(_ text: String) async throws -> String {
+    guard !text.hasPrefix("res_") else { return text }
+    return try await self.call(.inventory) { client in
+      try await Fixpoint_V1_InventoryService.Client(wrapping: client).getResource(.with { $0.externalID = text }, options: cliCallOptions).id
+    }
+  }
+
   /// `providerID(_:)` of an optional option: nil stays nil.
   func providerID(_ text: String?) async throws -> String? {
     guard let text else { return nil }

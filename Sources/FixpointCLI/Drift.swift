@@ -26,7 +26,7 @@ struct DriftCommand: AsyncParsableCommand {
       abstract: "Compare everything, one provider's resources, or one resource (read again from the cloud first) with their baselines.",
       discussion: "With --wait, shows progress, then the drifts found; exits 3 when any is open.")
     @Option(help: "Only this provider (prv_… or its name).") var provider: String?
-    @Option(help: "Only this resource (res_…); inventory reads it from the cloud first.") var resource: String?
+    @Option(help: "Only this resource (res_…, an ARN or the cloud's id); inventory reads it from the cloud first.") var resource: String?
     @Option(help: "An IaC definition (name or iac_…) against the live cloud, instead of baselines; `fixpoint iac drift` shows its report.")
     var definition: String?
     @Flag(help: "Wait for the scan to finish, showing progress.") var wait = false
@@ -41,11 +41,12 @@ struct DriftCommand: AsyncParsableCommand {
 
     func run() async throws {
       let provider = try await self.connection.providerID(self.provider)
+      let resource = try await self.connection.resourceID(self.resource)
       let request = Fixpoint_V1_RunScanRequest.with {
         $0.requestID = RandomID.make(prefix: "cli")
         if let p = provider {
           $0.providerID = p
-        } else if let r = self.resource {
+        } else if let r = resource {
           $0.resourceID = r
         } else if let d = self.definition {
           $0.definition = d

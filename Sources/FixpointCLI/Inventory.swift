@@ -227,13 +227,15 @@ struct Resource: AsyncParsableCommand {
 
   struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one resource with its whole configuration document.")
-    @Argument(help: "The resource id (res_…).") var id: String
+    @Argument(help: "The resource: its id (res_…, an ARN or the cloud's id), its ARN, or the cloud's id or name (sg-…, a bucket).") var id: String
     @Option(help: "table or json.") var output: OutputFormat = .table
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
+      let id = self.id
       let resource = try await self.connection.call(.inventory) { client in
-        try await Fixpoint_V1_InventoryService.Client(wrapping: client).getResource(.with { $0.resourceID = self.id }, options: cliCallOptions)
+        try await Fixpoint_V1_InventoryService.Client(wrapping: client).getResource(
+          .with { if id.hasPrefix("res_") { $0.resourceID = id } else { $0.externalID = id } }, options: cliCallOptions)
       }
       guard self.output == .table else {
         try printMessages([resource], columns: resourceColumns, format: .json)
@@ -260,7 +262,7 @@ struct Baseline: AsyncParsableCommand {
   struct Capture: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Mark the current configuration of a resource, or of every resource of a provider, as known good.")
-    @Option(help: "One resource (res_…).") var resource: String?
+    @Option(help: "One resource (res_…, an ARN or the cloud's id).") var resource: String?
     @Option(help: "Every active resource of this provider (prv_… or its name).") var provider: String?
     @Option(help: "Why this state is good, for the record.") var comment: String = ""
     @Option(help: "table or json.") var output: OutputFormat = .table
@@ -271,12 +273,13 @@ struct Baseline: AsyncParsableCommand {
     }
 
     func run() async throws {
+      let resource = try await self.connection.resourceID(self.resource)
       let provider = try await self.connection.providerID(self.provider)
       let baseline = try await self.connection.call(.inventory) { client in
         try await Fixpoint_V1_InventoryService.Client(wrapping: client).captureBaseline(
           .with {
             $0.requestID = RandomID.make(prefix: "cli")
-            $0.resourceID = self.resource ?? ""
+            $0.resourceID = resource ?? ""
             $0.providerID = provider ?? ""
             $0.comment = self.comment
           }, options: cliCallOptions)
@@ -288,15 +291,16 @@ struct Baseline: AsyncParsableCommand {
   struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A resource's baselines, newest (the default) first.")
     @OptionGroup var listing: ListingOptions
-    @Option(help: "The resource (res_…).") var resource: String
+    @Option(help: "The resource (res_…, an ARN or the cloud's id).") var resource: String
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
+      let resource = try await self.connection.resourceID(self.resource)
       let (baselines, more) = try await self.connection.call(.inventory) { client in
         let inventory = Fixpoint_V1_InventoryService.Client(wrapping: client)
         return try await self.listing.collect { token, size in
           let response = try await inventory.listBaselines(
-            .with { ($0.resourceID, $0.pageToken, $0.pageSize) = (self.resource, token, size) }, options: cliCallOptions)
+            .with { ($0.resourceID, $0.pageToken, $0.pageSize) = (resource, token, size) }, options: cliCallOptions)
           return (response.baselines, response.nextPageToken)
         }
       }

@@ -100,14 +100,15 @@ struct Remediation: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List actions, newest first.")
     @OptionGroup var listing: ListingOptions
     @Option(help: "\(Fixpoint_V1_ActionState.allValueStrings.joined(separator: ", ")).") var state: Fixpoint_V1_ActionState?
-    @Option(help: "Only actions on this resource (res_…).") var resource: String?
+    @Option(help: "Only actions on this resource (res_…, an ARN or the cloud's id).") var resource: String?
     @Option(help: "Only this handler.") var handler: String?
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
+      let resource = try await self.connection.resourceID(self.resource)
       let request = Fixpoint_V1_ListActionsRequest.with {
         $0.state = self.state ?? .unspecified
-        $0.resourceID = self.resource ?? ""
+        $0.resourceID = resource ?? ""
         $0.handler = self.handler ?? ""
       }
       let (actions, more) = try await dispatcher(self.connection) { d in

@@ -143,15 +143,16 @@ struct Findings: AsyncParsableCommand {
     @OptionGroup var listing: ListingOptions
     @Option(help: "\(Fixpoint_V1_Finding.Status.allValueStrings.joined(separator: ", ")).") var status: Fixpoint_V1_Finding.Status?
     @Option(help: "Only this control, e.g. S3.8.") var control: String?
-    @Option(help: "Only this resource id.") var resource: String?
+    @Option(help: "Only this resource (res_…, an ARN or the cloud's id).") var resource: String?
     @Option(help: "Only findings at least this severe.") var minSeverity: Fixpoint_V1_Severity?
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
+      let resource = try await self.connection.resourceID(self.resource)
       let request = Fixpoint_V1_ListFindingsRequest.with {
         $0.status = self.status ?? .unspecified
         $0.controlID = self.control ?? ""
-        $0.resourceID = self.resource ?? ""
+        $0.resourceID = resource ?? ""
         $0.minSeverity = self.minSeverity ?? .unspecified
       }
       let (findings, more) = try await self.connection.call(.dispatcher) { client in

@@ -430,7 +430,14 @@ public nonisolated struct Fixpoint_V1_GetResourceRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Either the resource's id (res_…), or external_id.
   public var resourceID: String = String()
+
+  /// The resource as the cloud names it: its ARN, or its cloud id or name (a bucket's name, sg-…,
+  /// i-…). Several matches are FAILED_PRECONDITION naming them; provider_id narrows the search.
+  public var externalID: String = String()
+
+  public var providerID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1464,7 +1471,7 @@ nonisolated extension Fixpoint_V1_ListResourcesResponse: SwiftProtobuf.Message, 
 
 nonisolated extension Fixpoint_V1_GetResourceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetResourceRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}resource_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}resource_id\0\u{3}external_id\0\u{3}provider_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1473,6 +1480,8 @@ nonisolated extension Fixpoint_V1_GetResourceRequest: SwiftProtobuf.Message, Swi
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.resourceID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.providerID) }()
       default: break
       }
     }
@@ -1482,11 +1491,19 @@ nonisolated extension Fixpoint_V1_GetResourceRequest: SwiftProtobuf.Message, Swi
     if !self.resourceID.isEmpty {
       try visitor.visitSingularStringField(value: self.resourceID, fieldNumber: 1)
     }
+    if !self.externalID.isEmpty {
+      try visitor.visitSingularStringField(value: self.externalID, fieldNumber: 2)
+    }
+    if !self.providerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.providerID, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fixpoint_V1_GetResourceRequest, rhs: Fixpoint_V1_GetResourceRequest) -> Bool {
     if lhs.resourceID != rhs.resourceID {return false}
+    if lhs.externalID != rhs.externalID {return false}
+    if lhs.providerID != rhs.providerID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -84,12 +84,40 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
   }
 
   func getResource(request: Fixpoint_V1_GetResourceRequest, context: ServerContext) async throws -> Fixpoint_V1_Resource {
-    try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
-    let row = try await self.store.pool.read { db in
-      try ResourceRecord.fetchOne(db, cachedSQL: "SELECT * FROM resource WHERE id = ?", arguments: [request.resourceID])
+    guard request.resourceID.isEmpty != request.externalID.isEmpty else {
+      throw ServiceError.invalidArgument(field: "resource_id", reason: "give resource_id or external_id, not both")
     }
-    guard let row else { throw ServiceError.notFound(kind: "resource", id: request.resourceID) }
-    return try row.proto()
+    guard request.resourceID.isEmpty else {
+      try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
+      let row = try await self.store.pool.read { db in
+        try ResourceRecord.fetchOne(db, cachedSQL: "SELECT * FROM resource WHERE id = ?", arguments: [request.resourceID])
+      }
+      guard let row else { throw ServiceError.notFound(kind: "resource", id: request.resourceID) }
+      return try row.proto()
+    }
+    try Validate.text(request.externalID, field: "external_id", max: 2048)
+    if !request.providerID.isEmpty { try Validate.id(request.providerID, field: "provider_id", prefix: "prv") }
+    // The ARN, else the cloud's own id (the ARN's last part: sg-…, i-…, a bucket) or name; within
+    // one provider when named.
+    let (name, provider) = (request.externalID, request.providerID)
+    let rows = try await self.store.pool.read { db in
+      try ResourceRecord.fetchAll(
+        db,
+        sql: """
+          SELECT * FROM resource WHERE (external_id = ? OR name = ?
+            OR (substr(external_id, -length(?)) = ? AND substr(external_id, -length(?) - 1, 1) IN ('/', ':')))
+          AND (? = '' OR provider_id = ?) ORDER BY status, id LIMIT 6
+          """,
+        arguments: [name, name, name, name, name, provider, provider])
+    }
+    let exact = rows.filter { $0.external_id == name }
+    let matches = exact.isEmpty ? rows : exact
+    guard let first = matches.first else { throw ServiceError.notFound(kind: "resource", id: String(name.prefix(100))) }
+    guard matches.count == 1 else {
+      throw ServiceError.failedPrecondition(
+        "several resources are named '\(name.prefix(100))': \(matches.prefix(5).map { "\($0.id) (\($0.type), \($0.provider_id))" }.joined(separator: ", ")); give the id or provider_id")
+    }
+    return try first.proto()
   }
 
   func connectProvider(request: Fixpoint_V1_ConnectProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_Provider {

@@ -85,6 +85,13 @@ enum InventoryStore {
         CREATE UNIQUE INDEX snapshot_change_request ON snapshot (change_request_id) WHERE change_request_id IS NOT NULL;
         """)
     },
+    Store.Migration("inventory.4-resource-names") { db in
+      // GetResource by ARN or cloud name across providers.
+      try db.execute(sql: """
+        CREATE INDEX resource_external ON resource (external_id);
+        CREATE INDEX resource_name ON resource (name);
+        """)
+    },
   ]
 }
 

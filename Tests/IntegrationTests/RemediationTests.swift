@@ -370,7 +370,7 @@ struct RemediationTests {
     #expect(planned == 0 && plannedHandler == "S3DefaultEncryption", "\(plannedOutput)")
   }
 
-  @Test("automatic planning: imported findings become actions without a suggest; approval off, tier 1–2 complete by themselves; a compliant resource is recorded, not acted on; tier 3 waits and execute says why; the bulk verbs account for each; providers by name, listings say where --limit cut them, help puts the command's options first; concurrent policy updates both hold")
+  @Test("automatic planning: imported findings become actions without a suggest; approval off, tier 1–2 complete by themselves; a compliant resource is recorded, not acted on; tier 3 waits and execute says why; the bulk verbs account for each; providers and resources by name, listings say where --limit cut them, help puts the command's options first; concurrent policy updates both hold")
   func automaticPlanning() async throws {
     let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-auto-suggest", "true", "--dispatcher-approval-required", "false"])
     let env = CLITests.environment(f.cluster)
@@ -442,6 +442,25 @@ struct RemediationTests {
     let (cut, all) = (try CLITests.json(cutOut).count, try CLITests.json(allOut).count)
     #expect(cut == 2 && cutErr.contains("stopped at --limit 2"), "\(cutErr)")
     #expect(all == Int(total) && total > 2 && allErr.isEmpty, "\(total) \(allErr)")
+    // Resources by ARN, by the cloud's id or name, within a provider; ambiguity and bad input named.
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    let group = try #require(try await f.resources().first { $0.type == "security_group" })
+    let groupID = String(group.externalID.split(separator: "/").last ?? "")
+    for name in [bucket.externalID, "fp-bad-bucket", groupID] {
+      let found = try await f.inventory { try await $0.getResource(.with { $0.externalID = name; $0.providerID = f.providerID }) }
+      #expect(found.id == (name == groupID ? group.id : bucket.id), "\(name)")
+    }
+    await #expect { _ = try await f.inventory { try await $0.getResource(.with { $0.externalID = "no-such-thing" }) } } throws: {
+      ($0 as? RPCError)?.code == .notFound
+    }
+    await #expect { _ = try await f.inventory { try await $0.getResource(.with { $0.externalID = "x"; $0.resourceID = bucket.id }) } } throws: {
+      ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.contains("not both") } ?? false
+    }
+    let (shownByName, shownOut, shownErr) = try runCommand([fixpoint, "resource", "show", "fp-bad-bucket", "--output", "json"], environment: env)
+    let shownID = try CLITests.json(shownOut).first?["id"] as? String
+    #expect(shownByName == 0 && shownID == bucket.id, "\(shownErr)")
+    let (_, byARN, _) = try runCommand([fixpoint, "remediation", "list", "--resource", bucket.externalID, "--output", "json"], environment: env)
+    #expect(try CLITests.json(byARN).compactMap { $0["id"] as? String } == [fix.id], "\(byARN)")
     let (badAddr, _, badAddrErr) = try runCommand([fixpoint, "findings", "list", "--addr", "nowhere=127.0.0.1:1"], environment: env)
     #expect(badAddr != 0 && badAddrErr.contains("--addr takes SERVICE=HOST:PORT"), "\(badAddrErr)")
     let (_, help, _) = try runCommand([fixpoint, "remediation", "execute", "--help"], environment: env)
