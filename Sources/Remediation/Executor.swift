@@ -7,6 +7,7 @@ import GRDB
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
+import ServiceLifecycle
 import SwiftProtobuf
 
 /// Per-tier execution limits.
@@ -30,6 +31,8 @@ final class Executor: Sendable {
   /// Inventory's health, on the same connection: asked once per execution batch.
   let inventoryHealth: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>
   let logger: Logger
+  /// When this process's executor was made: actions left executing before it are recovery's.
+  let startedAt = Date().timeIntervalSince1970
   static let system = Principal(subject: "fixpoint-dispatcher", role: .service)
 
   init(
@@ -607,11 +610,18 @@ final class Executor: Sendable {
   /// inventory calls carry the action's request ids), so the change is never applied twice.
   func reconcile() async {
     for attempt in 1...60 {
+      // On SIGTERM it stops between actions: what is left is still executing, and the next start
+      // resumes it (inventory keeps each change request's answer, so nothing is applied twice).
+      if Task.isShuttingDownGracefully { return }
       do {
         let stuck = try await self.store.pool.read { db in
-          try String.fetchAll(db, sql: "SELECT id FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.executing.rawValue])
+          // Only what an earlier process left: an action a live ExecuteAction started since is its.
+          try String.fetchAll(
+            db, sql: "SELECT id FROM action WHERE state = ? AND updated_at < ?",
+            arguments: [Fixpoint_V1_ActionState.executing.rawValue, self.startedAt])
         }
         for id in stuck {
+          if Task.isShuttingDownGracefully { return }
           let action = try await self.actions.get(id)
           do {
             let outcome = try await self.perform(action)
@@ -626,7 +636,7 @@ final class Executor: Sendable {
         return
       } catch {
         self.logger.warning("reconciling interrupted actions failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
-        try? await Task.sleep(for: .seconds(2))
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
       }
     }
   }
