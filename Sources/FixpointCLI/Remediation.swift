@@ -215,11 +215,13 @@ struct Remediation: AsyncParsableCommand {
     @Argument(help: "Action ids (act_…).") var ids: [String] = []
     @Flag(help: "Every approved action.") var allApproved = false
     @Flag(help: "Only show what would change.") var dryRun = false
+    @Flag(help: "Run the named failed actions again, as a new attempt, once their cause is gone (through approval again when they need one).") var retry = false
     @Option(help: "table or json.") var output: OutputFormat = .table
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
       guard self.ids.isEmpty == self.allApproved else { throw ValidationError("give action ids or --all-approved") }
+      if self.retry, self.ids.isEmpty || self.dryRun { throw ValidationError("--retry takes the failed actions' ids, without --dry-run") }
     }
 
     func run() async throws {
@@ -232,6 +234,7 @@ struct Remediation: AsyncParsableCommand {
           $0.actionIds = self.ids
           $0.allApproved = self.allApproved
           $0.dryRun = self.dryRun
+          $0.retryFailed = self.retry
         }, options: options)
       }
       let failed = answer.actions.filter { $0.state == .failed }.count

@@ -459,6 +459,14 @@ public nonisolated struct Fixpoint_V1_Action: @unchecked Sendable {
     set {_uniqueStorage()._guidance = newValue}
   }
 
+  /// The execution attempt: 1 (or 0, before this field) at first, one more each time an operator
+  /// retries the failed action (ExecuteAction retry_failed); each attempt's change has its own
+  /// request id in inventory, so it is applied afresh.
+  public var attempt: Int32 {
+    get {_storage._attempt}
+    set {_uniqueStorage()._attempt = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -574,6 +582,10 @@ public nonisolated struct Fixpoint_V1_ExecuteActionRequest: Sendable {
   public var allApproved: Bool = false
 
   public var dryRun: Bool = false
+
+  /// The named actions that failed (and were not rolled back) run again as a new attempt: back to
+  /// approved, or to pending_approval when they need an approval; audited. Only with action_ids.
+  public var retryFailed: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1333,7 +1345,7 @@ nonisolated extension Fixpoint_V1_ListFindingsResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Fixpoint_V1_Action: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Action"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}finding_id\0\u{1}handler\0\u{1}state\0\u{1}description\0\u{1}resource\0\u{3}current_configuration\0\u{3}change_set\0\u{3}planned_diff\0\u{1}risk\0\u{1}tier\0\u{1}reversible\0\u{3}requires_approval\0\u{3}snapshot_id\0\u{1}requested\0\u{1}approved\0\u{3}approval_expires_at\0\u{3}completed_at\0\u{3}rollback_deadline\0\u{3}failure_reason\0\u{1}guidance\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}finding_id\0\u{1}handler\0\u{1}state\0\u{1}description\0\u{1}resource\0\u{3}current_configuration\0\u{3}change_set\0\u{3}planned_diff\0\u{1}risk\0\u{1}tier\0\u{1}reversible\0\u{3}requires_approval\0\u{3}snapshot_id\0\u{1}requested\0\u{1}approved\0\u{3}approval_expires_at\0\u{3}completed_at\0\u{3}rollback_deadline\0\u{3}failure_reason\0\u{1}guidance\0\u{1}attempt\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1357,6 +1369,7 @@ nonisolated extension Fixpoint_V1_Action: SwiftProtobuf.Message, SwiftProtobuf._
     var _rollbackDeadline: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _failureReason: String = String()
     var _guidance: String = String()
+    var _attempt: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1388,6 +1401,7 @@ nonisolated extension Fixpoint_V1_Action: SwiftProtobuf.Message, SwiftProtobuf._
       _rollbackDeadline = source._rollbackDeadline
       _failureReason = source._failureReason
       _guidance = source._guidance
+      _attempt = source._attempt
     }
   }
 
@@ -1427,6 +1441,7 @@ nonisolated extension Fixpoint_V1_Action: SwiftProtobuf.Message, SwiftProtobuf._
         case 19: try { try decoder.decodeSingularMessageField(value: &_storage._rollbackDeadline) }()
         case 20: try { try decoder.decodeSingularStringField(value: &_storage._failureReason) }()
         case 21: try { try decoder.decodeSingularStringField(value: &_storage._guidance) }()
+        case 22: try { try decoder.decodeSingularInt32Field(value: &_storage._attempt) }()
         default: break
         }
       }
@@ -1502,6 +1517,9 @@ nonisolated extension Fixpoint_V1_Action: SwiftProtobuf.Message, SwiftProtobuf._
       if !_storage._guidance.isEmpty {
         try visitor.visitSingularStringField(value: _storage._guidance, fieldNumber: 21)
       }
+      if _storage._attempt != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._attempt, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1532,6 +1550,7 @@ nonisolated extension Fixpoint_V1_Action: SwiftProtobuf.Message, SwiftProtobuf._
         if _storage._rollbackDeadline != rhs_storage._rollbackDeadline {return false}
         if _storage._failureReason != rhs_storage._failureReason {return false}
         if _storage._guidance != rhs_storage._guidance {return false}
+        if _storage._attempt != rhs_storage._attempt {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1778,7 +1797,7 @@ nonisolated extension Fixpoint_V1_RejectActionRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Fixpoint_V1_ExecuteActionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecuteActionRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}action_ids\0\u{3}all_approved\0\u{3}dry_run\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}action_ids\0\u{3}all_approved\0\u{3}dry_run\0\u{3}retry_failed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1790,6 +1809,7 @@ nonisolated extension Fixpoint_V1_ExecuteActionRequest: SwiftProtobuf.Message, S
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.actionIds) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.allApproved) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.retryFailed) }()
       default: break
       }
     }
@@ -1808,6 +1828,9 @@ nonisolated extension Fixpoint_V1_ExecuteActionRequest: SwiftProtobuf.Message, S
     if self.dryRun != false {
       try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 4)
     }
+    if self.retryFailed != false {
+      try visitor.visitSingularBoolField(value: self.retryFailed, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1816,6 +1839,7 @@ nonisolated extension Fixpoint_V1_ExecuteActionRequest: SwiftProtobuf.Message, S
     if lhs.actionIds != rhs.actionIds {return false}
     if lhs.allApproved != rhs.allApproved {return false}
     if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.retryFailed != rhs.retryFailed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -242,6 +242,12 @@ final class Executor: Sendable {
     }
     var ids = request.actionIds
     for (i, id) in ids.enumerated() { try Validate.id(id, field: "action_ids[\(i)]", prefix: "act") }
+    if request.retryFailed {
+      guard !request.allApproved, !request.dryRun else {
+        throw ServiceError.invalidArgument(field: "retry_failed", reason: "name the failed actions in action_ids; not with all_approved or dry_run")
+      }
+      try await self.retry(ids, by: actor)
+    }
     if request.allApproved {
       ids = try await self.store.pool.read { db in
         try String.fetchAll(db, sql: "SELECT id FROM action WHERE state = ? ORDER BY created_at", arguments: [Fixpoint_V1_ActionState.approved.rawValue])
@@ -281,6 +287,27 @@ final class Executor: Sendable {
       self.logger.info("action not run", metadata: ["action": "\(refusal.actionID)", "cause": "\(refusal.cause)", "reason": "\(refusal.reason)"])
     }
     return execution
+  }
+
+  /// Puts each named failed action back for a new attempt, audited: approved, or pending
+  /// approval when it needs a person's. Other states are left for the refusal to explain.
+  func retry(_ ids: [String], by actor: Principal) async throws {
+    let actions = self.actions
+    try await self.store.pool.write { db in
+      for id in ids {
+        var action = try ActionStore.load(id, in: db)
+        guard action.state == .failed else { continue }
+        let attempt = max(action.attempt, 1) + 1
+        let why = "retry by \(actor.subject): attempt \(attempt), after: \(action.failureReason.prefix(300))"
+        try actions.transition(&action, to: action.requiresApproval ? .pendingApproval : .approved, actor: actor, comment: why, in: db) { a in
+          a.attempt = attempt
+          a.failureReason = ""
+          a.snapshotID = ""
+          a.clearApproved()
+          a.clearApprovalExpiresAt()
+        }
+      }
+    }
   }
 
   /// Executes the actions, each tier within its own concurrency and timeout, the tiers side by side.
@@ -422,7 +449,7 @@ final class Executor: Sendable {
     let control = reverts ? nil : try await self.control(of: action)
     let applied = try await self.callInventory("apply the change") {
       try await self.inventory.applyChange(.with {
-        $0.requestID = Self.changeRequestID(action.id)
+        $0.requestID = Self.changeRequestID(action)
         $0.changeSet = action.changeSet
         $0.snapshot = true
         if HandlerCatalogue.byName[action.handler]?.info.deliversNewAccessKey == true { $0.newAccessKeySink = self.handlerConfig.iamKeySink }
@@ -440,8 +467,10 @@ final class Executor: Sendable {
     return .changed(snapshotID: applied.snapshotID, applied: applied.diffs, note: note)
   }
 
-  /// The request id of an action's change in inventory (and so of its snapshot).
-  static func changeRequestID(_ actionID: String) -> String { "\(actionID)-apply" }
+  /// The request id of an action's change in inventory (and so of its snapshot): one per attempt.
+  static func changeRequestID(_ action: Fixpoint_V1_Action) -> String {
+    action.attempt <= 1 ? "\(action.id)-apply" : "\(action.id)-apply-\(action.attempt)"
+  }
 
   /// The control an action fixes: the one its finding names, as its handler resolves it.
   func control(of action: Fixpoint_V1_Action) async throws -> any Control {
@@ -530,12 +559,13 @@ final class Executor: Sendable {
     // verification) is rolled back from that snapshot.
     var snapshotID: String?
     var reason = reason
+    let changeRequest = Self.changeRequestID(try await self.actions.get(id))
     do {
-      snapshotID = try await self.inventory.getSnapshot(.with { $0.changeRequestID = Self.changeRequestID(id) }).id
+      snapshotID = try await self.inventory.getSnapshot(.with { $0.changeRequestID = changeRequest }).id
     } catch let error as RPCError where error.code == .notFound {
       snapshotID = nil  // nothing was snapshotted, so nothing was written
     } catch {
-      reason += "; whether a change was made is unknown: inventory's snapshot for \(Self.changeRequestID(id)) could not be looked up (\(error))"
+      reason += "; whether a change was made is unknown: inventory's snapshot for \(changeRequest) could not be looked up (\(error))"
       self.logger.error("snapshot lookup failed", metadata: ["action": "\(id)", "error": "\(error)"])
     }
     let (failure, snapshot) = (reason, snapshotID)

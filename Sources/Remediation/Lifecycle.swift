@@ -6,6 +6,8 @@ import FixpointProtocol
 ///     suggested ──▶ pending_approval ──▶ approved ──▶ executing ──▶ completed ──▶ rolled_back
 ///         │                 │               ▲              │                          ▲
 ///         └── (no approval needed) ─────────┘◀─ (paused) ─┤└──▶ failed ───────────────┘
+///                           ▲               ▲                      │ (retry: a new attempt)
+///                           └───────────────┴──────────────────────┘
 ///                           └──▶ rejected
 enum Lifecycle {
   typealias State = Fixpoint_V1_ActionState
@@ -23,8 +25,9 @@ enum Lifecycle {
     // Back to approved when inventory could not be reached: the next execute resumes it.
     .executing: [.completed, .failed, .approved],
     .completed: [.rolledBack],
-    // A failed verification can be undone automatically, by configuration.
-    .failed: [.rolledBack],
+    // A failed verification can be undone automatically, by configuration; or an operator
+    // retries it as a new attempt (through approval again when it needs one).
+    .failed: [.rolledBack, .approved, .pendingApproval],
   ]
 
   /// States nothing leaves.

@@ -12,7 +12,7 @@ import Testing
 struct LifecycleTests {
   static let legal: Set<String> = [
     "suggested>pending_approval", "suggested>approved", "pending_approval>approved", "pending_approval>rejected",
-    "approved>executing", "executing>completed", "executing>failed", "executing>approved", "completed>rolled_back", "failed>rolled_back",
+    "approved>executing", "executing>completed", "executing>failed", "executing>approved", "completed>rolled_back", "failed>rolled_back", "failed>approved", "failed>pending_approval",
   ]
 
   @Test("every pair of states: exactly the legal moves pass; the rest fail naming both states")

@@ -481,6 +481,42 @@ struct RemediationTests {
     }
   }
 
+  @Test("a failed action is retried by an operator once its cause is gone: a new attempt with its own change request, audited, completes; a retry of anything else changes nothing")
+  func retryFailed() async throws {
+    let proxy = try FaultProxy()
+    let f = try await AWSFixture.make(
+      endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
+      dispatcherArguments: ["--dispatcher-approval-required", "false", "--dispatcher-rollback-on-failure", "false"])
+    _ = try proxy.deny([#"^s3 PUT [^?]*\?(.*&)?publicAccessBlock(=|&|$)"#])
+    let action = try await f.suggest(try await f.resource("s3_bucket", "fp-bad-bucket"), control: "S3.8")
+    let first = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }) }
+    #expect(first.actions.first?.state == .failed, "\(first)")
+    // Without --retry a failed action is answered as not run, and nothing changes.
+    let plain = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }) }
+    #expect(plain.notRun.map(\.cause) == [.notApproved] && plain.notRun[0].reason.contains("failed"), "\(plain)")
+
+    // The cause goes (the permission is given back); the operator retries from the CLI.
+    _ = try proxy.deny([])
+    let (code, out) = try Cluster.run(CLITests.fixpoint, ["remediation", "execute", action.id, "--retry"], environment: CLITests.environment(f.cluster))
+    #expect(code == 0 && out.contains("1 ran, 0 failed, 0 not run"), "\(out)")
+    #expect(same(try f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
+    let retried = try await f.dispatcher { try await $0.getAction(.with { $0.actionID = action.id }) }
+    #expect(retried.state == .completed && retried.attempt == 2 && retried.failureReason.isEmpty && !retried.snapshotID.isEmpty, "\(retried)")
+    // Each attempt has its own snapshot in inventory, under its own change request id.
+    let firstSnapshot = try await f.inventory { try await $0.getSnapshot(.with { $0.changeRequestID = "\(action.id)-apply" }) }
+    #expect(firstSnapshot.id != retried.snapshotID)
+    let trail = try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = action.id }).entries }
+    #expect(trail.map(\.toState) == ["suggested", "approved", "executing", "failed", "approved", "executing", "completed"], "\(trail.map(\.toState))")
+    #expect(trail[4].comment.contains("attempt 2") && trail[4].actor.subject == "admin", "\(trail[4])")
+    // A retry of an action that did not fail is a plain not-run answer.
+    let again = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id]; $0.retryFailed = true }) }
+    #expect(again.actions.isEmpty && again.notRun.map(\.cause) == [.notApproved], "\(again)")
+    await #expect { _ = try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true; $0.retryFailed = true }) } } throws: {
+      ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("retry_failed") } ?? false
+    }
+    #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
+  }
+
   /// A fixture behind the fault proxy with `count` public buckets, each with an approved S3.8
   /// action (approval off): the batch the crash cases interrupt.
   static func crashBatch(count: Int) async throws -> (AWSFixture, FaultProxy, [String]) {
