@@ -40,22 +40,36 @@ for report in reports:
             if control:
                 theirs[(owner.get(check["resource"], check["resource"]), control)][check["check_id"]] = passed
 
+# Why a kind of difference arises, and whose verdict is right, by (control, fixpoint, checkov).
+WHY = {
+    ("EC2.8", "not_evaluated", "fail"): "the instance leaves metadata_options to the AMI (known after apply), so http_tokens "
+    "depends on the AMI's ImdsSupport (v2.0 AMIs require tokens): the plan does not say. Checkov fails it; Fixpoint does not "
+    "fail what the plan does not know, and the live assessment decides after apply.",
+    ("S3.8", "fail", "no result"): "Checkov checks the four flags only on an aws_s3_bucket_public_access_block; a bucket with "
+    "none is not reported. With no block nothing blocks public access: Fixpoint is right.",
+}
+
 pairs = Counter()
 differences = defaultdict(list)
+why = {}
 for key, checks in theirs.items():
     checkov = "pass" if all(checks.values()) else "fail"
     fix = ours.get(key, "absent")
     pairs[key[1]] += 1
     if fix != checkov:
-        differences[f"{key[1]} ({'/'.join(sorted(checks))}): fixpoint {fix}, checkov {checkov}"].append(key[0])
+        kind = f"{key[1]} ({'/'.join(sorted(checks))}): fixpoint {fix}, checkov {checkov}"
+        differences[kind].append(key[0])
+        why[kind] = WHY.get((key[1], fix, checkov), "not explained yet: look at the examples")
 # Pairs Fixpoint decides that Checkov never reports (its check needs a resource it did not see).
 for (address, control), status in ours.items():
     if control in MAPPING.values() and (address, control) not in theirs and status in ("pass", "fail"):
-        differences[f"{control}: fixpoint {status}, checkov no result"].append(address)
+        kind = f"{control}: fixpoint {status}, checkov no result"
+        differences[kind].append(address)
+        why[kind] = WHY.get((control, status, "no result"), "not explained yet: look at the examples")
 
 out = {
     "compared_pairs": sum(pairs.values()),
     "agreeing_pairs": sum(pairs.values()) - sum(len(v) for k, v in differences.items() if "no result" not in k),
-    "differences": {k: {"count": len(v), "examples": v[:3]} for k, v in sorted(differences.items())},
+    "differences": {k: {"count": len(v), "examples": v[:3], "why": why[k]} for k, v in sorted(differences.items())},
 }
 print(json.dumps(out, indent=1))
