@@ -1,0 +1,171 @@
+import FixpointControls
+import FixpointCore
+import FixpointDocuments
+import FixpointProtocol
+import Foundation
+import GRDB
+import GRPCCore
+import GRPCNIOTransportHTTP2Posix
+import Logging
+import SwiftProtobuf
+
+/// One action's change: applied through inventory with a snapshot, verified by its control, recorded as completed or failed.
+extension Executor {
+  /// How an action's change ended, for `finish`.
+  enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff], note: String), alreadyCompliant(snapshotID: String), guidanceOnly }
+
+  /// The cloud part of an execution, one inventory call that is safe to repeat: inventory reads
+  /// the fields fresh, stores the snapshot, re-validates (already compliant → nothing written),
+  /// writes and reads back. A repeat after a crash reuses the snapshot and the first answer.
+  func perform(_ action: Fixpoint_V1_Action) async throws -> Outcome {
+    guard !action.changeSet.operations.isEmpty else { return .guidanceOnly }
+    let reverts = HandlerCatalogue.byName[action.handler]?.info.revertsToBaseline == true
+    let control = reverts ? nil : try await self.control(of: action)
+    let applied = try await self.callInventory("apply the change") {
+      try await self.inventory.applyChange(.with {
+        $0.requestID = Self.changeRequestID(action)
+        $0.changeSet = action.changeSet
+        $0.snapshot = true
+        if HandlerCatalogue.byName[action.handler]?.info.deliversNewAccessKey == true { $0.newAccessKeySink = self.handlerConfig.iamKeySink }
+      })
+    }
+    // inventory re-read the fields after writing (or found them in place): when the control passes
+    // on that read it is the verification; otherwise read again, bounded (eventual consistency).
+    if let control {
+      try await self.verify(action.changeSet, control: control, after: applied.hasAfter ? applied.after : nil)
+    } else {
+      try await self.verifyValues(action.changeSet, after: applied.hasAfter ? applied.after : nil)
+    }
+    if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: applied.snapshotID) }
+    let note = applied.newAccessKeyID.isEmpty ? "" : "; new access key \(applied.newAccessKeyID) delivered to \(self.handlerConfig.iamKeySink)"
+    return .changed(snapshotID: applied.snapshotID, applied: applied.diffs, note: note)
+  }
+
+  /// The request id of an action's change in inventory (and so of its snapshot): one per attempt.
+  static func changeRequestID(_ action: Fixpoint_V1_Action) -> String {
+    action.attempt <= 1 ? "\(action.id)-apply" : "\(action.id)-apply-\(action.attempt)"
+  }
+
+  /// The control an action fixes: the one its finding names, as its handler resolves it.
+  func control(of action: Fixpoint_V1_Action) async throws -> any Control {
+    guard let handler = HandlerCatalogue.byName[action.handler] else {
+      throw ServiceError.failedPrecondition("action \(action.id) names the unknown handler \(action.handler)")
+    }
+    let finding = try await self.store.pool.read { db in try FindingRecord.fetchOne(db, key: action.findingID) }
+    guard let control = handler.control(for: finding?.control_id ?? "", resourceType: action.resource.type) else {
+      throw ServiceError.failedPrecondition("\(action.handler) knows no control for finding \(action.findingID) on \(action.resource.type)")
+    }
+    return control
+  }
+
+  /// Passes when `control` passes on a fresh read of the resource: first `after` (inventory's read
+  /// right after the change), then new reads, a bounded number of times, for eventual
+  /// consistency. Not "the values written are there": the control itself must pass.
+  func verify(_ changeSet: Fixpoint_V1_ChangeSet, control: any Control, after: Google_Protobuf_Struct?) async throws {
+    let parameters = self.handlerConfig.parameters(for: control.id)
+    var document = after
+    for attempt in 1...5 {
+      if document == nil {
+        document = try await self.callInventory("verify the change") {
+          try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).after
+        }
+      }
+      let verdict = Self.verdict(of: control, on: document!, parameters: parameters)
+      if verdict == .pass { return }
+      if attempt == 5 { throw ServiceError.failedPrecondition("verification failed: \(control.id) does not pass after the change: \(verdict)") }
+      document = nil
+      try await Task.sleep(for: .milliseconds(200 * attempt))
+    }
+  }
+
+  /// For a handler no control verifies (RevertToBaseline): each written field reads back as
+  /// planned, on inventory's read after the change and then fresh reads, bounded.
+  func verifyValues(_ changeSet: Fixpoint_V1_ChangeSet, after: Google_Protobuf_Struct?) async throws {
+    var document = after
+    for attempt in 1...5 {
+      if document == nil {
+        document = try await self.callInventory("verify the change") {
+          try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).after
+        }
+      }
+      let differing = RevertToBaseline.verdict(changeSet, after: document!)
+      if differing.isEmpty { return }
+      if attempt == 5 { throw ServiceError.failedPrecondition("verification failed: \(differing.joined(separator: ", ")) do not read back as planned") }
+      document = nil
+      try await Task.sleep(for: .milliseconds(200 * attempt))
+    }
+  }
+
+  /// The control's verdict on a document as inventory answers it.
+  static func verdict(of control: any Control, on document: Google_Protobuf_Struct, parameters: Parameters) -> Verdict {
+    control.evaluate((try? JSONValue(document)) ?? [:], parameters)
+  }
+
+  func finish(_ id: String, actor: Principal, outcome: Outcome) async throws -> Fixpoint_V1_Action {
+    let window = TimeInterval(self.policy.rollbackWindowSeconds)
+    let actions = self.actions
+    return try await self.store.pool.write { db in
+      var action = try ActionStore.load(id, in: db)
+      let comment: String
+      var applied = ""
+      switch outcome {
+      case .changed(_, let diffs, let note):
+        comment = "changed and verified" + note
+        applied = Self.diffText(diffs)
+      case .alreadyCompliant: comment = "already compliant: recorded as a no-op"
+      case .guidanceOnly: comment = "guidance recorded; no change made"
+      }
+      try actions.transition(&action, to: .completed, actor: actor, comment: comment, reason: applied, in: db) { a in
+        a.completedAt = .init(date: Date())
+        switch outcome {
+        case .changed(let snapshotID, _, _), .alreadyCompliant(let snapshotID): a.snapshotID = snapshotID
+        case .guidanceOnly: break
+        }
+        if case .changed = outcome, a.reversible { a.rollbackDeadline = .init(date: Date().addingTimeInterval(window)) }
+      }
+      return action
+    }
+  }
+
+  func fail(_ id: String, actor: Principal, reason: String) async throws -> Fixpoint_V1_Action {
+    let actions = self.actions
+    // A change that failed after inventory took its snapshot (a partial write, a failed
+    // verification) is rolled back from that snapshot.
+    var snapshotID: String?
+    var reason = reason
+    let changeRequest = Self.changeRequestID(try await self.actions.get(id))
+    do {
+      snapshotID = try await self.inventory.getSnapshot(.with { $0.changeRequestID = changeRequest }).id
+    } catch let error as RPCError where error.code == .notFound {
+      snapshotID = nil  // nothing was snapshotted, so nothing was written
+    } catch {
+      reason += "; whether a change was made is unknown: inventory's snapshot for \(changeRequest) could not be looked up (\(error))"
+      self.logger.error("snapshot lookup failed", metadata: ["action": "\(id)", "error": "\(error)"])
+    }
+    let (failure, snapshot) = (reason, snapshotID)
+    let failed = try await self.store.pool.write { db in
+      var action = try ActionStore.load(id, in: db)
+      try actions.transition(&action, to: .failed, actor: actor, comment: "", reason: failure, in: db) { a in
+        a.failureReason = failure
+        if let snapshot { a.snapshotID = snapshot }
+      }
+      return action
+    }
+    guard self.policy.autoRollbackOnFailedVerification, failed.reversible, !failed.snapshotID.isEmpty else { return failed }
+    do {
+      return try await self.restore(failed, actor: Self.system, comment: "automatic rollback after a failed execution")
+    } catch {
+      // The action stays failed; its record, the audit trail and the log say the rollback did not happen.
+      self.logger.error("automatic rollback failed", metadata: ["action": "\(id)", "error": "\(error)"])
+      return try await self.store.pool.write { db in
+        var action = try ActionStore.load(id, in: db)
+        action.failureReason += "; the automatic rollback failed: \(error)"
+        try ActionStore.save(action, openKey: nil, in: db)
+        _ = try AuditChain.append(
+          actionID: id, from: "failed", to: "failed", actor: Self.system, comment: "automatic rollback failed",
+          details: ["reason": "\(error)", "snapshot_id": action.snapshotID], in: db)
+        return action
+      }
+    }
+  }
+}
