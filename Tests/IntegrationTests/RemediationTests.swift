@@ -517,14 +517,51 @@ struct RemediationTests {
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
   }
 
+  @Test("inventory unreachable for 10 s in the middle of a 200-action batch (its port cut, inventory itself running on): no action fails for it, calls in the outage answer each as not run, the next call completes each exactly once")
+  func inventoryUnreachable() async throws {
+    let count = 200
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fp-relay-\(UUID().uuidString.prefix(8))").path
+    let relay = try Helper("tcp_relay.py", dir: dir, arguments: ["--target-file", dir + "/target"])
+    defer { relay.stop(); try? FileManager.default.removeItem(atPath: dir) }
+    let (f, proxy, _) = try await Self.crashBatch(count: count, dispatcherArguments: ["--inventory-addr", "127.0.0.1:\(relay.port)"]) { f in
+      try "\(f.cluster.grpcPort(.inventory))".write(toFile: dir + "/target", atomically: true, encoding: .utf8)
+      try relay.start()
+    }
+    let completed = { try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) ?? 0 } }
+    let batch = Task { try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) } }
+    #expect(try await Cluster.eventually(timeout: 60) { try completed() >= 20 })
+    relay.stop()
+    let cut = Date()
+    let first = try await batch.value
+    #expect(first.actions.count + first.notRun.count == count, "every action asked about is answered")
+    #expect(first.actions.allSatisfy { $0.state == .completed }, "\(first.actions.filter { $0.state != .completed }.map(\.failureReason))")
+    #expect(!first.notRun.isEmpty && first.notRun.allSatisfy { $0.cause == .inventoryUnavailable }, "\(Set(first.notRun.map(\.reason)))")
+    let down = try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) }
+    #expect(down.actions.isEmpty && down.notRun.count == first.notRun.count && down.notRun.allSatisfy { $0.cause == .inventoryUnavailable })
+    // Inventory ran all along: a change it applied while its answer was lost is not applied again.
+    if Date().timeIntervalSince(cut) < 10 { try await Task.sleep(for: .seconds(10 - Date().timeIntervalSince(cut))) }
+    try relay.start()
+    let second = try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) }
+    #expect(second.notRun.isEmpty && second.actions.count == first.notRun.count && second.actions.allSatisfy { $0.state == .completed },
+      "\(second.notRun.prefix(3)) \(second.actions.filter { $0.state != .completed }.prefix(3).map(\.failureReason))")
+    #expect(try completed() == count)
+    try Self.expectEachWrittenOnce(proxy, count: count)
+    let failed = try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM audit WHERE to_state = 'failed'") ?? 0 }
+    #expect(failed == 0)
+    #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
+  }
+
   /// A fixture behind the fault proxy with `count` public buckets, each with an approved S3.8
   /// action (approval off): the batch the crash cases interrupt.
-  static func crashBatch(count: Int) async throws -> (AWSFixture, FaultProxy, [String]) {
+  static func crashBatch(
+    count: Int, dispatcherArguments: [String] = [], ready: (AWSFixture) throws -> Void = { _ in }
+  ) async throws -> (AWSFixture, FaultProxy, [String]) {
     let proxy = try FaultProxy()
     let f = try await AWSFixture.make(
       endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
       inventoryArguments: ["--inventory-aws-rate", "2000", "--inventory-aws-burst", "2000"],
-      dispatcherArguments: ["--dispatcher-approval-required", "false"])
+      dispatcherArguments: ["--dispatcher-approval-required", "false"] + dispatcherArguments)
+    try ready(f)
     let seed = "import boto3,sys\ns3=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',aws_secret_access_key='x')\n"
       + "for i in range(\(count)): s3.create_bucket(Bucket=f'fp-crash-{i:03d}')\n"
       + "print(len([b for b in s3.list_buckets()['Buckets'] if b['Name'].startswith('fp-crash-')]))"
