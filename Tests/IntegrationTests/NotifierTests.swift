@@ -441,8 +441,9 @@ struct NotifierTests {
     #expect(try await Cluster.eventually(timeout: 20) { try Self.deliveries(cluster, channel: channel.id).allSatisfy { $0["status"] as Int == 2 } })
     #expect(Set(Received.read(dir + "/log.jsonl").compactMap { $0.headers["webhook-id"] }).count == 50)
 
-    // A slow receiver (0.2 s an answer), 200 more, kill -9 while they are being sent.
-    let slow = (0..<400).map { _ in #"{"status": 200, "body": "ok", "delay": 0.2}"# }.joined(separator: ",")
+    // A slow receiver (0.5 s an answer: 200 at 32 in flight take about 3 s, so the kill lands
+    // mid-queue even on a loaded machine), 200 more, kill -9 while they are being sent.
+    let slow = (0..<400).map { _ in #"{"status": 200, "body": "ok", "delay": 0.5}"# }.joined(separator: ",")
     try "[\(String(repeating: #"{"status": 200, "body": "ok"},"#, count: 50).dropLast())\(",")\(slow)]".write(toFile: dir + "/script.json", atomically: true, encoding: .utf8)
     try await Self.deliver(cluster, (100..<300).map { Self.violation($0) })
     #expect(try await Cluster.eventually(timeout: 20) { Received.read(dir + "/log.jsonl").count >= 80 })
