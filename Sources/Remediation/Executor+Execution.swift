@@ -197,14 +197,16 @@ extension Executor {
     guard started.state == .executing else {
       return .notRun(self.refusal(of: started, at: Date()) ?? .with { $0.actionID = id; $0.cause = .inProgress; $0.reason = "action \(id) is executing in another call" })
     }
-    do {
-      let outcome = try await Self.withTimeout(timeout) { try await self.perform(started) }
-      return .ran(try await self.finish(id, actor: actor, outcome: outcome))
-    } catch let error as InventoryUnavailable {
-      return .notRun(try await self.pause(id, actor: actor, error: error))
-    } catch {
-      let reason = (error as? TimeoutError).map { "timed out after \($0.limit)" } ?? "\(error)"
-      return .ran(try await self.fail(id, actor: actor, reason: reason))
+    return try await self.resourceLocks.run(started.resource.resourceID) {
+      do {
+        let outcome = try await Self.withTimeout(timeout) { try await self.perform(started) }
+        return .ran(try await self.finish(id, actor: actor, outcome: outcome))
+      } catch let error as InventoryUnavailable {
+        return .notRun(try await self.pause(id, actor: actor, error: error))
+      } catch {
+        let reason = (error as? TimeoutError).map { "timed out after \($0.limit)" } ?? "\(error)"
+        return .ran(try await self.fail(id, actor: actor, reason: reason))
+      }
     }
   }
 

@@ -25,13 +25,15 @@ extension Executor {
         for id in stuck {
           if Task.isShuttingDownGracefully { return }
           let action = try await self.actions.get(id)
-          do {
-            let outcome = try await self.perform(action)
-            _ = try await self.finish(id, actor: Self.system, outcome: outcome)
-          } catch let error as InventoryUnavailable {
-            _ = try await self.pause(id, actor: Self.system, error: error)
-          } catch let error as ServiceError {
-            _ = try await self.fail(id, actor: Self.system, reason: "after a restart: \(error)")
+          try await self.resourceLocks.run(action.resource.resourceID) {
+            do {
+              let outcome = try await self.perform(action)
+              _ = try await self.finish(id, actor: Self.system, outcome: outcome)
+            } catch let error as InventoryUnavailable {
+              _ = try await self.pause(id, actor: Self.system, error: error)
+            } catch let error as ServiceError {
+              _ = try await self.fail(id, actor: Self.system, reason: "after a restart: \(error)")
+            }
           }
         }
         if !stuck.isEmpty { self.logger.info("reconciled interrupted actions", metadata: ["count": "\(stuck.count)"]) }

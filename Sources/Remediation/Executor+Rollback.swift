@@ -23,7 +23,9 @@ extension Executor {
         throw ServiceError.failedPrecondition("the rollback window of action \(action.id) closed at \(action.rollbackDeadline.date)")
       }
     }
-    return try await self.restore(action, actor: actor, comment: request.comment)
+    return try await self.resourceLocks.run(action.resource.resourceID) {
+      try await self.restore(action, actor: actor, comment: request.comment)
+    }
   }
 
   func restore(_ action: Fixpoint_V1_Action, actor: Principal, comment: String) async throws -> Fixpoint_V1_Action {

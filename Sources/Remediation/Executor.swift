@@ -35,6 +35,11 @@ final class Executor: Sendable {
   /// Inventory's health, on the same connection: asked once per execution batch.
   let inventoryHealth: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>
   let logger: Logger
+  /// One change at a time per resource (execution, automatic and operator rollback): two actions
+  /// on one resource (EC2.53 and EC2.19 both revoke SSH from anywhere) would otherwise read,
+  /// snapshot and write side by side, and the loser's failure rollback would restore the rules
+  /// the winner removed. In turn, the second reads the first's result and finds nothing to do.
+  let resourceLocks = KeyedLock()
   /// When this process's executor was made: actions left executing before it are recovery's.
   let startedAt = Date().timeIntervalSince1970
   static let system = Principal(subject: "fixpoint-dispatcher", role: .service)

@@ -481,6 +481,23 @@ struct RemediationTests {
     }
   }
 
+  @Test("two actions on one resource in one batch (EC2.53 and EC2.19 both revoke SSH and RDP from anywhere): one changes, the other then finds nothing to do; neither fails nor rolls back, and the rules stay revoked")
+  func sameResourceInOneBatch() async throws {
+    // Found by scripts/bench-loop: run side by side, both read and snapshotted the open rules, the
+    // second revoke was refused (InvalidPermission.NotFound), and that failure's automatic
+    // rollback restored the snapshot: SSH and RDP open to the world again.
+    let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-approval-required", "false"])
+    let group = try await f.resource("security_group", "fp-open-ssh")
+    let ids = [try await f.suggest(group, control: "EC2.53").id, try await f.suggest(group, control: "EC2.19").id]
+    let answer = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = ids }) }
+    #expect(answer.notRun.isEmpty, "\(answer.notRun)")
+    #expect(same((try f.probe()["sg"] as? [String: Any])?["ingress"], ["tcp 443-443 0.0.0.0/0"]))
+    var trails: [[Fixpoint_V1_AuditEntry]] = []
+    for id in ids { trails.append(try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = id }).entries }) }
+    #expect(trails.map { $0.map(\.toState) } == Array(repeating: ["suggested", "approved", "executing", "completed"], count: 2), "\(trails)")
+    #expect(Set(trails.map { $0.last!.comment }) == ["changed and verified", "already compliant: recorded as a no-op"], "\(trails)")
+  }
+
   @Test("a failed action is retried by an operator once its cause is gone: a new attempt with its own change request, audited, completes; a retry of anything else changes nothing")
   func retryFailed() async throws {
     let proxy = try FaultProxy()
