@@ -463,6 +463,9 @@ final class FaultProxy: @unchecked Sendable {
     return try self.call(["-X", "POST", "-d", body])
   }
 
+  /// From now on every forwarded call waits `seconds` first (0 lifts it).
+  func delay(_ seconds: Double) throws -> [String: Any] { try self.call(["-X", "POST", "-d", "{\"delay\": \(seconds)}"]) }
+
   /// Counters: pending, served, forwarded, denied, and S3 writes by method and path.
   func state() throws -> [String: Any] { try self.call([]) }
 

@@ -621,7 +621,7 @@ struct RemediationTests {
     }
   }
 
-  @Test("kill -9 in the middle of a 200-action batch: after a restart every action ends completed or failed, none applied twice, the chain verifies")
+  @Test("kill -9 in the middle of a 200-action batch, then SIGTERM during the recovery at the next start (stops within 5 s, the start after resumes): every action ends completed, none applied twice, the chain verifies")
   func crash() async throws {
     let count = 200
     let (f, proxy, _) = try await Self.crashBatch(count: count)
@@ -636,6 +636,21 @@ struct RemediationTests {
       try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM action WHERE state != ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) ?? 0
     }
     #expect(interrupted > 0, "the kill came in the middle of the batch")
+    // SIGTERM while recovery works through what the kill left executing (each AWS call slowed
+    // to 0.3 s so that it takes a while): the dispatcher stops within 5 s, between two actions.
+    let executing = {
+      try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.executing.rawValue]) ?? 0 }
+    }
+    let left = try executing()
+    try #require(left >= 3, "the kill left \(left) actions executing")
+    _ = try proxy.delay(0.3)
+    try f.cluster.start(.dispatcher)
+    #expect(try await Cluster.eventually(timeout: 60) { try executing() < left }, "recovery started")
+    let stopped = f.cluster.stop(.dispatcher, signal: SIGTERM)
+    #expect(stopped.map { $0.0 < .seconds(5) && $0.1 == 0 } == true, "SIGTERM during recovery: \(String(describing: stopped))")
+    #expect(try executing() > 0, "recovery stopped before it had finished everything")
+    _ = try proxy.delay(0)
+    // The next start resumes it.
     try f.cluster.start(.dispatcher)
     try await f.cluster.waitUntilServing(.dispatcher)
     // Actions left executing are reconciled at start; the operator runs the rest of the batch again.

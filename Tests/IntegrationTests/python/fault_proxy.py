@@ -4,6 +4,7 @@ protocol shapes them, for the next N calls, and forwards everything else untouch
 
 usage: fault_proxy.py LISTEN_PORT UPSTREAM_URL
   POST /_fault {"count": N}  the next N AWS calls are throttled
+  POST /_fault {"delay": SECONDS}  from now on, every forwarded call waits this long first (0 lifts it)
   POST /_fault {"deny": [REGEX, …]}  from now on, calls whose "SERVICE METHOD PATH" matches one of them
                              are answered AccessDenied in their protocol's shape ([] lifts it)
   GET  /_fault               {"pending": n, "served": n, "forwarded": n, "writes": {"PUT /bucket?publicAccessBlock": n, …}}
@@ -13,12 +14,13 @@ import json
 import re
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 port, upstream = int(sys.argv[1]), urlsplit(sys.argv[2])
 lock = threading.Lock()
-state = {"pending": 0, "served": 0, "forwarded": 0, "denied": 0, "deny": [], "writes": {}}
+state = {"pending": 0, "served": 0, "forwarded": 0, "denied": 0, "deny": [], "delay": 0.0, "writes": {}}
 
 # service signing name -> (status, content type, body, extra headers)
 XML_QUERY = '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>'
@@ -67,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
                     asked = json.loads(body or b"{}")
                     if "count" in asked:
                         state["pending"] = int(asked["count"])
+                    if "delay" in asked:
+                        state["delay"] = float(asked["delay"])
                     if "deny" in asked:
                         state["deny"] = list(asked["deny"])
                 self._reply(200, "application/json", json.dumps(state))
@@ -96,6 +100,8 @@ class Handler(BaseHTTPRequestHandler):
             status, ctype, payload, headers = SHAPES.get(service, SHAPES["s3"])
             self._reply(status, ctype, payload, headers)
             return
+        if state["delay"]:
+            time.sleep(state["delay"])
         conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
         conn.request(self.command, self.path, body=body, headers=headers)
