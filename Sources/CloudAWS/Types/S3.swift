@@ -51,21 +51,22 @@ public struct S3Bucket: ResourceType {
     if region.isEmpty { region = "us-east-1" } else if region == "EU" { region = "eu-west-1" }
     let bare = CloudResource(
       type: self.name, externalID: externalID, name: bucket, region: region, configuration: ["name": .string(bucket), "region": .string(region)])
-    return try await self.read(account, stored: bare, fields: Set(Self.fieldReaders.keys))
+    return try await self.read(account, stored: bare, fields: Set(Self.fieldReaders.flatMap(\.fields)))
   }
 
-  /// One call per field: a fix to the encryption reads only the encryption. A field the
+  /// One call per field (versioning and MFA delete share one): a fix to the encryption reads only the encryption. A field the
   /// credentials may not read is marked unreadable (with S3's answer), not taken for absent.
   public func read(_ account: AWSAccount, stored: CloudResource, fields: Set<String>) async throws -> CloudResource? {
     var fresh: [String: JSONValue] = [:]
     var unreadable: [String: String] = [:]
     do {
-      for field in fields.sorted() {
-        guard let reader = Self.fieldReaders[field] else { continue }
+      for reader in Self.fieldReaders where !fields.isDisjoint(with: reader.fields) {
+        let wanted = reader.fields.filter(fields.contains)
         do {
-          fresh[field] = try await reader(account.client, stored.name, stored.region)
+          let answer = try await reader.read(account.client, stored.name, stored.region)
+          for field in wanted { fresh[field] = answer[field] ?? .null }
         } catch let error as AWSError where error.kind == .accessDenied {
-          unreadable[field] = "\(error.operation): \(error.code): \(error.message)"
+          for field in wanted { unreadable[field] = "\(error.operation): \(error.code): \(error.message)" }
         }
       }
     } catch let error as AWSError where error.code == "NoSuchBucket" {
@@ -76,7 +77,23 @@ public struct S3Bucket: ResourceType {
 
   typealias FieldReader = @Sendable (AWSClient, _ bucket: String, _ region: String) async throws -> JSONValue
 
-  static let fieldReaders: [String: FieldReader] = [
+  /// One S3 call each, with the fields its answer gives.
+  struct CallReader: Sendable {
+    let fields: [String]
+    let read: @Sendable (AWSClient, _ bucket: String, _ region: String) async throws -> [String: JSONValue]
+  }
+
+  static let fieldReaders: [CallReader] = singleFieldReaders.sorted { $0.key < $1.key }.map { field, read in
+    CallReader(fields: [field]) { [field: try await read($0, $1, $2)] }
+  } + [
+    CallReader(fields: ["mfa_delete", "versioning"]) { client, bucket, region in
+      let versioning = try await client.s3("GET", bucket: bucket, subresource: "versioning", region: region, operation: "GetBucketVersioning")
+      return ["versioning": .string(versioning?.string("Status") ?? "Disabled"),
+              "mfa_delete": .string(versioning?.string("MfaDelete") ?? versioning?.string("MFADelete") ?? "Disabled")]
+    },
+  ]
+
+  static let singleFieldReaders: [String: FieldReader] = [
     "encryption": { client, bucket, region in
       let encryption = try await client.s3(
         "GET", bucket: bucket, subresource: "encryption", region: region, operation: "GetBucketEncryption",
@@ -96,14 +113,6 @@ public struct S3Bucket: ResourceType {
       ).map(S3PublicAccessBlockXML.document) ?? .null
     },
     "policy": { client, bucket, region in try await S3Bucket.policy(client, bucket: bucket, region: region) },
-    "versioning": { client, bucket, region in
-      let versioning = try await client.s3("GET", bucket: bucket, subresource: "versioning", region: region, operation: "GetBucketVersioning")
-      return .string(versioning?.string("Status") ?? "Disabled")
-    },
-    "mfa_delete": { client, bucket, region in
-      let versioning = try await client.s3("GET", bucket: bucket, subresource: "versioning", region: region, operation: "GetBucketVersioning")
-      return .string(versioning?.string("MfaDelete") ?? versioning?.string("MFADelete") ?? "Disabled")
-    },
     "acl_grants": { client, bucket, region in
       // Who may do what by ACL: grantee (a group URI, or a canonical user id) and permission, sorted.
       let acl = try await client.s3("GET", bucket: bucket, subresource: "acl", region: region, operation: "GetBucketAcl")
