@@ -30,7 +30,7 @@ public struct JSONLogHandler: LogHandler {
       "ts": ISO8601DateFormatter.logFormatter.string(from: Date()),
       "level": event.level.rawValue,
       "service": self.label,
-      "msg": "\(event.message)",
+      "msg": Bounded.text("\(event.message)", max: Bounded.logField),
     ]
     if let requestID = RequestContext.current?.requestID { object["request_id"] = requestID }
     for (key, value) in self.metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
@@ -43,8 +43,8 @@ public struct JSONLogHandler: LogHandler {
 
   private static func plain(_ value: Logger.Metadata.Value) -> Any {
     switch value {
-    case .string(let s): s
-    case .stringConvertible(let s): s.description
+    case .string(let s): Bounded.text(s, max: Bounded.logField)
+    case .stringConvertible(let s): Bounded.text(s.description, max: Bounded.logField)
     case .array(let a): a.map(plain)
     case .dictionary(let d): d.mapValues(plain)
     }

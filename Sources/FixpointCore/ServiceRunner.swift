@@ -102,10 +102,19 @@ public enum ServiceRunner {
       transport: HTTP2ServerTransport.Posix(
         address: .ipv4(host: settings.grpcHost, port: settings.grpcPort),
         transportSecurity: try Self.serverSecurity(settings.tls),
-        config: .defaults { $0.rpc.maxRequestPayloadSize = components.maxRequestBytes }),
+        config: .defaults {
+          $0.rpc.maxRequestPayloadSize = components.maxRequestBytes
+          $0.connection.maxIdleTime = .seconds(settings.connectionIdleSeconds)
+          $0.connection.maxGraceTime = .seconds(min(10, settings.connectionIdleSeconds))
+          $0.connection.keepalive.time = .seconds(settings.connectionKeepaliveSeconds)
+          $0.connection.keepalive.timeout = .seconds(20)
+          $0.channelDebuggingCallbacks.onAcceptTCPConnection = { [limit = settings.handshakeTimeoutSeconds] channel in
+            PrefaceDeadline.install(on: channel, limit: .seconds(Int64(limit)))
+          }
+        }),
       services: rpcServices,
       interceptors: [
-        MetricsInterceptor(), AuthInterceptor(authority: authority, table: components.roleTable),
+        BoundedErrorInterceptor(), MetricsInterceptor(), AuthInterceptor(authority: authority, table: components.roleTable),
         RequestLogInterceptor(logger: logger),
       ])
 

@@ -79,6 +79,11 @@ public struct ServiceSettings: Sendable {
   public var relayMaxBackoffMilliseconds: Int
   public var relayBatchSize: Int
   public var shutdownGraceSeconds: Int
+  /// gRPC connection management: a connection with no RPC for this long is closed (also one that
+  /// never finished the HTTP/2 handshake); keepalive pings probe a silent peer after `keepalive`.
+  public var connectionIdleSeconds: Int
+  public var handshakeTimeoutSeconds: Int
+  public var connectionKeepaliveSeconds: Int
 
   /// Every key read by `init(reader:service:)`.
   public static func documentation(for service: ServiceName) -> [SettingDoc] {
@@ -102,6 +107,11 @@ public struct ServiceSettings: Sendable {
       SettingDoc("relay.backoff.max.ms", "int", "30000", "longest wait between retries to an unreachable receiver"),
       SettingDoc("relay.batch.size", "int", "100", "events per delivery call"),
       SettingDoc("shutdown.grace.seconds", "int", "4", "time in-flight RPCs get after SIGTERM"),
+      SettingDoc("grpc.connection.idle.seconds", "int", "300", "close a connection whose last RPC ended this long ago"),
+      SettingDoc("grpc.handshake.timeout.seconds", "int", "10",
+                 "close a connection that has not sent the HTTP/2 preface this long after connecting (silent or half-open sockets)"),
+      SettingDoc("grpc.connection.keepalive.seconds", "int", "60",
+                 "ping a connection silent for this long; no answer within 20 s closes it (half-open peers)"),
     ]
     for peer in ServiceName.allCases where peer != service {
       docs.append(SettingDoc("\(peer.key).addr", "host:port", "127.0.0.1:\(peer.defaultGRPCPort)", "address of \(peer.rawValue)"))
@@ -148,6 +158,12 @@ public struct ServiceSettings: Sendable {
     self.relayMaxBackoffMilliseconds = reader.int(forKey: "relay.backoff.max.ms", default: 30_000)
     self.relayBatchSize = reader.int(forKey: "relay.batch.size", default: 100)
     self.shutdownGraceSeconds = reader.int(forKey: "shutdown.grace.seconds", default: 4)
+    self.connectionIdleSeconds = reader.int(forKey: "grpc.connection.idle.seconds", default: 300)
+    self.connectionKeepaliveSeconds = reader.int(forKey: "grpc.connection.keepalive.seconds", default: 60)
+    self.handshakeTimeoutSeconds = reader.int(forKey: "grpc.handshake.timeout.seconds", default: 10)
+    guard self.connectionIdleSeconds > 0, self.connectionKeepaliveSeconds > 0, self.handshakeTimeoutSeconds > 0 else {
+      throw SettingsError.invalid(key: "grpc.connection.idle.seconds", reason: "connection idle, keepalive and handshake times must be positive")
+    }
     guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(self.logLevel) else {
       throw SettingsError.invalid(key: "log.level", reason: "unknown level \(self.logLevel)")
     }

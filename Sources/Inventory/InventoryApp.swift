@@ -13,6 +13,7 @@ public enum InventoryApp {
     SettingDoc("inventory.aws.max.attempts", "int", "8", "tries per AWS call on throttling and server errors"),
     SettingDoc("inventory.aws.backoff.cap.ms", "int", "5000", "longest wait between tries (full-jitter exponential backoff from 50 ms)"),
     SettingDoc("inventory.sync.concurrency", "int", "8", "type/region pairs a sync discovers at once"),
+    SettingDoc("inventory.connect.timeout", "duration", "20", "seconds ConnectProvider waits for STS, all tries included, before answering UNAVAILABLE"),
   ]
 
   /// The one assembly function, used by `main`, the tests and `fixpoint up`.
@@ -26,7 +27,8 @@ public enum InventoryApp {
       retry: RetryPolicy(
         maxAttempts: max(1, r.int(forKey: "inventory.aws.max.attempts", default: 8)),
         cap: .milliseconds(max(50, r.int(forKey: "inventory.aws.backoff.cap.ms", default: 5000)))),
-      syncConcurrency: min(64, max(1, r.int(forKey: "inventory.sync.concurrency", default: 8))))
+      syncConcurrency: min(64, max(1, r.int(forKey: "inventory.sync.concurrency", default: 8))),
+      connectTimeout: .seconds(min(600, max(1, r.int(forKey: "inventory.connect.timeout", default: 20)))))
     let providers = Providers(store: store, sealer: try Sealer(masterKeyFile: masterKey), settings: settings, logger: env.logger)
     let sync = SyncEngine(store: store, providers: providers, logger: env.logger)
     try await sync.failInterruptedJobs()

@@ -4,6 +4,7 @@ import FixpointCore
 import FixpointProtocol
 import Foundation
 import GRDB
+import struct GRPCCore.RPCError
 import Logging
 import Synchronization
 
@@ -22,6 +23,8 @@ struct AWSSettings: Sendable {
   var burst: Double
   var retry: RetryPolicy
   var syncConcurrency: Int
+  /// How long ConnectProvider waits for STS, retries included.
+  var connectTimeout: Duration
 }
 
 /// Connected providers: connecting (verify, seal, record), disconnecting, and the AWS client of
@@ -95,11 +98,15 @@ final class Providers: Sendable {
     let (credentials, regions) = try Self.validate(request)
     let id = RandomID.make(prefix: "prv")
     let identity: CallerIdentity
+    let client = try self.client(credentials, endpoint: request.endpoint, bucketKey: "connect-\(id)", region: regions[0])
     do {
-      identity = try await self.client(credentials, endpoint: request.endpoint, bucketKey: "connect-\(id)", region: regions[0])
-        .callerIdentity(region: regions[0])
-    } catch let error as AWSError {
+      identity = try await Deadline.run(self.settings.connectTimeout) { try await client.callerIdentity(region: regions[0]) }
+    } catch let error as AWSError where error.kind != .service && error.kind != .throttling {
       throw ServiceError.failedPrecondition("AWS refused the credentials (STS GetCallerIdentity: \(error.code)): \(error.message)")
+    } catch {
+      // Unreachable, or not answering: the caller may try again later; nothing was recorded.
+      let endpoint = request.endpoint.isEmpty ? "sts.\(regions[0]).amazonaws.com" : request.endpoint
+      throw RPCError(code: .unavailable, message: "STS at \(endpoint) did not answer within \(self.settings.connectTimeout) (inventory.connect.timeout): \(error)")
     }
     let sealed = try self.sealer.seal(try JSONEncoder().encode(credentials), context: id)
     let hint = String(credentials.accessKeyID.prefix(4)) + "…" + String(credentials.accessKeyID.suffix(4))

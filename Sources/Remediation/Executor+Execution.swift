@@ -199,12 +199,12 @@ extension Executor {
     }
     return try await self.resourceLocks.run(started.resource.resourceID) {
       do {
-        let outcome = try await Self.withTimeout(timeout) { try await self.perform(started) }
+        let outcome = try await Deadline.run(timeout) { try await self.perform(started) }
         return .ran(try await self.finish(id, actor: actor, outcome: outcome))
       } catch let error as InventoryUnavailable {
         return .notRun(try await self.pause(id, actor: actor, error: error))
       } catch {
-        let reason = (error as? TimeoutError).map { "timed out after \($0.limit)" } ?? "\(error)"
+        let reason = "\(error)"
         return .ran(try await self.fail(id, actor: actor, reason: reason))
       }
     }

@@ -39,6 +39,8 @@ extension Executor {
         if !stuck.isEmpty { self.logger.info("reconciled interrupted actions", metadata: ["count": "\(stuck.count)"]) }
         return
       } catch {
+        // Cancelled (the service group is stopping, say because the server could not bind): no retry.
+        if error is CancellationError || Task.isCancelled { return }
         self.logger.warning("reconciling interrupted actions failed; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
         try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
       }

@@ -99,17 +99,4 @@ final class Executor: Sendable {
     return String(decoding: data, as: UTF8.self)
   }
 
-  struct TimeoutError: Error { let limit: Duration }
-
-  static func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-      group.addTask { try await body() }
-      group.addTask {
-        try await Task.sleep(for: limit)
-        throw TimeoutError(limit: limit)
-      }
-      defer { group.cancelAll() }
-      return try await group.next()!
-    }
-  }
 }

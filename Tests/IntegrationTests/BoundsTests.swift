@@ -1,0 +1,101 @@
+import FixpointCore
+import FixpointProtocol
+import Foundation
+import GRPCCore
+import Testing
+import TestSupport
+
+/// Issue 15's bounds, on the five services as real processes.
+@Suite("Bounds: hostile input and silent peers", .serialized)
+struct BoundsTests {
+  @Test("an error quotes a bounded prefix of a 1 MiB value (no oversized metadata hiding it), no log line carries it; connections that stay silent or stop halfway through the HTTP/2 preface are closed")
+  func bounds() async throws {
+    let cluster = try await Cluster(extraArguments: [
+      .compliance: ["--grpc-handshake-timeout-seconds", "2"], .inventory: ["--inventory-connect-timeout", "3"],
+    ])
+    let huge = String(repeating: "T", count: 1 << 20)
+    func refusedBriefly(_ field: String) -> @Sendable (any Error) -> Bool {
+      { error in
+        guard let e = error as? RPCError else { return false }
+        return e.code == .invalidArgument && e.message.hasPrefix(field) && e.message.utf8.count <= Bounded.errorMessage
+      }
+    }
+    await #expect(performing: {
+      try await cluster.withClient(.compliance) { _ = try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).runAssessment(.with { $0.frameworkID = huge }) }
+    }, throws: refusedBriefly("framework_id"))
+    await #expect(performing: {
+      try await cluster.withClient(.inventory) {
+        _ = try await Fixpoint_V1_InventoryService.Client(wrapping: $0).connectProvider(.with {
+          $0.requestID = "bounds-1"
+          $0.kind = .aws
+          $0.displayName = "bounds"
+          $0.regions = [huge]
+          $0.aws = .with { $0.accessKeyID = "AKIAFIXPOINTTEST0001"; $0.secretAccessKey = "x" }
+        })
+      }
+    }, throws: refusedBriefly("regions"))
+    await #expect(performing: {
+      try await cluster.withClient(.dispatcher) {
+        _ = try await Fixpoint_V1_RemediationService.Client(wrapping: $0).updatePolicy(.with {
+          $0.policy.changeWindows = [.with { $0.cron = huge; $0.durationSeconds = 3600; $0.timeZone = "UTC" }]
+          $0.updateMask = ["change_windows"]
+        })
+      }
+    }, throws: refusedBriefly("policy.change_windows"))
+    for service in [ServiceName.compliance, .inventory, .dispatcher] {
+      let log = try String(contentsOfFile: cluster.logPath(service), encoding: .utf8)
+      #expect(!log.contains(String(repeating: "T", count: Bounded.logField + 1)), "\(service) logged the value whole")
+    }
+
+    // A TCP connection that never speaks, and one that stops in the middle of the HTTP/2 preface:
+    // both closed by the server after grpc.handshake.timeout.seconds (2 here).
+    let script = """
+      import json, socket, sys, time
+      def closed_after(first):
+          s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+          s.sendall(first)
+          s.settimeout(30)
+          start = time.monotonic()
+          try:
+              while s.recv(4096):
+                  pass
+          except (ConnectionResetError, socket.timeout):
+              pass
+          return round(time.monotonic() - start, 2)
+      print(json.dumps([closed_after(b""), closed_after(b"PRI * HTTP/2.0\\r\\n")]))
+      """
+    let (status, out, err) = try runCommand([try TestPython.interpreter(), "-c", script, "\(cluster.grpcPort(.compliance))"])
+    try #require(status == 0, "\(err)")
+    let seconds = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [Double] ?? []
+    #expect(seconds.count == 2 && seconds.allSatisfy { $0 < 6 }, "closed after \(seconds) s")
+    try await cluster.waitUntilServing(.compliance, timeout: 5)
+
+    // ConnectProvider against an STS that is not there (a closed loopback port): UNAVAILABLE
+    // naming the endpoint within inventory.connect.timeout (3 s here), and nothing recorded.
+    let closed = try Self.closedPort()
+    let start = ContinuousClock.now
+    await #expect(performing: {
+      try await cluster.withClient(.inventory) {
+        _ = try await Fixpoint_V1_InventoryService.Client(wrapping: $0).connectProvider(.with {
+          $0.requestID = "bounds-2"
+          $0.kind = .aws
+          $0.displayName = "nowhere"
+          $0.endpoint = "http://127.0.0.1:\(closed)"
+          $0.aws = .with { $0.accessKeyID = "AKIAFIXPOINTTEST0001"; $0.secretAccessKey = "x" }
+        })
+      }
+    }, throws: { error in
+      guard let e = error as? RPCError else { return false }
+      return e.code == .unavailable && e.message.contains("127.0.0.1:\(closed)") && e.message.contains("inventory.connect.timeout")
+    })
+    #expect(ContinuousClock.now - start < .seconds(8), "answered after \(ContinuousClock.now - start)")
+    #expect(try cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") } == 0)
+  }
+
+  /// A loopback port below 32768 that nothing listens on (bound, then released).
+  static func closedPort() throws -> Int {
+    let (status, out, _) = try runCommand([try TestPython.interpreter(), "-c", "import random, socket\nwhile True:\n    p = random.randrange(20000, 32000)\n    try:\n        socket.socket().bind(('127.0.0.1', p)); print(p); break\n    except OSError:\n        pass"])
+    guard status == 0, let port = Int(out.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw ClusterError("no free port") }
+    return port
+  }
+}
