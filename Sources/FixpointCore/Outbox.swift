@@ -81,23 +81,53 @@ public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
     self.effect = effect
   }
 
+  /// The sizes an event may have; the serialized event as a whole is bounded too.
+  static let maxEventBytes = 256 << 10
+
+  /// Why an event is malformed, or nil: validated like a request before anything is stored.
+  static func malformed(_ event: Fixpoint_V1_Event) -> String? {
+    let idBody = event.id.dropFirst(4).utf8
+    guard event.id.hasPrefix("evt_"), (1...124).contains(idBody.count),
+      idBody.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x5F || $0 == 0x2D })
+    else { return "id: expected evt_ and up to 124 letters, digits, _ or -" }
+    guard ServiceName(rawValue: event.source) != nil else { return "source: not a Fixpoint service" }
+    let segments = event.type.split(separator: ".", omittingEmptySubsequences: false)
+    guard event.type.utf8.count <= 64, (2...4).contains(segments.count),
+      segments.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || $0 == UInt8(ascii: "_") } })
+    else { return "type: expected dotted lower-case words, e.g. resource.changed, at most 64 characters" }
+    guard event.subject.utf8.count <= 256, event.requestID.utf8.count <= 128 else { return "subject or request_id: too long" }
+    if case .UNRECOGNIZED = event.severity { return "severity: unknown value" }
+    guard ((try? event.serializedBytes() as [UInt8])?.count ?? Int.max) <= Self.maxEventBytes else {
+      return "the event is over \(Self.maxEventBytes) bytes"
+    }
+    return nil
+  }
+
   public func deliverEvents(
     request: Fixpoint_V1_DeliverEventsRequest, context: ServerContext
   ) async throws -> Fixpoint_V1_DeliverEventsResponse {
     guard request.events.count <= 1000 else {
       throw RPCError(code: .invalidArgument, message: "events: at most 1000 per call")
     }
+    var valid: [Fixpoint_V1_Event] = []
+    var rejected: [Fixpoint_V1_RejectedEvent] = []
     for (index, event) in request.events.enumerated() {
-      if event.id.isEmpty || event.id.count > 128 {
-        throw RPCError(code: .invalidArgument, message: "events[\(index)].id: required, at most 128 characters")
-      }
-      if event.type.isEmpty || event.source.isEmpty {
-        throw RPCError(code: .invalidArgument, message: "events[\(index)]: type and source are required")
+      if let reason = Self.malformed(event) {
+        rejected.append(.with { $0.index = Int32(index); $0.id = String(event.id.prefix(128)); $0.reason = reason })
+      } else {
+        valid.append(event)
       }
     }
-    let response = try await self.store.pool.write { db in
+    for r in rejected {
+      // By position and a printable prefix of the id only: the event itself may be anything.
+      self.logger.warning("event rejected", metadata: [
+        "event.index": "\(r.index)", "event.id": "\(r.id.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F }.prefix(64))",
+        "reason": "\(r.reason)",
+      ])
+    }
+    var response = try await self.store.pool.write { [valid] db in
       var response = Fixpoint_V1_DeliverEventsResponse()
-      for event in request.events {
+      for event in valid {
         if try Inbox.accept(event, in: db) {
           try self.effect(event, db)
           response.acceptedIds.append(event.id)
@@ -107,6 +137,7 @@ public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
       }
       return response
     }
+    response.rejected = rejected
     let accepted = Set(response.acceptedIds)
     for event in request.events where accepted.contains(event.id) {
       // origin.request_id ties this line to the logs of the call that caused the event.

@@ -93,7 +93,14 @@ public struct OutboxRelay: Service {
     var options = CallOptions.defaults
     options.timeout = .seconds(10)
     let response = try await Fixpoint_V1_EventSink.Client(wrapping: client).deliverEvents(request, options: options)
-    let acknowledged = Set(response.acceptedIds + response.duplicateIds)
+    for r in response.rejected {
+      // Malformed by the receiver's rules: a bug in this service, not the network. Acknowledged
+      // (a retry would be refused the same way), and said loudly.
+      self.logger.error("event rejected by receiver", metadata: [
+        "destination": "\(destination.rawValue)", "event.id": "\(r.id)", "reason": "\(r.reason)",
+      ])
+    }
+    let acknowledged = Set(response.acceptedIds + response.duplicateIds + response.rejected.map(\.id))
     let sequences: [Int64] = rows.compactMap { row in
       let event = try? Fixpoint_V1_Event(serializedBytes: row["payload"] as Data)
       return event.map { acknowledged.contains($0.id) } == true ? row["seq"] : nil

@@ -421,6 +421,28 @@ public nonisolated struct Fixpoint_V1_DeliverEventsResponse: Sendable {
   /// Events this receiver had already applied; acknowledged, not applied again.
   public var duplicateIds: [String] = []
 
+  /// Events refused as malformed (an id that is not "evt_…", an unknown source, a type that is not
+  /// dotted lower case, a field over its limit): acknowledged so that a sender does not retry them,
+  /// never applied.
+  public var rejected: [Fixpoint_V1_RejectedEvent] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Fixpoint_V1_RejectedEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The event's position in the request, and its id (cut to 128 characters).
+  public var index: Int32 = 0
+
+  public var id: String = String()
+
+  public var reason: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1082,7 +1104,7 @@ nonisolated extension Fixpoint_V1_DeliverEventsRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Fixpoint_V1_DeliverEventsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DeliverEventsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepted_ids\0\u{3}duplicate_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}accepted_ids\0\u{3}duplicate_ids\0\u{1}rejected\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1092,6 +1114,7 @@ nonisolated extension Fixpoint_V1_DeliverEventsResponse: SwiftProtobuf.Message, 
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.acceptedIds) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.duplicateIds) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.rejected) }()
       default: break
       }
     }
@@ -1104,12 +1127,56 @@ nonisolated extension Fixpoint_V1_DeliverEventsResponse: SwiftProtobuf.Message, 
     if !self.duplicateIds.isEmpty {
       try visitor.visitRepeatedStringField(value: self.duplicateIds, fieldNumber: 2)
     }
+    if !self.rejected.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rejected, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fixpoint_V1_DeliverEventsResponse, rhs: Fixpoint_V1_DeliverEventsResponse) -> Bool {
     if lhs.acceptedIds != rhs.acceptedIds {return false}
     if lhs.duplicateIds != rhs.duplicateIds {return false}
+    if lhs.rejected != rhs.rejected {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Fixpoint_V1_RejectedEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RejectedEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}id\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.index != 0 {
+      try visitor.visitSingularInt32Field(value: self.index, fieldNumber: 1)
+    }
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Fixpoint_V1_RejectedEvent, rhs: Fixpoint_V1_RejectedEvent) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.id != rhs.id {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

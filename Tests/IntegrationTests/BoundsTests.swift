@@ -92,6 +92,37 @@ struct BoundsTests {
     #expect(try cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") } == 0)
   }
 
+  @Test("DeliverEvents validates events like requests: SQL and NUL in ids, unknown sources, 5 MB types and unknown severities are rejected by position, nothing of them stored or logged whole; a valid event in the same call applies once")
+  func hostileEvents() async throws {
+    let cluster = try await Cluster()
+    let good = NotifierTests.violation(1)
+    func bad(_ change: (inout Fixpoint_V1_Event) -> Void) -> Fixpoint_V1_Event {
+      var e = NotifierTests.violation(2)
+      change(&e)
+      return e
+    }
+    let huge = String(repeating: "x", count: 5 << 20)
+    let hostile = [
+      bad { $0.id = "' OR 1=1 --" }, bad { $0.id = "evt_a\u{0}b" }, bad { $0.id = "evt_" + String(repeating: "a", count: 200) },
+      bad { $0.source = "mallory" }, bad { $0.type = huge }, bad { $0.source = huge }, bad { $0.type = "Compliance.Violation" },
+      bad { $0.severity = .UNRECOGNIZED(-5) }, bad { $0.subject = huge },
+    ]
+    let inboxBefore = try cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM inbox") ?? 0 }
+    let token = try await cluster.token(role: .service, subject: "compliance")
+    let answer = try await cluster.withClient(.notifier, token: token) { client in
+      try await Fixpoint_V1_EventSink.Client(wrapping: client).deliverEvents(.with { $0.events = hostile + [good] })
+    }
+    #expect(answer.rejected.map(\.index) == Array(0..<Int32(hostile.count)), "\(answer.rejected.map { ($0.index, $0.reason) })")
+    #expect(answer.acceptedIds == [good.id] && answer.duplicateIds.isEmpty)
+    #expect(answer.rejected.allSatisfy { $0.id.utf8.count <= 128 })
+    // Read back from the notifier's file: only the good event is in the inbox and raised an alert.
+    let inbox = try cluster.query(.notifier) { try String.fetchAll($0, sql: "SELECT event_id FROM inbox") }
+    #expect(inbox.count == inboxBefore + 1 && inbox.contains(good.id), "\(inbox)")
+    let log = try String(contentsOfFile: cluster.logPath(.notifier), encoding: .utf8)
+    #expect(!log.contains(String(repeating: "x", count: Bounded.logField + 1)))
+    #expect(log.components(separatedBy: "event rejected").count - 1 == hostile.count)
+  }
+
   /// A loopback port below 32768 that nothing listens on (bound, then released).
   static func closedPort() throws -> Int {
     let (status, out, _) = try runCommand([try TestPython.interpreter(), "-c", "import random, socket\nwhile True:\n    p = random.randrange(20000, 32000)\n    try:\n        socket.socket().bind(('127.0.0.1', p)); print(p); break\n    except OSError:\n        pass"])
