@@ -37,6 +37,10 @@ struct ChangeService: Sendable {
   let store: Store
   let providers: Providers
   let sync: SyncEngine
+  /// One execution at a time per request id: a caller that repeats a change while the first call
+  /// is still running here (its connection dropped, it restarted) waits for that call and gets its
+  /// answer, instead of reading, planning and writing a second time beside it.
+  let inFlight = KeyedLock()
 
   /// `record`'s account and a fresh read of `fields` of its resource (over the stored document);
   /// FAILED_PRECONDITION (and the record marked deleted) when the cloud no longer has it.
@@ -204,6 +208,20 @@ struct ChangeService: Sendable {
   /// everything in place and calls no write API. With `newAccessKeySink`, a new access key is
   /// made and delivered there after the snapshot and before the writes (IAMUser.rotateAccessKey).
   private func change(
+    _ request: some SwiftProtobuf.Message, operations: [(DocumentPath, JSONValue)], record: ResourceRecord, type: any ResourceType,
+    dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?, newAccessKeySink sink: AccessKeySink?
+  ) async throws -> Fixpoint_V1_ApplyChangeResponse {
+    guard !dryRun, !requestID.isEmpty else {
+      return try await self.changeOnce(request, operations: operations, record: record, type: type, dryRun: dryRun, method: method,
+                                       requestID: requestID, snapshotBy: actor, newAccessKeySink: sink)
+    }
+    return try await self.inFlight.run("\(method)/\(requestID)") {
+      try await self.changeOnce(request, operations: operations, record: record, type: type, dryRun: dryRun, method: method,
+                                requestID: requestID, snapshotBy: actor, newAccessKeySink: sink)
+    }
+  }
+
+  private func changeOnce(
     _ request: some SwiftProtobuf.Message, operations: [(DocumentPath, JSONValue)], record: ResourceRecord, type: any ResourceType,
     dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?, newAccessKeySink sink: AccessKeySink?
   ) async throws -> Fixpoint_V1_ApplyChangeResponse {

@@ -84,14 +84,20 @@ struct StoreAndEventsTests {
     #expect(try await store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM inbox") } == 0)
   }
 
-  @Test("events without an id are refused before anything is recorded")
+  @Test("malformed events are rejected by position and nothing of them is recorded; valid ones beside them apply")
   func invalidEvents() async throws {
     let store = try Store(path: Self.tempPath(), migrations: [Self.v1])
     let sink = EventSinkService(store: store) { _, _ in }
-    var event = Fixpoint_V1_Event()
-    event.type = "x"
-    event.source = "y"
-    await #expect(throws: RPCError.self) { _ = try await Self.deliver(sink, [event]) }
+    var noID = Fixpoint_V1_Event()
+    noID.type = "x"
+    noID.source = "y"
+    let good = Outbox(source: .dispatcher).makeEvent(type: "finding.submitted", subject: "fnd_1", severity: .high)
+    var badType = good
+    badType.id = "evt_other"
+    badType.type = "x"
+    let answer = try await Self.deliver(sink, [noID, good, badType])
+    #expect(answer.rejected.map(\.index) == [0, 2] && answer.acceptedIds == [good.id], "\(answer)")
+    #expect(try await store.pool.read { try String.fetchAll($0, sql: "SELECT event_id FROM inbox") } == [good.id])
   }
 
   @Test("a retried mutation with the same request id has one effect and the first answer; a different request is refused")
