@@ -81,7 +81,7 @@ public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
     self.effect = effect
   }
 
-  /// The sizes an event may have; the serialized event as a whole is bounded too.
+  /// The largest serialized event accepted.
   static let maxEventBytes = 256 << 10
 
   /// Why an event is malformed, or nil: validated like a request before anything is stored.
