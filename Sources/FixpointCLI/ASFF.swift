@@ -15,9 +15,12 @@ struct ImportFindings: AsyncParsableCommand {
       Compliance.SecurityControlId, ProductFields.ControlId or the end of GeneratorId; its \
       resource from Resources[0], matched to inventory's resources by ARN. Passed, archived, \
       resolved and suppressed findings are skipped. Importing the same file again changes nothing \
-      (each finding's Id makes its request id).
+      (each finding's Id makes its request id; a finding without an Id is named by a hash of its \
+      whole content, so the same finding imports once and two different ones never collide). \
+      With --dry-run the file is read and matched to inventory and nothing is stored.
       """)
   @Argument(help: "The ASFF JSON file.") var file: String
+  @Flag(help: "Validate and match the file, list what would be imported, store nothing.") var dryRun = false
   @Option(help: "table or json.") var output: OutputFormat = .table
   @OptionGroup var connection: ConnectionOptions
 
@@ -43,7 +46,11 @@ struct ImportFindings: AsyncParsableCommand {
     var rows: [Imported] = []
     var requests: [(Int, Fixpoint_V1_SubmitFindingRequest)] = []
     for (i, f) in list.enumerated() {
-      let id = f["Id"] as? String ?? "#\(i)"
+      let id = f["Id"] as? String ?? "#\(i) (no Id)"
+      // The request id: from the Id, or, without one, from the finding's whole content (its
+      // position in the file would make another file's first Id-less finding look like a repeat).
+      let identity = f["Id"] as? String
+        ?? "content:" + String(decoding: (try? JSONSerialization.data(withJSONObject: f, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
       let compliance = f["Compliance"] as? [String: Any] ?? [:]
       let workflow = (f["Workflow"] as? [String: Any])?["Status"] as? String ?? "NEW"
       if compliance["Status"] as? String == "PASSED" || f["RecordState"] as? String == "ARCHIVED" || ["RESOLVED", "SUPPRESSED"].contains(workflow) {
@@ -65,7 +72,7 @@ struct ImportFindings: AsyncParsableCommand {
       default: .medium
       }
       let request = Fixpoint_V1_SubmitFindingRequest.with { r in
-        r.requestID = "asff-" + SHA256.hash(data: Data(id.utf8)).map { String(format: "%02x", $0) }.joined()
+        r.requestID = "asff-" + SHA256.hash(data: Data(identity.utf8)).map { String(format: "%02x", $0) }.joined()
         r.finding = .with {
           $0.source = "asff"
           $0.controlID = control
@@ -84,6 +91,10 @@ struct ImportFindings: AsyncParsableCommand {
       }
       rows.append(Imported(asffID: id, control: control, resource: known?.id ?? external, outcome: known == nil ? "resource not in inventory" : "", findingID: ""))
       requests.append((rows.count - 1, request))
+    }
+    if self.dryRun {
+      for (row, _) in requests { rows[row].outcome = rows[row].outcome.isEmpty ? "would import" : "would import; \(rows[row].outcome)" }
+      requests = []
     }
     let pending = requests
     let submitted = try await self.connection.call(.dispatcher) { client in

@@ -364,6 +364,21 @@ struct RemediationTests {
     }
     #expect(stored.map { $0["control_id"] as String } == ["EC2.8", "S3.17"])
     #expect(stored[1]["resource_id"] as String == bucket.id && stored[0]["severity"] as Int == Fixpoint_V1_Severity.high.rawValue)
+    // Findings without an Id, first in two different files: each imports (named by its content,
+    // not its position), once; --dry-run lists a third file and stores nothing.
+    for (n, control) in [(1, "S3.5"), (2, "S3.9"), (3, "EC2.53")] {
+      let path = f.cluster.dataDir + "/no-id-\(n).json"
+      let finding: [String: Any] = ["GeneratorId": "security-control/\(control)", "Compliance": ["Status": "FAILED"],
+                                    "Resources": [["Type": "AwsS3Bucket", "Id": "arn:aws:s3:::fp-bad-bucket"]]]
+      try JSONSerialization.data(withJSONObject: [finding]).write(to: URL(fileURLWithPath: path))
+      for _ in 0..<(n == 3 ? 1 : 2) {
+        let (code, out) = try Cluster.run(fixpoint, ["findings", "import", path, "--output", "json"] + (n == 3 ? ["--dry-run"] : []), environment: env)
+        let outcome = try CLITests.json(out).first?["outcome"] as? String ?? ""
+        #expect(code == 0 && outcome == (n == 3 ? "would import" : "imported"), "\(out)")
+      }
+    }
+    let idless = try f.cluster.query(.dispatcher) { try String.fetchAll($0, sql: "SELECT control_id FROM finding WHERE source = 'asff' ORDER BY control_id") }
+    #expect(idless == ["EC2.8", "S3.17", "S3.5", "S3.9"], "\(idless)")
     let imported = try f.cluster.query(.dispatcher) { try String.fetchOne($0, sql: "SELECT id FROM finding WHERE control_id = 'S3.17'")! }
     let (planned, plannedOutput) = try Cluster.run(fixpoint, ["remediation", "suggest", "--finding", imported, "--output", "json"], environment: env)
     let plannedHandler = try CLITests.json(plannedOutput).first?["handler"] as? String
