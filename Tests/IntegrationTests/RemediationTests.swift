@@ -663,7 +663,8 @@ struct RemediationTests {
     #expect(try await Cluster.eventually(timeout: 60) { try executing() < left }, "recovery started")
     let stopped = f.cluster.stop(.dispatcher, signal: SIGTERM)
     #expect(stopped.map { $0.0 < .seconds(5) && $0.1 == 0 } == true, "SIGTERM during recovery: \(String(describing: stopped))")
-    #expect(try executing() > 0, "recovery stopped before it had finished everything")
+    // Not asserted: that some actions were left. Those whose change inventory had already answered
+    // recover at once, so recovery can finish before the signal lands (seen once in a full run).
     _ = try proxy.delay(0)
     // The next start resumes it.
     try f.cluster.start(.dispatcher)
