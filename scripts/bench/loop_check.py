@@ -9,18 +9,12 @@ usage: loop_check.py ENDPOINT N"""
 import json
 import sys
 
-import boto3
+from bench_aws import clients, every
 
 endpoint, n = sys.argv[1], int(sys.argv[2])
-kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIAFIXPOINTBENCH001", aws_secret_access_key="bench")
-s3, ec2, rds = (boto3.client(x, **kw) for x in ("s3", "ec2", "rds"))
+s3, ec2, rds = clients(endpoint, "s3", "ec2", "rds")
 fixed = {"S3.17": 0, "S3.8": 0, "EC2.53": 0, "EC2.8": 0, "RDS.2": 0, "RDS.11": 0}
 https_kept = 0
-
-
-def every(client, operation, key, **kw):
-    for page in client.get_paginator(operation).paginate(**kw):
-        yield from page[key]
 
 
 for b in s3.list_buckets()["Buckets"]:

@@ -5,17 +5,10 @@ fix, sequentially, for the same fixes Fixpoint makes. Prints the number of fixes
 usage: remediation_floor.py ENDPOINT"""
 import sys
 
-import boto3
+from bench_aws import clients, every
 
-kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="AKIAFIXPOINTBENCH001", aws_secret_access_key="bench")
-s3, ec2, rds = (boto3.client(x, **kw) for x in ("s3", "ec2", "rds"))
+s3, ec2, rds = clients(sys.argv[1], "s3", "ec2", "rds")
 fixes = 0
-
-
-def every(client, operation, key, **kw):
-    """Every item across pages: a floor that skips page 2 would do less work than Fixpoint."""
-    for page in client.get_paginator(operation).paginate(**kw):
-        yield from page[key]
 
 
 for b in s3.list_buckets()["Buckets"]:

@@ -7,11 +7,10 @@ usage: seed_remediation.py ENDPOINT N"""
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
+from bench_aws import clients
 
 endpoint, n = sys.argv[1], int(sys.argv[2])
-kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIAFIXPOINTBENCH001", aws_secret_access_key="bench")
-s3, ec2, rds = (boto3.client(x, **kw) for x in ("s3", "ec2", "rds"))
+s3, ec2, rds = clients(endpoint, "s3", "ec2", "rds")
 
 
 def retry(fn):
