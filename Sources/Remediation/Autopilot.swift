@@ -8,7 +8,7 @@ import Synchronization
 /// The dispatcher's background work, one `Service` in its group. First it finishes the executions
 /// a crash interrupted (`Executor.reconcile`). Then, with `dispatcher.auto.suggest` on, it plans
 /// every finding that arrives (ASFF import, SubmitFinding, compliance.violation, drift.detected),
-/// oldest first, and records on the finding what planning made of it; and it executes the actions
+/// oldest first, and records on the finding what planning made of it; and, alongside, it executes the actions
 /// it planned that policy lets run without approval, through the same `Executor.execute` as an
 /// operator's call: the tiers' concurrency, the change windows and the blast-radius guard hold. An
 /// action not run (a closed window, the blast radius, an outage) is tried again when its window
@@ -41,12 +41,23 @@ final class Autopilot: Service, Sendable {
   }
 
   func run() async throws {
-    await JobQueue.run(
-      "finding", logger: self.logger,
-      recover: { await self.executor.reconcile() },
-      next: { self.enabled ? try await self.findings.nextUnplanned() : nil },
-      execute: { await self.plan($0) },
-      idle: { if self.enabled { try await self.executeDue() } })
+    await self.executor.reconcile()
+    // Planning and automatic execution side by side: a batch starts with what planning has made
+    // so far, while planning goes on (execution used to wait until nothing was left unplanned).
+    // One execution batch at a time, so the tiers' limits hold.
+    await withDiscardingTaskGroup { group in
+      group.addTask {
+        await JobQueue.run(
+          "finding", logger: self.logger, recover: {},
+          next: { self.enabled ? try await self.findings.nextUnplanned() : nil },
+          execute: { await self.plan($0) })
+      }
+      group.addTask {
+        await JobQueue.run(
+          "automatic execution", logger: self.logger, recover: {}, next: { nil as Never? }, execute: { _ in },
+          idle: { if self.enabled { try await self.executeDue() } })
+      }
+    }
   }
 
   /// Plans one finding as the dispatcher (so a person may approve it), and records the outcome.
