@@ -71,8 +71,7 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
         arguments: [request.frameworkID, request.frameworkID, page.size, page.offset])
     }
     return .with {
-      $0.assessments = rows.map { $0.proto(requirements: false) }
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.assessments, $0.nextPageToken) = page.fit(rows.map { $0.proto(requirements: false) })
     }
   }
 
@@ -101,8 +100,7 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
     }
     guard let rows else { throw ServiceError.notFound(kind: "assessment", id: request.assessmentID) }
     return .with {
-      $0.results = rows.map(\.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.results, $0.nextPageToken) = page.fit(rows.map(\.proto))
     }
   }
 
@@ -189,8 +187,7 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
         arguments: [request.includeExpired, now, page.size, page.offset])
     }
     return .with {
-      $0.waivers = rows.map(\.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.waivers, $0.nextPageToken) = page.fit(rows.map(\.proto))
     }
   }
 

@@ -29,8 +29,7 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
       try DriftRecord.fetchAll(db, sql: "SELECT * FROM drift \(whereClause) ORDER BY detected_at DESC, id LIMIT ? OFFSET ?", arguments: bound)
     }
     return try .with {
-      $0.drifts = try rows.map { try $0.proto() }
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.drifts, $0.nextPageToken) = page.fit(try rows.map { try $0.proto() })
     }
   }
 
@@ -64,8 +63,7 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
       try JobRunRecord.fetchAll(db, sql: "SELECT * FROM job_run ORDER BY started_at DESC LIMIT ? OFFSET ?", arguments: [page.size, page.offset])
     }
     return .with {
-      $0.runs = rows.map(\.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.runs, $0.nextPageToken) = page.fit(rows.map(\.proto))
     }
   }
 

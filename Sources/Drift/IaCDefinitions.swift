@@ -101,8 +101,7 @@ struct IaCDefinitions: Sendable {
       }
     }
     return try .with {
-      $0.definitions = try rows.map { try $0.0.proto(latest: $0.1) }
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.definitions, $0.nextPageToken) = page.fit(try rows.map { try $0.0.proto(latest: $0.1) })
     }
   }
 

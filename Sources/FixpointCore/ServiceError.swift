@@ -1,5 +1,6 @@
 import Foundation
 public import GRPCCore
+public import SwiftProtobuf
 
 /// Domain errors every service uses; each knows its gRPC status.
 public enum ServiceError: Error, Equatable, RPCErrorConvertible, CustomStringConvertible {
@@ -61,10 +62,27 @@ public struct Page: Sendable, Equatable {
     }
   }
 
+  /// The most bytes one page's items may take: 1,000 rows of large documents would otherwise make
+  /// one message of tens of megabytes. Below the 4 MiB a default gRPC client accepts.
+  public static let maxBytes = 3 << 20
+
   /// The token for the next page, or "" when `returned` shows this was the last one.
   public func nextToken(returned: Int) -> String {
-    returned < self.size ? "" : Data("o:\(self.offset + self.size)".utf8).base64EncodedString()
+    returned < self.size ? "" : Self.token(at: self.offset + self.size)
   }
+
+  /// A page's items within `maxBytes` (the first one always), and the token for the next page:
+  /// after the last item kept when the bytes cut the page short, else as `nextToken(returned:)`.
+  public func fit<Item: SwiftProtobuf.Message>(_ items: [Item], maxBytes: Int = Page.maxBytes) -> ([Item], String) {
+    var total = 0
+    for (i, item) in items.enumerated() {
+      total += ((try? item.serializedBytes() as [UInt8])?.count ?? 0) + 8  // with the field's tag and length
+      if total > maxBytes && i > 0 { return (Array(items[..<i]), Self.token(at: self.offset + i)) }
+    }
+    return (items, self.nextToken(returned: items.count))
+  }
+
+  private static func token(at offset: Int) -> String { Data("o:\(offset)".utf8).base64EncodedString() }
 }
 
 /// Validation helpers for fields that come from outside.

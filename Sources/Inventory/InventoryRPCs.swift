@@ -21,8 +21,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
         arguments: [page.size, page.offset])
     }
     return .with {
-      $0.providers = rows.map(\.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.providers, $0.nextPageToken) = page.fit(rows.map(\.proto))
     }
   }
 
@@ -77,8 +76,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource \(whereClause)", arguments: countArguments) ?? 0)
     }
     return try .with {
-      $0.resources = try rows.map { try $0.proto() }
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.resources, $0.nextPageToken) = page.fit(try rows.map { try $0.proto() })
       $0.totalSize = Int64(total)
     }
   }
@@ -188,8 +186,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
         arguments: [request.resourceID, page.size, page.offset])
     }
     return try .with {
-      $0.baselines = try rows.map(Baselines.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.baselines, $0.nextPageToken) = page.fit(try rows.map(Baselines.proto))
     }
   }
 

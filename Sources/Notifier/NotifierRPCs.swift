@@ -14,8 +14,7 @@ struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
   func listAlerts(request: Fixpoint_V1_ListAlertsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListAlertsResponse {
     let (rows, page) = try await self.alerts.list(request)
     return .with {
-      $0.alerts = rows.map(\.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.alerts, $0.nextPageToken) = page.fit(rows.map(\.proto))
     }
   }
 
@@ -44,8 +43,7 @@ struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
   func listChannels(request: Fixpoint_V1_ListChannelsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListChannelsResponse {
     let (rows, page) = try await self.channels.list(request)
     return .with {
-      $0.channels = rows.map(\.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.channels, $0.nextPageToken) = page.fit(rows.map(\.proto))
     }
   }
 
@@ -82,8 +80,7 @@ struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
   func listSubscriptions(request: Fixpoint_V1_ListSubscriptionsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListSubscriptionsResponse {
     let (rows, page) = try await self.channels.subscriptions(request)
     return .with {
-      $0.subscriptions = rows.map(\.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.subscriptions, $0.nextPageToken) = page.fit(rows.map(\.proto))
     }
   }
 
@@ -94,8 +91,7 @@ struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
   func listDeliveries(request: Fixpoint_V1_ListDeliveriesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListDeliveriesResponse {
     let (rows, page) = try await self.deliveries.list(request)
     return .with {
-      $0.deliveries = rows
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.deliveries, $0.nextPageToken) = page.fit(rows)
     }
   }
 

@@ -18,8 +18,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   func listFindings(request: Fixpoint_V1_ListFindingsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListFindingsResponse {
     let (rows, page) = try await self.findings.list(request)
     return .with {
-      $0.findings = rows.map(\.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.findings, $0.nextPageToken) = page.fit(rows.map(\.proto))
     }
   }
 
@@ -38,8 +37,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   func listActions(request: Fixpoint_V1_ListActionsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListActionsResponse {
     let (actions, page) = try await self.executor.actions.list(request)
     return .with {
-      $0.actions = actions
-      $0.nextPageToken = page.nextToken(returned: actions.count)
+      ($0.actions, $0.nextPageToken) = page.fit(actions)
     }
   }
 
@@ -78,8 +76,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
         : try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE action_id = ? ORDER BY sequence LIMIT ? OFFSET ?", arguments: [request.actionID, page.size, page.offset])
     }
     return .with {
-      $0.entries = rows.map(AuditChain.proto)
-      $0.nextPageToken = page.nextToken(returned: rows.count)
+      ($0.entries, $0.nextPageToken) = page.fit(rows.map(AuditChain.proto))
     }
   }
 

@@ -159,4 +159,16 @@ struct PagingTests {
     }
     #expect(throws: ServiceError.self) { try Page(size: -1, token: "") }
   }
+
+  @Test("a page is cut at its byte budget (never below one item) and its token continues after the last item kept")
+  func pagingBytes() throws {
+    let items = (0..<10).map { i in Fixpoint_V1_Alert.with { $0.id = "alt_\(i)"; $0.body = String(repeating: "b", count: 1000) } }
+    let page = try Page(size: 10, token: "o:20".data(using: .utf8)!.base64EncodedString())
+    let (kept, token) = page.fit(items, maxBytes: 3500)
+    #expect(kept.map(\.id) == ["alt_0", "alt_1", "alt_2"])
+    #expect(try Page(size: 10, token: token).offset == 23)
+    #expect(page.fit(items, maxBytes: 10).0.count == 1, "one item even over the budget")
+    let (all, last) = page.fit(Array(items.prefix(4)))
+    #expect(all.count == 4 && last == "", "a short page that fits is the last one")
+  }
 }

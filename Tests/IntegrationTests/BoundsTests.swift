@@ -90,6 +90,25 @@ struct BoundsTests {
     })
     #expect(ContinuousClock.now - start < .seconds(8), "answered after \(ContinuousClock.now - start)")
     #expect(try cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") } == 0)
+
+    // A listing asked for 2^31−1 rows of 9 KB alerts: each answer stays within Page.maxBytes, and
+    // following the tokens lists every alert once.
+    let ids = try await NotifierTests.client(cluster) { n in
+      var ids: [String] = []
+      for i in 0..<600 { ids.append(try await n.createAlert(.with { $0.title = "big \(i)"; $0.severity = .low; $0.body = String(repeating: "b", count: 9000) }).id) }
+      return ids
+    }
+    var listed: [String] = []
+    var token = ""
+    var pages = 0
+    repeat {
+      let page = try await NotifierTests.client(cluster) { [token] in try await $0.listAlerts(.with { $0.pageSize = Int32.max; $0.pageToken = token }) }
+      #expect(try (page.serializedBytes() as [UInt8]).count <= Page.maxBytes + 4096)
+      listed += page.alerts.map(\.id)
+      token = page.nextPageToken
+      pages += 1
+    } while !token.isEmpty && pages < 10
+    #expect(pages > 1 && Set(listed) == Set(ids) && listed.count == ids.count, "\(pages) pages, \(listed.count) alerts")
   }
 
   @Test("DeliverEvents validates events like requests: SQL and NUL in ids, unknown sources, 5 MB types and unknown severities are rejected by position, nothing of them stored or logged whole; a valid event in the same call applies once")
