@@ -115,6 +115,7 @@ public enum ServiceRunner {
       services: rpcServices,
       interceptors: [
         BoundedErrorInterceptor(), MetricsInterceptor(), AuthInterceptor(authority: authority, table: components.roleTable),
+        RequestShapeInterceptor(),
         RequestLogInterceptor(logger: logger),
       ])
 

@@ -142,6 +142,41 @@ struct BoundsTests {
     #expect(log.components(separatedBy: "event rejected").count - 1 == hostile.count)
   }
 
+  @Test("enum values the protos do not declare and timestamps outside 1970–9999 are refused in any request, before a handler runs, and change nothing")
+  func requestShape() async throws {
+    let cluster = try await Cluster()
+    func refused(_ field: String) -> @Sendable (any Error) -> Bool {
+      { error in
+        guard let e = error as? RPCError else { return false }
+        return e.code == .invalidArgument && e.message.contains(field)
+      }
+    }
+    await #expect(performing: {
+      try await NotifierTests.client(cluster) { _ = try await $0.listAlerts(.with { $0.minSeverity = .UNRECOGNIZED(-5) }) }
+    }, throws: refused("fixpoint.v1.ListAlertsRequest field 4: -5 is not one of the values"))
+    let finding = { (change: @Sendable (inout Fixpoint_V1_Finding) -> Void) in
+      Fixpoint_V1_SubmitFindingRequest.with { r in
+        r.finding = .with {
+          $0.source = "test"
+          $0.controlID = "S3.8"
+          $0.title = "shape"
+          $0.resource = .with { $0.externalID = "arn:aws:s3:::fp-shape"; $0.type = "s3_bucket" }
+          change(&$0)
+        }
+      }
+    }
+    for request in [finding { $0.status = .UNRECOGNIZED(9999) }, finding { $0.createdAt = .with { $0.seconds = Int64.max } }] {
+      await #expect(performing: {
+        try await cluster.withClient(.dispatcher) { _ = try await Fixpoint_V1_RemediationService.Client(wrapping: $0).submitFinding(request) }
+      }, throws: refused("fixpoint.v1.SubmitFindingRequest field 2 (fixpoint.v1.Finding) field"))
+    }
+    #expect(try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM finding") } == 0)
+    // The same request with declared values goes through: the check refuses only what it should.
+    let plain = finding { _ in }
+    _ = try await cluster.withClient(.dispatcher) { try await Fixpoint_V1_RemediationService.Client(wrapping: $0).submitFinding(plain) }
+    #expect(try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM finding") } == 1)
+  }
+
   /// A loopback port below 32768 that nothing listens on (bound, then released).
   static func closedPort() throws -> Int {
     let (status, out, _) = try runCommand([try TestPython.interpreter(), "-c", "import random, socket\nwhile True:\n    p = random.randrange(20000, 32000)\n    try:\n        socket.socket().bind(('127.0.0.1', p)); print(p); break\n    except OSError:\n        pass"])

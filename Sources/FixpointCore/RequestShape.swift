@@ -1,0 +1,92 @@
+import Foundation
+public import GRPCCore
+public import SwiftProtobuf
+import FixpointProtocol
+
+/// Checks what the schema cannot say about every request, before any handler sees it: enum fields
+/// hold values the protos declare (a `min_severity` of -5 was taken as "everything"), and
+/// timestamps lie between 1970 and 9999 (a year-292,277,026,596 timestamp was stored). One walk
+/// over every field of every message, nested ones included, so a new RPC is covered without a
+/// line of its own. Field-specific rules (lengths, id prefixes) stay with each RPC (`Validate`).
+public enum RequestShape {
+  /// The latest timestamp accepted: 9999-12-31T23:59:59Z.
+  public static let latestSeconds: Int64 = 253_402_300_799
+
+  /// INVALID_ARGUMENT naming the message and field number of the first value out of shape.
+  public static func check<M: SwiftProtobuf.Message>(_ message: M) throws {
+    var visitor = ShapeVisitor(where: M.protoMessageName)
+    try message.traverse(visitor: &visitor)
+  }
+}
+
+/// Walks a message for `RequestShape`.
+struct ShapeVisitor: SwiftProtobuf.Visitor {
+  let location: String
+
+  init(where location: String) { self.location = location }
+
+  func refuse(_ fieldNumber: Int, _ reason: String) -> RPCError {
+    RPCError(code: .invalidArgument, message: "\(self.location) field \(fieldNumber): \(reason)")
+  }
+
+  mutating func visitSingularEnumField<E: SwiftProtobuf.Enum>(value: E, fieldNumber: Int) throws {
+    guard let cases = E.self as? any CaseIterable.Type, !Self.listed(cases, value) else { return }
+    throw self.refuse(fieldNumber, "\(value.rawValue) is not one of the values the protocol declares")
+  }
+
+  static func listed<C: CaseIterable, E: SwiftProtobuf.Enum>(_: C.Type, _ value: E) -> Bool {
+    C.allCases.contains { ($0 as? E) == value }
+  }
+
+  mutating func visitSingularMessageField<M: SwiftProtobuf.Message>(value: M, fieldNumber: Int) throws {
+    if let time = value as? Google_Protobuf_Timestamp, !(0...RequestShape.latestSeconds).contains(time.seconds) {
+      throw self.refuse(fieldNumber, "timestamps must lie between 1970 and 9999")
+    }
+    var inner = ShapeVisitor(where: "\(self.location) field \(fieldNumber) (\(M.protoMessageName))")
+    try value.traverse(visitor: &inner)
+  }
+
+  mutating func visitMapField<KeyType, ValueType>(
+    fieldType: _ProtobufEnumMap<KeyType, ValueType>.Type, value: _ProtobufEnumMap<KeyType, ValueType>.BaseType, fieldNumber: Int
+  ) throws where ValueType.RawValue == Int {
+    for v in value.values { try self.visitSingularEnumField(value: v, fieldNumber: fieldNumber) }
+  }
+
+  mutating func visitMapField<KeyType, ValueType>(
+    fieldType: _ProtobufMessageMap<KeyType, ValueType>.Type, value: _ProtobufMessageMap<KeyType, ValueType>.BaseType, fieldNumber: Int
+  ) throws {
+    for v in value.values { try self.visitSingularMessageField(value: v, fieldNumber: fieldNumber) }
+  }
+
+  // Scalars, strings, bytes and scalar maps have no shape to check here.
+  mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {}
+  mutating func visitSingularInt64Field(value: Int64, fieldNumber: Int) throws {}
+  mutating func visitSingularUInt64Field(value: UInt64, fieldNumber: Int) throws {}
+  mutating func visitSingularBoolField(value: Bool, fieldNumber: Int) throws {}
+  mutating func visitSingularStringField(value: String, fieldNumber: Int) throws {}
+  mutating func visitSingularBytesField(value: Data, fieldNumber: Int) throws {}
+  mutating func visitMapField<KeyType, ValueType: MapValueType>(
+    fieldType: _ProtobufMap<KeyType, ValueType>.Type, value: _ProtobufMap<KeyType, ValueType>.BaseType, fieldNumber: Int
+  ) throws {}
+  mutating func visitUnknown(bytes: Data) throws {}
+}
+
+/// Applies `RequestShape` to every request message of every RPC.
+public struct RequestShapeInterceptor: ServerInterceptor {
+  public init() {}
+
+  public func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    // Events are checked one by one by the sink, so that one bad event is refused, not its batch.
+    if context.descriptor.service == Fixpoint_V1_EventSink.descriptor { return try await next(request, context) }
+    var checked = request
+    checked.messages = RPCAsyncSequence(wrapping: request.messages.map { @Sendable message in
+      if let message = message as? any SwiftProtobuf.Message { try RequestShape.check(message) }
+      return message
+    })
+    return try await next(checked, context)
+  }
+}
