@@ -16,14 +16,16 @@ struct Token: AsyncParsableCommand {
     @OptionGroup var data: DataDirOptions
     @Option(help: "Who the token is for (user or system name).") var subject: String
     @Option(help: "viewer, operator, approver, admin or service.") var role: String
-    @Option(help: "Lifetime, e.g. 90s, 15m, 12h, 30d.") var ttl: String = "24h"
+    @Option(help: "Lifetime, e.g. 90s, 15m, 12h, 30d (at most).") var ttl: String = "24h"
 
     func validate() throws {
       guard Role(rawValue: self.role) != nil else {
         throw ValidationError("--role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
       }
       try Validate.text(self.subject, field: "--subject", max: 128)
-      _ = try parseDuration(self.ttl)
+      guard try parseDuration(self.ttl) <= TokenClaims.maxIssuedTTL else {
+        throw ValidationError("--ttl is at most 30d; issue a new token when it runs out")
+      }
     }
 
     func run() async throws {

@@ -37,9 +37,23 @@ public struct TokenClaims: JWTPayload, Equatable {
   public var jti: IDClaim
 
   public static let issuer = "fixpoint"
+  /// The furthest ahead a token may expire: just over the ten years of the services' own token
+  /// that `fixpoint init` writes (a token valid until the year 33658 was accepted).
+  public static let maxLifetime: TimeInterval = 3_660 * 86_400
+  /// The longest lifetime `fixpoint token issue` gives a person's token.
+  public static let maxIssuedTTL: TimeInterval = 30 * 86_400
+  /// How far in the future `iat` may lie (clock skew between machines).
+  public static let clockSkew: TimeInterval = 300
 
   public func verify(using algorithm: some JWTAlgorithm) async throws {
     try self.exp.verifyNotExpired()
+    let now = Date()
+    guard self.iat.value <= now.addingTimeInterval(Self.clockSkew) else {
+      throw JWTError.claimVerificationFailure(failedClaim: self.iat, reason: "issued in the future")
+    }
+    guard self.exp.value <= now.addingTimeInterval(Self.maxLifetime) else {
+      throw JWTError.claimVerificationFailure(failedClaim: self.exp, reason: "expires too far ahead")
+    }
     guard self.iss.value == Self.issuer else { throw JWTError.claimVerificationFailure(failedClaim: self.iss, reason: "unknown issuer") }
     guard Role(rawValue: self.role) != nil else { throw JWTError.claimVerificationFailure(failedClaim: self.iss, reason: "unknown role") }
   }
@@ -112,7 +126,7 @@ public struct TokenAuthority: Sendable {
       throw error
     } catch let error as JWTError {
       switch error.errorType {
-      case .claimVerificationFailure: throw TokenError.invalid("expired or not for Fixpoint")
+      case .claimVerificationFailure: throw TokenError.invalid("expired, not yet valid, too long-lived, or not for Fixpoint")
       case .signatureVerificationFailed: throw TokenError.invalid("signature does not verify")
       default: throw TokenError.invalid("cannot be decoded")
       }

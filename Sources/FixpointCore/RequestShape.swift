@@ -12,37 +12,54 @@ public enum RequestShape {
   /// The latest timestamp accepted: 9999-12-31T23:59:59Z.
   public static let latestSeconds: Int64 = 253_402_300_799
 
-  /// INVALID_ARGUMENT naming the message and field number of the first value out of shape.
+  /// INVALID_ARGUMENT naming the field path (`finding.status`) of the first value out of shape.
   public static func check<M: SwiftProtobuf.Message>(_ message: M) throws {
-    var visitor = ShapeVisitor(where: M.protoMessageName)
+    var visitor = ShapeVisitor<M>(path: { "" })
     try message.traverse(visitor: &visitor)
+  }
+
+  /// The proto name of field `number` of `M`, read back from the text format of an `M` decoded
+  /// from that one field (SwiftProtobuf keeps its name tables internal). Only on a refusal.
+  static func fieldName<M: SwiftProtobuf.Message>(_: M.Type, number: Int, lengthDelimited: Bool) -> String {
+    var bytes: [UInt8] = []
+    var tag = UInt64(number) << 3 | (lengthDelimited ? 2 : 0)
+    repeat {
+      bytes.append(UInt8(tag & 0x7F) | (tag > 0x7F ? 0x80 : 0))
+      tag >>= 7
+    } while tag > 0
+    bytes.append(lengthDelimited ? 0 : 1)
+    guard let one = try? M(serializedBytes: bytes),
+      let line = one.textFormatString().split(separator: "\n").first,
+      let name = line.split(whereSeparator: { $0 == ":" || $0 == " " }).first
+    else { return "field \(number)" }
+    return String(name)
   }
 }
 
-/// Walks a message for `RequestShape`.
-struct ShapeVisitor: SwiftProtobuf.Visitor {
-  let location: String
+/// Walks a message of type `M` for `RequestShape`; `path` names where it sits in the request.
+struct ShapeVisitor<M: SwiftProtobuf.Message>: SwiftProtobuf.Visitor {
+  let path: @Sendable () -> String
 
-  init(where location: String) { self.location = location }
-
-  func refuse(_ fieldNumber: Int, _ reason: String) -> RPCError {
-    RPCError(code: .invalidArgument, message: "\(self.location) field \(fieldNumber): \(reason)")
+  func refuse(_ fieldNumber: Int, message: Bool, _ reason: String) -> RPCError {
+    let field = RequestShape.fieldName(M.self, number: fieldNumber, lengthDelimited: message)
+    return RPCError(code: .invalidArgument, message: "\(self.path())\(field): \(reason)")
   }
 
   mutating func visitSingularEnumField<E: SwiftProtobuf.Enum>(value: E, fieldNumber: Int) throws {
     guard let cases = E.self as? any CaseIterable.Type, !Self.listed(cases, value) else { return }
-    throw self.refuse(fieldNumber, "\(value.rawValue) is not one of the values the protocol declares")
+    throw self.refuse(fieldNumber, message: false, "\(value.rawValue) is not one of the values the protocol declares")
   }
 
   static func listed<C: CaseIterable, E: SwiftProtobuf.Enum>(_: C.Type, _ value: E) -> Bool {
     C.allCases.contains { ($0 as? E) == value }
   }
 
-  mutating func visitSingularMessageField<M: SwiftProtobuf.Message>(value: M, fieldNumber: Int) throws {
+  mutating func visitSingularMessageField<Inner: SwiftProtobuf.Message>(value: Inner, fieldNumber: Int) throws {
     if let time = value as? Google_Protobuf_Timestamp, !(0...RequestShape.latestSeconds).contains(time.seconds) {
-      throw self.refuse(fieldNumber, "timestamps must lie between 1970 and 9999")
+      throw self.refuse(fieldNumber, message: true, "timestamps must lie between 1970 and 9999")
     }
-    var inner = ShapeVisitor(where: "\(self.location) field \(fieldNumber) (\(M.protoMessageName))")
+    let outer = self.path
+    var inner = ShapeVisitor<Inner>(path: { outer() + RequestShape.fieldName(M.self, number: fieldNumber, lengthDelimited: true) + "." })
     try value.traverse(visitor: &inner)
   }
 

@@ -96,7 +96,22 @@ struct RoleTableTests {
     #expect(try await verifier.verify(token) == Principal(subject: "tester", role: .operator))
     await #expect(throws: TokenError.self) { try await verifier.verify(String(token.dropLast(4)) + "AAAA") }
     try await Task.sleep(for: .milliseconds(2100))
-    await #expect(throws: TokenError.invalid("expired or not for Fixpoint")) { try await verifier.verify(token) }
+    await #expect(throws: TokenError.invalid("expired, not yet valid, too long-lived, or not for Fixpoint")) { try await verifier.verify(token) }
+  }
+
+  @Test("a token issued in the future, or expiring further ahead than the longest lifetime, is refused; one within both verifies")
+  func tokenTimeBounds() async throws {
+    let signer = try await TokenAuthority(privateKeyPEM: Self.keys.privateKeyPEM)
+    let verifier = try await TokenAuthority(publicKeyPEM: Self.keys.publicKeyPEM)
+    let refused = TokenError.invalid("expired, not yet valid, too long-lived, or not for Fixpoint")
+    let future = try await signer.issue(subject: "t", role: .viewer, ttl: 7200, now: Date().addingTimeInterval(3600))
+    await #expect(throws: refused) { try await verifier.verify(future) }
+    let forever = try await signer.issue(subject: "t", role: .viewer, ttl: 1_000_000 * 86_400)
+    await #expect(throws: refused) { try await verifier.verify(forever) }
+    let services = try await signer.issue(subject: "fixpoint-services", role: .service, ttl: 3650 * 86_400)
+    #expect(try await verifier.verify(services) == Principal(subject: "fixpoint-services", role: .service))
+    let skewed = try await signer.issue(subject: "t", role: .viewer, ttl: 600, now: Date().addingTimeInterval(60))
+    #expect(try await verifier.verify(skewed) == Principal(subject: "t", role: .viewer))
   }
 
   @Test("health is open without a token")

@@ -153,7 +153,7 @@ struct BoundsTests {
     }
     await #expect(performing: {
       try await NotifierTests.client(cluster) { _ = try await $0.listAlerts(.with { $0.minSeverity = .UNRECOGNIZED(-5) }) }
-    }, throws: refused("fixpoint.v1.ListAlertsRequest field 4: -5 is not one of the values"))
+    }, throws: refused("min_severity: -5 is not one of the values"))
     let finding = { (change: @Sendable (inout Fixpoint_V1_Finding) -> Void) in
       Fixpoint_V1_SubmitFindingRequest.with { r in
         r.finding = .with {
@@ -165,10 +165,11 @@ struct BoundsTests {
         }
       }
     }
-    for request in [finding { $0.status = .UNRECOGNIZED(9999) }, finding { $0.createdAt = .with { $0.seconds = Int64.max } }] {
+    for (request, field) in [(finding { $0.status = .UNRECOGNIZED(9999) }, "finding.status: 9999"),
+                             (finding { $0.createdAt = .with { $0.seconds = Int64.max } }, "finding.created_at: timestamps")] {
       await #expect(performing: {
         try await cluster.withClient(.dispatcher) { _ = try await Fixpoint_V1_RemediationService.Client(wrapping: $0).submitFinding(request) }
-      }, throws: refused("fixpoint.v1.SubmitFindingRequest field 2 (fixpoint.v1.Finding) field"))
+      }, throws: refused(field))
     }
     #expect(try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM finding") } == 0)
     // The same request with declared values goes through: the check refuses only what it should.
