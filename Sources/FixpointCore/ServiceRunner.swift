@@ -111,6 +111,9 @@ public enum ServiceRunner {
           $0.channelDebuggingCallbacks.onAcceptTCPConnection = { [limit = settings.handshakeTimeoutSeconds] channel in
             PrefaceDeadline.install(on: channel, limit: .seconds(Int64(limit)))
           }
+          $0.channelDebuggingCallbacks.onAcceptHTTP2Stream = { [limit = components.maxRequestBytes] channel in
+            RequestSizeLimit.install(on: channel, limit: limit)
+          }
         }),
       services: rpcServices,
       interceptors: [

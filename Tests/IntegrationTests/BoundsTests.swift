@@ -8,7 +8,7 @@ import TestSupport
 /// Issue 15's bounds, on the five services as real processes.
 @Suite("Bounds: hostile input and silent peers", .serialized)
 struct BoundsTests {
-  @Test("an error quotes a bounded prefix of a 1 MiB value (no oversized metadata hiding it), no log line carries it; connections that stay silent or stop halfway through the HTTP/2 preface are closed")
+  @Test("an error quotes a bounded prefix of a 1 MiB value (no oversized metadata hiding it), no log line carries it; connections that stay silent or stop halfway through the HTTP/2 preface are closed; answers are capped in bytes; a request over 16 MiB is refused naming the limit")
   func bounds() async throws {
     let cluster = try await Cluster(extraArguments: [
       .compliance: ["--grpc-handshake-timeout-seconds", "2"], .inventory: ["--inventory-connect-timeout", "3"],
@@ -109,6 +109,45 @@ struct BoundsTests {
       pages += 1
     } while !token.isEmpty && pages < 10
     #expect(pages > 1 && Set(listed) == Set(ids) && listed.count == ids.count, "\(pages) pages, \(listed.count) alerts")
+
+    // A request over the 16 MiB limit: RESOURCE_EXHAUSTED naming the limit (the transport alone
+    // reset the stream, which clients reported as CANCELLED), from grpc-swift and from grpcio,
+    // nothing stored, and the same connection serves the next call.
+    let alertsBefore = try cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM alert") }
+    let oversized = Fixpoint_V1_CreateAlertRequest.with { $0.title = "too big"; $0.severity = .low; $0.body = String(repeating: "b", count: 17 << 20) }
+    func namesTheLimit(_ error: any Error) -> Bool {
+      guard let e = error as? RPCError else { return false }
+      return e.code == .resourceExhausted && e.message.contains("limit of \(16 << 20) bytes")
+    }
+    await #expect(performing: {
+      try await NotifierTests.client(cluster) { n in
+        var options = CallOptions.defaults
+        options.maxRequestMessageBytes = 64 << 20
+        _ = try await n.createAlert(oversized, options: options)
+      }
+    }, throws: namesTheLimit)
+    let body = FileManager.default.temporaryDirectory.appendingPathComponent("oversized-\(UUID().uuidString).bin")
+    try Data(oversized.serializedBytes() as [UInt8]).write(to: body)
+    defer { try? FileManager.default.removeItem(at: body) }
+    let grpcio = """
+      import grpc, json, sys
+      channel = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_send_message_length", -1)])
+      call = channel.unary_unary("/fixpoint.v1.NotifierService/CreateAlert")
+      metadata = [("authorization", "Bearer " + sys.argv[3])]
+      try:
+          call(open(sys.argv[2], "rb").read(), metadata=metadata, timeout=60)
+          first = ["OK", ""]
+      except grpc.RpcError as e:
+          first = [e.code().name, e.details()]
+      listing = channel.unary_unary("/fixpoint.v1.NotifierService/ListAlerts")
+      listing(b"", metadata=metadata, timeout=30)
+      print(json.dumps(first))
+      """
+    let (pyStatus, pyOut, pyErr) = try runCommand([try TestPython.interpreter(), "-c", grpcio, "127.0.0.1:\(cluster.grpcPort(.notifier))", body.path, cluster.adminToken])
+    try #require(pyStatus == 0, "\(pyErr)")
+    let answer = try JSONSerialization.jsonObject(with: Data(pyOut.utf8)) as? [String] ?? []
+    #expect(answer.first == "RESOURCE_EXHAUSTED" && answer.last?.contains("limit of \(16 << 20) bytes") == true, "\(answer)")
+    #expect(try cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM alert") } == alertsBefore)
   }
 
   @Test("DeliverEvents validates events like requests: SQL and NUL in ids, unknown sources, 5 MB types and unknown severities are rejected by position, nothing of them stored or logged whole; a valid event in the same call applies once")
