@@ -98,6 +98,7 @@ public enum ServiceRunner {
     let health = HealthService(services: rpcServices.flatMap(Self.serviceNames))
     rpcServices.append(health)
 
+    let connections = ConnectionLimit(limit: settings.maxConnections, logger: logger)
     let server = GRPCServer(
       transport: HTTP2ServerTransport.Posix(
         address: .ipv4(host: settings.grpcHost, port: settings.grpcPort),
@@ -109,7 +110,8 @@ public enum ServiceRunner {
           $0.connection.keepalive.time = .seconds(settings.connectionKeepaliveSeconds)
           $0.connection.keepalive.timeout = .seconds(20)
           $0.channelDebuggingCallbacks.onAcceptTCPConnection = { [limit = settings.handshakeTimeoutSeconds] channel in
-            PrefaceDeadline.install(on: channel, limit: .seconds(Int64(limit)))
+            connections.admit(channel)
+              ? PrefaceDeadline.install(on: channel, limit: .seconds(Int64(limit))) : channel.eventLoop.makeSucceededVoidFuture()
           }
           $0.channelDebuggingCallbacks.onAcceptHTTP2Stream = { [limit = components.maxRequestBytes] channel in
             RequestSizeLimit.install(on: channel, limit: limit)

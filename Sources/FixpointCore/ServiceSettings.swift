@@ -84,6 +84,8 @@ public struct ServiceSettings: Sendable {
   public var connectionIdleSeconds: Int
   public var handshakeTimeoutSeconds: Int
   public var connectionKeepaliveSeconds: Int
+  /// Connections held at once; more are closed as they are accepted.
+  public var maxConnections: Int
 
   /// Every key read by `init(reader:service:)`.
   public static func documentation(for service: ServiceName) -> [SettingDoc] {
@@ -112,6 +114,7 @@ public struct ServiceSettings: Sendable {
                  "close a connection that has not sent the HTTP/2 preface this long after connecting (silent or half-open sockets)"),
       SettingDoc("grpc.connection.keepalive.seconds", "int", "60",
                  "ping a connection silent for this long; no answer within 20 s closes it (half-open peers)"),
+      SettingDoc("grpc.max.connections", "int", "512", "connections held at once; one more is closed as soon as it is accepted"),
     ]
     for peer in ServiceName.allCases where peer != service {
       docs.append(SettingDoc("\(peer.key).addr", "host:port", "127.0.0.1:\(peer.defaultGRPCPort)", "address of \(peer.rawValue)"))
@@ -161,6 +164,10 @@ public struct ServiceSettings: Sendable {
     self.connectionIdleSeconds = reader.int(forKey: "grpc.connection.idle.seconds", default: 300)
     self.connectionKeepaliveSeconds = reader.int(forKey: "grpc.connection.keepalive.seconds", default: 60)
     self.handshakeTimeoutSeconds = reader.int(forKey: "grpc.handshake.timeout.seconds", default: 10)
+    self.maxConnections = reader.int(forKey: "grpc.max.connections", default: 512)
+    guard self.maxConnections > 0 else {
+      throw SettingsError.invalid(key: "grpc.max.connections", reason: "must be positive")
+    }
     guard self.connectionIdleSeconds > 0, self.connectionKeepaliveSeconds > 0, self.handshakeTimeoutSeconds > 0 else {
       throw SettingsError.invalid(key: "grpc.connection.idle.seconds", reason: "connection idle, keepalive and handshake times must be positive")
     }

@@ -8,10 +8,10 @@ import TestSupport
 /// Issue 15's bounds, on the five services as real processes.
 @Suite("Bounds: hostile input and silent peers", .serialized)
 struct BoundsTests {
-  @Test("an error quotes a bounded prefix of a 1 MiB value (no oversized metadata hiding it), no log line carries it; connections that stay silent or stop halfway through the HTTP/2 preface are closed; answers are capped in bytes; a request over 16 MiB is refused naming the limit")
+  @Test("an error quotes a bounded prefix of a 1 MiB value (no oversized metadata hiding it), no log line carries it; connections that stay silent or stop halfway through the HTTP/2 preface are closed, and those over grpc.max.connections at once; answers are capped in bytes; a request over 16 MiB is refused naming the limit")
   func bounds() async throws {
     let cluster = try await Cluster(extraArguments: [
-      .compliance: ["--grpc-handshake-timeout-seconds", "2"], .inventory: ["--inventory-connect-timeout", "3"],
+      .compliance: ["--grpc-handshake-timeout-seconds", "2", "--grpc-max-connections", "12"], .inventory: ["--inventory-connect-timeout", "3"],
     ])
     let huge = String(repeating: "T", count: 1 << 20)
     func refusedBriefly(_ field: String) -> @Sendable (any Error) -> Bool {
@@ -69,6 +69,32 @@ struct BoundsTests {
     let seconds = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [Double] ?? []
     #expect(seconds.count == 2 && seconds.allSatisfy { $0 < 6 }, "closed after \(seconds) s")
     try await cluster.waitUntilServing(.compliance, timeout: 5)
+
+    // 20 silent sockets against grpc.max.connections 12 (the peers hold a few of those): the
+    // ones over the cap are closed at once, those admitted only at the handshake limit; once
+    // they are gone the service serves again.
+    let flood = """
+      import socket, sys, time
+      socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(20)]
+      time.sleep(0.8)
+      closed = 0
+      for s in socks:
+          s.setblocking(False)
+          try:
+              closed += s.recv(1) == b""
+          except BlockingIOError:
+              pass
+          except ConnectionResetError:
+              closed += 1
+      print(closed)
+      """
+    let (floodStatus, floodOut, floodErr) = try runCommand([try TestPython.interpreter(), "-c", flood, "\(cluster.grpcPort(.compliance))"])
+    try #require(floodStatus == 0, "\(floodErr)")
+    let refusedAtOnce = Int(floodOut.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    #expect(refusedAtOnce >= 8 && refusedAtOnce < 20, "\(refusedAtOnce) of 20 closed at once")
+    try await cluster.waitUntilServing(.compliance, timeout: 10)
+    let log = try String(contentsOfFile: cluster.logPath(.compliance), encoding: .utf8)
+    #expect(log.contains("grpc.max.connections"))
 
     // ConnectProvider against an STS that is not there (a closed loopback port): UNAVAILABLE
     // naming the endpoint within inventory.connect.timeout (3 s here), and nothing recorded.
