@@ -9,11 +9,20 @@ public enum Bounded {
   /// The longest log message or metadata value.
   public static let logField = 4_096
 
-  /// `text` itself when it fits in `max` characters, else its head and how much was cut.
+  /// `text` itself when it fits in `max` UTF-8 bytes, else its head (whole characters) and how
+  /// much was cut. Bytes, not characters: metadata and log limits are in bytes, and 976
+  /// characters of "ä" had made a 1,971-byte error.
   public static func text(_ text: String, max: Int) -> String {
     guard text.utf8.count > max else { return text }
-    let head = text.prefix(max - 48)
-    return "\(head)… (\(text.count - head.count) more characters)"
+    var bytes = 0
+    var characters = 0
+    for character in text {
+      bytes += character.utf8.count
+      if bytes > max - 48 { break }
+      characters += 1
+    }
+    let head = text.prefix(characters)
+    return "\(head)… (\(text.utf8.count - head.utf8.count) more bytes)"
   }
 }
 

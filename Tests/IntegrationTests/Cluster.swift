@@ -88,6 +88,8 @@ final class Cluster: Sendable {
     self.processes.withLock { $0[service] = process }
   }
 
+  func isRunning(_ service: ServiceName) -> Bool { self.processes.withLock { $0[service]?.isRunning ?? false } }
+
   func logPath(_ service: ServiceName) -> String { "\(self.dataDir)/\(service.rawValue).log" }
 
   /// Sends `signal` and returns how long the process took to exit (nil if it did not within `timeout`).
