@@ -8,7 +8,7 @@ import NIOHTTP2
 /// (`RST_STREAM CANCEL`), so a client saw CANCELLED or "stream unexpectedly closed" and never
 /// learnt why. This handler sits in front of the transport's on every HTTP/2 stream, reads the
 /// 5-byte gRPC length prefix of each message as it arrives, and at the first one over the limit
-/// answers with a trailers-only response (`grpc-status: 8`) before closing the stream; the
+/// answers with a trailers-only response (`grpc-status: 8`) and ends the stream; the
 /// oversized bytes never reach the transport, so nothing is buffered for them.
 final class RequestSizeLimit: ChannelDuplexHandler, RemovableChannelHandler {
   typealias InboundIn = HTTP2Frame.FramePayload
@@ -72,7 +72,11 @@ final class RequestSizeLimit: ChannelDuplexHandler, RemovableChannelHandler {
       ":status": "200", "content-type": "application/grpc",
       "grpc-status": "8", "grpc-message": message,
     ]
-    context.writeAndFlush(self.wrapOutboundOut(.headers(.init(headers: headers, endStream: true)))).whenComplete { _ in
+    // Trailers, then RST_STREAM NO_ERROR so the client stops sending its remaining bytes (the
+    // gRPC HTTP/2 protocol's way of finishing before the client has): a CANCEL there made
+    // grpcio report CANCELLED instead of the status it had just received, now and then.
+    context.write(self.wrapOutboundOut(.headers(.init(headers: headers, endStream: true))), promise: nil)
+    context.writeAndFlush(self.wrapOutboundOut(.rstStream(.noError))).whenComplete { _ in
       context.close(promise: nil)
     }
   }
