@@ -60,7 +60,7 @@ struct Init: AsyncParsableCommand {
     let authority = try await TokenAuthority(privateKeyPEM: try String(contentsOfFile: files.privateKey, encoding: .utf8))
     for (path, subject, role, ttl) in [
       (files.adminToken, "admin", Role.admin, adminTTL),
-      (files.serviceToken, "fixpoint-services", Role.service, 3650 * 86_400.0),
+      (files.serviceToken, "fixpoint-services", Role.service, TokenClaims.defaultMaxLifetime),
     ] {
       if fm.fileExists(atPath: path) {
         report.append("kept    \(path)")

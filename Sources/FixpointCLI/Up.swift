@@ -7,7 +7,8 @@ struct Up: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run all five services on this host as child processes.",
     discussion: """
-      Initializes the data directory on first run, starts inventory, drift, compliance, \
+      Initializes the data directory on first run (and renews the services' token when under \
+      10 days remain, then hourly checks), starts inventory, drift, compliance, \
       remediation-dispatcher and notifier with their stores in it, prefixes their logs with their \
       names, reports any that exits, and stops them all on Ctrl-C or SIGTERM. The executables are \
       looked up next to this one. Their addresses are written to DATA_DIR/addresses.json, where \
@@ -25,6 +26,7 @@ struct Up: AsyncParsableCommand {
   func run() async throws {
     let dataDir = self.data.resolved
     for line in try await Init.initialize(dataDirectory: dataDir) where line.hasPrefix("created") { say("fixpoint: \(line)") }
+    try await Token.RotateService.rotate(dataDirectory: dataDir, onlyIfDue: true)
     let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     let supervisor = Supervisor()
     for service in ServiceName.allCases {
@@ -50,7 +52,17 @@ struct Up: AsyncParsableCommand {
     } else {
       say("fixpoint: not every service is serving after 60 s; see the log lines above and `fixpoint status`")
     }
+    // The services' token lives 30 days: renewed in place while the suite runs.
+    let renewal = Task {
+      while !Task.isCancelled {
+        try? await Task.sleep(for: .seconds(3600))
+        do { try await Token.RotateService.rotate(dataDirectory: dataDir, onlyIfDue: true) } catch {
+          say("fixpoint: could not renew the service token: \(error)")
+        }
+      }
+    }
     await supervisor.waitForSignalOrExit()
+    renewal.cancel()
   }
 }
 

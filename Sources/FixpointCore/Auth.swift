@@ -37,11 +37,10 @@ public struct TokenClaims: JWTPayload, Equatable {
   public var jti: IDClaim
 
   public static let issuer = "fixpoint"
-  /// The furthest ahead a token may expire: just over the ten years of the services' own token
-  /// that `fixpoint init` writes (a token valid until the year 33658 was accepted).
-  public static let maxLifetime: TimeInterval = 3_660 * 86_400
-  /// The longest lifetime `fixpoint token issue` gives a person's token.
-  public static let maxIssuedTTL: TimeInterval = 30 * 86_400
+  /// The furthest ahead a token may expire unless `auth.token.max.days` says otherwise, for
+  /// people's and the services' tokens alike (a token valid until the year 33658 was accepted);
+  /// also the longest lifetime `fixpoint token issue` gives.
+  public static let defaultMaxLifetime: TimeInterval = 30 * 86_400
   /// How far in the future `iat` may lie (clock skew between machines).
   public static let clockSkew: TimeInterval = 300
 
@@ -50,9 +49,6 @@ public struct TokenClaims: JWTPayload, Equatable {
     let now = Date()
     guard self.iat.value <= now.addingTimeInterval(Self.clockSkew) else {
       throw JWTError.claimVerificationFailure(failedClaim: self.iat, reason: "issued in the future")
-    }
-    guard self.exp.value <= now.addingTimeInterval(Self.maxLifetime) else {
-      throw JWTError.claimVerificationFailure(failedClaim: self.exp, reason: "expires too far ahead")
     }
     guard self.iss.value == Self.issuer else { throw JWTError.claimVerificationFailure(failedClaim: self.iss, reason: "unknown issuer") }
     guard Role(rawValue: self.role) != nil else { throw JWTError.claimVerificationFailure(failedClaim: self.iss, reason: "unknown role") }
@@ -79,19 +75,23 @@ public struct TokenAuthority: Sendable {
   private let keys: JWTKeyCollection
   private let canSign: Bool
   private let verified = VerifiedTokens(capacity: 4096)
+  /// The furthest ahead an accepted token may expire (`auth.token.max.days`).
+  public let maxLifetime: TimeInterval
 
   /// A verifier only: services hold the public key.
-  public init(publicKeyPEM: String) async throws {
+  public init(publicKeyPEM: String, maxLifetime: TimeInterval = TokenClaims.defaultMaxLifetime) async throws {
     self.keys = JWTKeyCollection()
     await self.keys.add(eddsa: try EdDSA.PublicKey(pem: publicKeyPEM))
     self.canSign = false
+    self.maxLifetime = maxLifetime
   }
 
   /// A signer and verifier: the CLI holds the private key.
-  public init(privateKeyPEM: String) async throws {
+  public init(privateKeyPEM: String, maxLifetime: TimeInterval = TokenClaims.defaultMaxLifetime) async throws {
     self.keys = JWTKeyCollection()
     await self.keys.add(eddsa: try EdDSA.PrivateKey(pem: privateKeyPEM))
     self.canSign = true
+    self.maxLifetime = maxLifetime
   }
 
   /// A new Ed25519 key pair, PEM encoded.
@@ -117,6 +117,9 @@ public struct TokenAuthority: Sendable {
     if let hit = self.verified.lookup(token, now: Date()) { return hit }
     do {
       let claims = try await self.keys.verify(token, as: TokenClaims.self)
+      guard claims.exp.value <= Date().addingTimeInterval(self.maxLifetime) else {
+        throw TokenError.invalid("expires more than \(Int(self.maxLifetime / 86_400)) days ahead (auth.token.max.days)")
+      }
       guard let role = Role(rawValue: claims.role) else { throw TokenError.invalid("unknown role") }
       guard !claims.sub.value.isEmpty else { throw TokenError.invalid("empty subject") }
       let principal = Principal(subject: claims.sub.value, role: role)
@@ -133,6 +136,11 @@ public struct TokenAuthority: Sendable {
     } catch {
       throw TokenError.invalid("cannot be decoded")
     }
+  }
+
+  /// When `token` expires, if it verifies here (any lifetime); nil if it does not.
+  public func expiry(of token: String) async -> Date? {
+    try? await self.keys.verify(token, as: TokenClaims.self).exp.value
   }
 
   /// The token in an `authorization` header value.

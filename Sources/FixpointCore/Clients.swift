@@ -1,13 +1,39 @@
 import Foundation
+import Synchronization
 public import GRPCCore
 public import GRPCNIOTransportHTTP2Posix
 public import ServiceLifecycle
 
+/// A token kept in a file, read again at most every 2 s: the services' own token is rotated in
+/// place (`fixpoint token rotate-service`) well before its 30 days run out, and a running service
+/// picks the new one up without a restart. The file is read rather than its modification time
+/// compared, since a Kubernetes Secret volume swaps a symlink above the file and leaves the
+/// file's own link untouched.
+public final class TokenFile: Sendable {
+  public let path: String
+  private let state = Mutex<(token: String, read: ContinuousClock.Instant?)>(("", nil))
+
+  public init(path: String) { self.path = path }
+
+  /// The file's token ("" when it cannot be read).
+  public func current() -> String {
+    self.state.withLock { state in
+      let now = ContinuousClock.now
+      if let read = state.read, now - read < .seconds(2) { return state.token }
+      state.read = now
+      state.token = ((try? String(contentsOfFile: self.path, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+      return state.token
+    }
+  }
+}
+
 /// Adds the bearer token and propagates the current request id on every outgoing call.
 public struct ClientCredentialsInterceptor: ClientInterceptor {
-  public let token: String
+  let token: @Sendable () -> String
 
-  public init(token: String) { self.token = token }
+  public init(token: String) { self.token = { token } }
+
+  public init(tokenFile: TokenFile) { self.token = { tokenFile.current() } }
 
   public func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingClientRequest<Input>,
@@ -15,8 +41,9 @@ public struct ClientCredentialsInterceptor: ClientInterceptor {
     next: (StreamingClientRequest<Input>, ClientContext) async throws -> StreamingClientResponse<Output>
   ) async throws -> StreamingClientResponse<Output> {
     var request = request
-    if !self.token.isEmpty, request.metadata[stringValues: "authorization"].first(where: { _ in true }) == nil {
-      request.metadata.addString("Bearer \(self.token)", forKey: "authorization")
+    let token = self.token()
+    if !token.isEmpty, request.metadata[stringValues: "authorization"].first(where: { _ in true }) == nil {
+      request.metadata.addString("Bearer \(token)", forKey: "authorization")
     }
     if let requestID = RequestContext.current?.requestID,
       request.metadata[stringValues: RequestContext.metadataKey].first(where: { _ in true }) == nil
@@ -32,6 +59,13 @@ public enum ClientFactory {
   /// A client to `address`; run `client.runConnections()` in a task while using it.
   public static func makeClient(
     address: PeerAddress, tls: TLSSettings?, token: String
+  ) throws -> GRPCClient<HTTP2ClientTransport.Posix> {
+    try self.makeClient(address: address, tls: tls, credentials: ClientCredentialsInterceptor(token: token))
+  }
+
+  /// A client whose calls carry `credentials`.
+  public static func makeClient(
+    address: PeerAddress, tls: TLSSettings?, credentials: ClientCredentialsInterceptor
   ) throws -> GRPCClient<HTTP2ClientTransport.Posix> {
     let security: HTTP2ClientTransport.Posix.TransportSecurity
     if let tls {
@@ -54,7 +88,7 @@ public enum ClientFactory {
     let transport = try HTTP2ClientTransport.Posix(
       target: target, transportSecurity: security,
       config: .defaults { $0.backoff.max = .seconds(5) })
-    return GRPCClient(transport: transport, interceptors: [ClientCredentialsInterceptor(token: token)])
+    return GRPCClient(transport: transport, interceptors: [credentials])
   }
 
   /// Runs `body` with a connected client to `address` and shuts it down afterwards.
@@ -95,12 +129,12 @@ extension ServiceEnvironment {
     guard let text = self.settings.peers[peer], let address = PeerAddress(text) else {
       throw SettingsError.invalid(key: "\(peer.key).addr", reason: "no address for \(peer.rawValue)")
     }
-    let token = (try? String(contentsOfFile: self.settings.serviceTokenPath, encoding: .utf8))?
-      .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-    guard !token.isEmpty else {
+    let token = TokenFile(path: self.settings.serviceTokenPath)
+    guard !token.current().isEmpty else {
       throw SettingsError.invalid(key: "auth.service.token", reason: "cannot read \(self.settings.serviceTokenPath)")
     }
-    let client = try ClientFactory.makeClient(address: address, tls: self.settings.tls, token: token)
+    let client = try ClientFactory.makeClient(
+      address: address, tls: self.settings.tls, credentials: ClientCredentialsInterceptor(tokenFile: token))
     return (client, ClientConnections(client))
   }
 }

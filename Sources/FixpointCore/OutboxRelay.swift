@@ -16,10 +16,10 @@ public import ServiceLifecycle
 public struct OutboxRelay: Service {
   let store: Store
   let settings: ServiceSettings
-  let token: String
+  let token: TokenFile
   let logger: Logger
 
-  public init(store: Store, settings: ServiceSettings, token: String, logger: Logger) {
+  public init(store: Store, settings: ServiceSettings, token: TokenFile, logger: Logger) {
     self.store = store
     self.settings = settings
     self.token = token
@@ -35,7 +35,8 @@ public struct OutboxRelay: Service {
     var clients: [ServiceName: GRPCClient<HTTP2ClientTransport.Posix>] = [:]
     for destination in destinations {
       guard let address = self.settings.peers[destination].flatMap(PeerAddress.init) else { continue }
-      clients[destination] = try ClientFactory.makeClient(address: address, tls: self.settings.tls, token: self.token)
+      clients[destination] = try ClientFactory.makeClient(
+        address: address, tls: self.settings.tls, credentials: ClientCredentialsInterceptor(tokenFile: self.token))
     }
     let connected = clients
     try await withThrowingDiscardingTaskGroup { group in

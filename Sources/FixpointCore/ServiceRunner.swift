@@ -82,12 +82,22 @@ public enum ServiceRunner {
       throw SettingsError.invalid(
         key: "auth.public.key", reason: "cannot read \(settings.publicKeyPath); run `fixpoint init` first")
     }
-    let authority = try await TokenAuthority(publicKeyPEM: publicKey)
-    let serviceToken = (try? String(contentsOfFile: settings.serviceTokenPath, encoding: .utf8))?
-      .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-    if serviceToken.isEmpty && !service.downstream.isEmpty {
+    let authority = try await TokenAuthority(publicKeyPEM: publicKey, maxLifetime: TimeInterval(settings.tokenMaxDays) * 86_400)
+    let serviceToken = TokenFile(path: settings.serviceTokenPath)
+    if serviceToken.current().isEmpty && !service.downstream.isEmpty {
       throw SettingsError.invalid(
         key: "auth.service.token", reason: "cannot read \(settings.serviceTokenPath); events could not be delivered")
+    }
+    // The peers would refuse a token this service's own rules refuse: say so at start, not in
+    // every relay attempt.
+    if !serviceToken.current().isEmpty {
+      do {
+        _ = try await authority.verify(serviceToken.current())
+      } catch {
+        throw SettingsError.invalid(
+          key: "auth.service.token",
+          reason: "\(settings.serviceTokenPath): \(error); run `fixpoint token rotate-service --data-dir \(settings.dataDirectory)`")
+      }
     }
 
     let components = try await build(ServiceEnvironment(reader: reader, settings: settings, logger: logger))

@@ -86,6 +86,8 @@ public struct ServiceSettings: Sendable {
   public var connectionKeepaliveSeconds: Int
   /// Connections held at once; more are closed as they are accepted.
   public var maxConnections: Int
+  /// The furthest ahead, in days, an accepted token may expire.
+  public var tokenMaxDays: Int
 
   /// Every key read by `init(reader:service:)`.
   public static func documentation(for service: ServiceName) -> [SettingDoc] {
@@ -99,6 +101,7 @@ public struct ServiceSettings: Sendable {
       SettingDoc("db.path", "path", "DATA_DIR/\(service.rawValue).sqlite", "SQLite store"),
       SettingDoc("auth.public.key", "path", "DATA_DIR/keys/signing.pub.pem", "Ed25519 public key that verifies tokens"),
       SettingDoc("auth.service.token", "path", "DATA_DIR/keys/service.token", "file with this service's token for calls to other services"),
+      SettingDoc("auth.token.max.days", "int", "30", "refuse tokens that expire further ahead than this (1–366); the services' own token included"),
       SettingDoc("log.level", "string", "info", "trace, debug, info, notice, warning, error, critical"),
       SettingDoc("tls.enabled", "bool", "false", "serve and call over TLS"),
       SettingDoc("tls.cert", "path", "", "PEM certificate chain"),
@@ -165,6 +168,10 @@ public struct ServiceSettings: Sendable {
     self.connectionKeepaliveSeconds = reader.int(forKey: "grpc.connection.keepalive.seconds", default: 60)
     self.handshakeTimeoutSeconds = reader.int(forKey: "grpc.handshake.timeout.seconds", default: 10)
     self.maxConnections = reader.int(forKey: "grpc.max.connections", default: 512)
+    self.tokenMaxDays = reader.int(forKey: "auth.token.max.days", default: 30)
+    guard (1...366).contains(self.tokenMaxDays) else {
+      throw SettingsError.invalid(key: "auth.token.max.days", reason: "must be 1–366")
+    }
     guard self.maxConnections > 0 else {
       throw SettingsError.invalid(key: "grpc.max.connections", reason: "must be positive")
     }

@@ -107,9 +107,17 @@ struct RoleTableTests {
     let future = try await signer.issue(subject: "t", role: .viewer, ttl: 7200, now: Date().addingTimeInterval(3600))
     await #expect(throws: refused) { try await verifier.verify(future) }
     let forever = try await signer.issue(subject: "t", role: .viewer, ttl: 1_000_000 * 86_400)
-    await #expect(throws: refused) { try await verifier.verify(forever) }
-    let services = try await signer.issue(subject: "fixpoint-services", role: .service, ttl: 3650 * 86_400)
-    #expect(try await verifier.verify(services) == Principal(subject: "fixpoint-services", role: .service))
+    await #expect(throws: TokenError.invalid("expires more than 30 days ahead (auth.token.max.days)")) { try await verifier.verify(forever) }
+    // auth.token.max.days, 30 unless configured: the services' own token too (it was 10 years).
+    let decade = try await signer.issue(subject: "fixpoint-services", role: .service, ttl: 3650 * 86_400)
+    let tooLong = TokenError.invalid("expires more than 30 days ahead (auth.token.max.days)")
+    await #expect(throws: tooLong) { try await verifier.verify(decade) }
+    await #expect(throws: tooLong) { try await verifier.verify(try await signer.issue(subject: "t", role: .admin, ttl: 31 * 86_400)) }
+    let month = try await signer.issue(subject: "fixpoint-services", role: .service, ttl: 30 * 86_400 - 60)
+    #expect(try await verifier.verify(month) == Principal(subject: "fixpoint-services", role: .service))
+    let lenient = try await TokenAuthority(publicKeyPEM: Self.keys.publicKeyPEM, maxLifetime: 90 * 86_400)
+    let quarter = try await signer.issue(subject: "t", role: .viewer, ttl: 80 * 86_400)
+    #expect(try await lenient.verify(quarter) == Principal(subject: "t", role: .viewer))
     let skewed = try await signer.issue(subject: "t", role: .viewer, ttl: 600, now: Date().addingTimeInterval(60))
     #expect(try await verifier.verify(skewed) == Principal(subject: "t", role: .viewer))
   }

@@ -243,6 +243,45 @@ struct BoundsTests {
     #expect(try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM finding") } == 1)
   }
 
+  @Test("the services' token lives 30 days and is rotated in place: a refused token stops event delivery, `fixpoint token rotate-service` restores it without a restart; a service refuses to start with a token its rules refuse")
+  func serviceTokenRotation() async throws {
+    let cluster = try await Cluster()
+    let files = KeyFiles(dataDirectory: cluster.dataDir)
+    let signer = try await TokenAuthority(privateKeyPEM: try String(contentsOfFile: files.privateKey, encoding: .utf8))
+    let issued = try #require(await signer.expiry(of: try String(contentsOfFile: files.serviceToken, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    #expect(abs(issued.timeIntervalSinceNow - 30 * 86_400) < 3600, "fixpoint init's service token expires \(issued)")
+
+    // A token the notifier refuses (a foreign key's) in place of the dispatcher's: its events wait.
+    let foreign = try await TokenAuthority(privateKeyPEM: try TokenAuthority.generateKeyPair().privateKeyPEM)
+    try (try await foreign.issue(subject: "fixpoint-services", role: .service, ttl: 3600) + "\n").write(toFile: files.serviceToken, atomically: true, encoding: .utf8)
+    try await Task.sleep(for: .seconds(3))
+    let submit = Fixpoint_V1_SubmitFindingRequest.with { r in
+      r.finding = .with {
+        $0.source = "test"; $0.controlID = "S3.8"; $0.title = "rotation"
+        $0.resource = .with { $0.externalID = "arn:aws:s3:::fp-rotation"; $0.type = "s3_bucket" }
+      }
+    }
+    _ = try await cluster.withClient(.dispatcher) { try await Fixpoint_V1_RemediationService.Client(wrapping: $0).submitFinding(submit) }
+    let pending = "SELECT COUNT(*) FROM outbox WHERE destination = 'notifier' AND delivered_at IS NULL"
+    try await Task.sleep(for: .seconds(3))
+    #expect(try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: pending) } == 1, "delivered with a refused token")
+
+    let (status, output) = try Cluster.run(Cluster.binDir + "/fixpoint", ["token", "rotate-service", "--data-dir", cluster.dataDir])
+    #expect(status == 0, "\(output)")
+    #expect(try await Cluster.eventually { try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: pending) } == 0 }, "not delivered after rotation")
+    #expect(try cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM inbox") } == 1)
+    // --if-due leaves a fresh token alone.
+    let rotated = try String(contentsOfFile: files.serviceToken, encoding: .utf8)
+    #expect(try Cluster.run(Cluster.binDir + "/fixpoint", ["token", "rotate-service", "--if-due", "--data-dir", cluster.dataDir]).0 == 0)
+    #expect(try String(contentsOfFile: files.serviceToken, encoding: .utf8) == rotated)
+
+    // A ten-year token, as `fixpoint init` used to write: the service says what to do and exits.
+    try (try await signer.issue(subject: "fixpoint-services", role: .service, ttl: 3650 * 86_400) + "\n").write(toFile: files.serviceToken, atomically: true, encoding: .utf8)
+    let port = try Self.closedPort()
+    let (exit, said) = try Cluster.run(Cluster.binDir + "/remediation-dispatcher", ["--data-dir", cluster.dataDir, "--grpc-port", "\(port)", "--metrics-port", "0"])
+    #expect(exit != 0 && said.contains("auth.token.max.days") && said.contains("fixpoint token rotate-service"), "\(exit): \(said)")
+  }
+
   /// A loopback port below 32768 that nothing listens on (bound, then released).
   static func closedPort() throws -> Int {
     let (status, out, _) = try runCommand([try TestPython.interpreter(), "-c", "import random, socket\nwhile True:\n    p = random.randrange(20000, 32000)\n    try:\n        socket.socket().bind(('127.0.0.1', p)); print(p); break\n    except OSError:\n        pass"])
