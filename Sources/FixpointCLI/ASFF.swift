@@ -17,10 +17,13 @@ struct ImportFindings: AsyncParsableCommand {
       resolved and suppressed findings are skipped. Importing the same file again changes nothing \
       (each finding's Id makes its request id; a finding without an Id is named by a hash of its \
       whole content, so the same finding imports once and two different ones never collide). \
-      With --dry-run the file is read and matched to inventory and nothing is stored.
+      With --dry-run each finding is matched to inventory and validated by the dispatcher, and \
+      nothing is stored. Each finding is imported or refused on its own: the listing says which, \
+      with the reason (a description over 10,000 characters, a finding over the 16 MiB request \
+      limit), and the command exits 2 when any was refused.
       """)
   @Argument(help: "The ASFF JSON file.") var file: String
-  @Flag(help: "Validate and match the file, list what would be imported, store nothing.") var dryRun = false
+  @Flag(help: "Match and validate every finding, list what would be imported, store nothing.") var dryRun = false
   @Option(help: "table or json.") var output: OutputFormat = .table
   @OptionGroup var connection: ConnectionOptions
 
@@ -92,11 +95,8 @@ struct ImportFindings: AsyncParsableCommand {
       rows.append(Imported(asffID: id, control: control, resource: known?.id ?? external, outcome: known == nil ? "resource not in inventory" : "", findingID: ""))
       requests.append((rows.count - 1, request))
     }
-    if self.dryRun {
-      for (row, _) in requests { rows[row].outcome = rows[row].outcome.isEmpty ? "would import" : "would import; \(rows[row].outcome)" }
-      requests = []
-    }
-    let pending = requests
+    // A dry run asks the dispatcher to validate each finding as it would on import.
+    let pending = self.dryRun ? requests.map { row, request in (row, { var r = request; r.validateOnly = true; return r }()) } : requests
     let submitted = try await self.connection.call(.dispatcher) { client in
       let dispatcher = Fixpoint_V1_RemediationService.Client(wrapping: client)
       var out: [(Int, Result<Fixpoint_V1_Finding, RPCError>)] = []
@@ -114,7 +114,8 @@ struct ImportFindings: AsyncParsableCommand {
       switch result {
       case .success(let finding):
         rows[row].findingID = finding.id
-        rows[row].outcome = rows[row].outcome.isEmpty ? "imported" : "imported; \(rows[row].outcome)"
+        let done = self.dryRun ? "would import" : "imported"
+        rows[row].outcome = rows[row].outcome.isEmpty ? done : "\(done); \(rows[row].outcome)"
       case .failure(let error):
         failures += 1
         rows[row].outcome = "refused: \(error.message)"

@@ -272,6 +272,9 @@ public nonisolated struct Fixpoint_V1_SubmitFindingRequest: Sendable {
   /// Clears the value of `finding`. Subsequent reads from it will return its default value.
   public mutating func clearFinding() {self._finding = nil}
 
+  /// Validate the finding and answer what would be stored (without an id); store nothing.
+  public var validateOnly: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1216,7 +1219,7 @@ nonisolated extension Fixpoint_V1_Finding.Status: SwiftProtobuf._ProtoNameProvid
 
 nonisolated extension Fixpoint_V1_SubmitFindingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SubmitFindingRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}finding\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}finding\0\u{3}validate_only\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1226,6 +1229,7 @@ nonisolated extension Fixpoint_V1_SubmitFindingRequest: SwiftProtobuf.Message, S
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._finding) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.validateOnly) }()
       default: break
       }
     }
@@ -1242,12 +1246,16 @@ nonisolated extension Fixpoint_V1_SubmitFindingRequest: SwiftProtobuf.Message, S
     try { if let v = self._finding {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if self.validateOnly != false {
+      try visitor.visitSingularBoolField(value: self.validateOnly, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Fixpoint_V1_SubmitFindingRequest, rhs: Fixpoint_V1_SubmitFindingRequest) -> Bool {
     if lhs.requestID != rhs.requestID {return false}
     if lhs._finding != rhs._finding {return false}
+    if lhs.validateOnly != rhs.validateOnly {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -76,6 +76,11 @@ struct FindingStore: Sendable {
   /// finding already recorded and emits nothing.
   func submit(_ request: Fixpoint_V1_SubmitFindingRequest) async throws -> Fixpoint_V1_Finding {
     let record = try Self.validated(request.finding)
+    if request.validateOnly {
+      var would = record.proto
+      would.id = ""
+      return would
+    }
     return try await RequestLog.once(self.store, method: "SubmitFinding", request: request, requestID: request.requestID) { db in
       if let key = record.open_key, let existing = try FindingRecord.filter(Column("open_key") == key).fetchOne(db) {
         return existing.proto

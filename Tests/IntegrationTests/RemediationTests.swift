@@ -379,6 +379,27 @@ struct RemediationTests {
     }
     let idless = try f.cluster.query(.dispatcher) { try String.fetchAll($0, sql: "SELECT control_id FROM finding WHERE source = 'asff' ORDER BY control_id") }
     #expect(idless == ["EC2.8", "S3.17", "S3.5", "S3.9"], "\(idless)")
+    // Findings too big for the dispatcher (a 12,000-character description; a 20 MiB one, over the
+    // request limit) are refused each with its reason, beside one that imports; --dry-run gives
+    // the same verdicts from the dispatcher's own validation and stores nothing.
+    let mixed = f.cluster.dataDir + "/mixed.json"
+    let sized = { (id: String, control: String, description: String) -> [String: Any] in
+      ["Id": id, "GeneratorId": "security-control/\(control)", "Compliance": ["Status": "FAILED"], "Description": description,
+       "Resources": [["Type": "AwsS3Bucket", "Id": "arn:aws:s3:::fp-bad-bucket"]]]
+    }
+    try JSONSerialization.data(withJSONObject: [sized("big-1", "S3.1", String(repeating: "d", count: 12_000)),
+                                                sized("big-2", "S3.2", String(repeating: "d", count: 20 << 20)),
+                                                sized("fits-3", "S3.13", "fine")]).write(to: URL(fileURLWithPath: mixed))
+    for dry in [true, false] {
+      let (code, out) = try Cluster.run(fixpoint, ["findings", "import", mixed, "--output", "json"] + (dry ? ["--dry-run"] : []), environment: env)
+      let outcomes = try CLITests.json(out).map { $0["outcome"] as? String ?? "" }
+      #expect(code == 2 && outcomes.count == 3, "\(code): \(out.prefix(2000))")
+      #expect(outcomes.first?.hasPrefix("refused: finding.description") == true, "\(outcomes.first ?? "")")
+      #expect(outcomes.dropFirst().first?.contains("limit of \(16 << 20) bytes") == true, "\(outcomes.dropFirst().first ?? "")")
+      #expect(outcomes.last == (dry ? "would import" : "imported"), "\(outcomes.last ?? "")")
+      let stored = try f.cluster.query(.dispatcher) { try String.fetchAll($0, sql: "SELECT control_id FROM finding WHERE control_id IN ('S3.1', 'S3.2', 'S3.13')") }
+      #expect(stored == (dry ? [] : ["S3.13"]), "\(stored)")
+    }
     let imported = try f.cluster.query(.dispatcher) { try String.fetchOne($0, sql: "SELECT id FROM finding WHERE control_id = 'S3.17'")! }
     let (planned, plannedOutput) = try Cluster.run(fixpoint, ["remediation", "suggest", "--finding", imported, "--output", "json"], environment: env)
     let plannedHandler = try CLITests.json(plannedOutput).first?["handler"] as? String
