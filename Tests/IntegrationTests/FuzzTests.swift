@@ -71,6 +71,19 @@ struct FuzzTests {
       }
       #expect(cluster.isRunning(service), "\(service.rawValue) exited during the fuzz (seed \(seed))")
     }
+    // Whatever was accepted, no NUL reached a stored text (ids, names, free text alike).
+    for store in stores {
+      let withNUL = try await store.queue.read { db in
+        try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").flatMap { table in
+          try Row.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?) WHERE upper(type) LIKE '%TEXT%'", arguments: [table]).compactMap { row -> String? in
+            let column: String = row["name"]
+            let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \"\(table)\" WHERE instr(\"\(column)\", char(0)) > 0") ?? 0
+            return n > 0 ? "\(table).\(column)" : nil
+          }
+        }
+      }
+      #expect(withNUL.isEmpty, "\(store.tables.first ?? ""): NUL stored in \(withNUL) (seed \(seed))")
+    }
     for service in ServiceName.allCases {
       #expect(cluster.isRunning(service), "\(service.rawValue) is not running (seed \(seed))")
       try await cluster.waitUntilServing(service, timeout: 5)
