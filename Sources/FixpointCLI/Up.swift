@@ -89,11 +89,30 @@ final class Supervisor: @unchecked Sendable {
   private var reported: Set<String> = []
   private let lock = NSLock()
   private let width = ServiceName.allCases.map(\.key.count).max() ?? 10
+  /// When set, exits are not reported (the demo says itself what it stops).
+  var quietExits = false
 
-  func start(name: String, executable: URL, arguments: [String]) throws {
+  /// Children stopped with SIGKILL rather than SIGTERM (they hold nothing to save).
+  private var killOnStop: Set<String> = []
+
+  /// Starts a child; its output goes to `log` when given, else to stdout with its name in front.
+  /// `killOnStop`: stop it with SIGKILL (a Python child inherits this process's blocked SIGTERM
+  /// and would not see a SIGTERM at all).
+  func start(name: String, executable: URL, arguments: [String], log: String? = nil, killOnStop: Bool = false) throws {
+    if killOnStop { self.lock.withLock { _ = self.killOnStop.insert(name) } }
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    if let log {
+      FileManager.default.createFile(atPath: log, contents: nil)
+      let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+      process.standardOutput = handle
+      process.standardError = handle
+      process.terminationHandler = { [self] p in self.reportExit(name, p) }
+      try process.run()
+      self.lock.withLock { self.processes.append((name, process)) }
+      return
+    }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
@@ -110,10 +129,16 @@ final class Supervisor: @unchecked Sendable {
 
   func stopAll() {
     let all = self.lock.withLock { self.processes }
-    for (_, p) in all where p.isRunning { p.terminate() }
+    let killed = self.lock.withLock { self.killOnStop }
+    for (name, p) in all where p.isRunning {
+      if killed.contains(name) { kill(p.processIdentifier, SIGKILL) } else { p.terminate() }
+    }
     let deadline = Date().addingTimeInterval(10)
     while all.contains(where: { $0.1.isRunning }) && Date() < deadline { usleep(50_000) }
-    for (_, p) in all where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    for (name, p) in all where p.isRunning {
+      say("fixpoint: \(name) did not stop within 10 s of SIGTERM; killing it")
+      kill(p.processIdentifier, SIGKILL)
+    }
     // A termination handler runs on its own thread and may not have run yet: report here too, once.
     for (name, p) in all {
       p.waitUntilExit()
@@ -123,7 +148,7 @@ final class Supervisor: @unchecked Sendable {
 
   /// Says how a child exited, once per child whichever of its handler and `stopAll` comes first.
   private func reportExit(_ name: String, _ p: Process) {
-    guard self.lock.withLock({ self.reported.insert(name).inserted }) else { return }
+    guard self.lock.withLock({ self.reported.insert(name).inserted }), !self.quietExits else { return }
     FileHandle.standardOutput.write(Data("fixpoint: \(name) exited with status \(p.terminationStatus)\n".utf8))
   }
 
