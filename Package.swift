@@ -133,6 +133,7 @@ let package = Package(
       dependencies: [
         "FixpointCore", "FixpointProtocol", "FixpointDocuments", "FixpointControls", "FixpointGate",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Crypto", package: "swift-crypto"),
       ] + grpc,
       swiftSettings: swiftSettings

@@ -15,7 +15,7 @@ struct Fixpoint: AsyncParsableCommand {
       """,
     version: FixpointVersion.current,
     subcommands: [
-      Demo.self, Init.self, Up.self, Status.self, Token.self, Provider.self, Resource.self, Baseline.self, Findings.self, Remediation.self,
+      Demo.self, Init.self, Up.self, Status.self, Backup.self, Token.self, Provider.self, Resource.self, Baseline.self, Findings.self, Remediation.self,
       Audit.self, Policy.self, Alerts.self, ChannelsCommand.self, SubscriptionsCommand.self, DeliveriesCommand.self,
       Compliance.self, Frameworks.self, DriftCommand.self, Drifts.self, IaCCommand.self, SchedulesCommand.self, Jobs.self, GateCommand.self,
     ])

@@ -27,6 +27,17 @@ public struct Store: Sendable {
     for migration in Self.runtimeMigrations + migrations {
       migrator.registerMigration(migration.name, migrate: migration.apply)
     }
+    // A file a newer version wrote (a downgrade, or a backup of a newer store): refuse rather than
+    // run on a schema this code does not know.
+    let known = Set((Self.runtimeMigrations + migrations).map(\.name))
+    let unknown = try self.pool.read { db -> [String] in
+      guard try db.tableExists("grdb_migrations") else { return [] }
+      return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid").filter { !known.contains($0) }
+    }
+    guard unknown.isEmpty else {
+      throw ServiceError.failedPrecondition(
+        "\(path) was written by a newer Fixpoint (migrations \(unknown.joined(separator: ", ")) are unknown here); run that version or restore an older backup")
+    }
     try migrator.migrate(self.pool)
   }
 

@@ -18,7 +18,7 @@ struct StoreAndEventsTests {
     try db.execute(sql: "ALTER TABLE thing ADD COLUMN label TEXT NOT NULL DEFAULT ''")
   }
 
-  @Test("migrations create an empty file in WAL mode and upgrade an existing one, keeping its rows")
+  @Test("migrations create an empty file in WAL mode and upgrade an existing one, keeping its rows; an older version refuses a newer file")
   func migrations() throws {
     let path = Self.tempPath()
     do {
@@ -34,6 +34,8 @@ struct StoreAndEventsTests {
     #expect(row?["label"] == "")
     // Opening again applies nothing twice.
     #expect(try Store(path: path, migrations: [Self.v1, Self.v2]).appliedMigrations().count == 4)
+    // An older version (one that knows only v1) refuses the file rather than run on it.
+    #expect(throws: ServiceError.self) { try Store(path: path, migrations: [Self.v1]) }
   }
 
   @Test("an event is queued for every downstream service in the caller's transaction, or not at all")
