@@ -126,6 +126,9 @@ extension ServiceEnvironment {
   /// A client of `peer` (its configured address, this service's TLS and service token), and the
   /// service that keeps its connections: put that in `ServiceComponents.background`.
   public func peerClient(_ peer: ServiceName) throws -> (GRPCClient<HTTP2ClientTransport.Posix>, ClientConnections) {
+    guard self.settings.service.peers.contains(peer) else {
+      throw SettingsError.invalid(key: "\(peer.key).addr", reason: "\(self.settings.service.rawValue) does not call \(peer.rawValue) (ServiceName.peers)")
+    }
     guard let text = self.settings.peers[peer], let address = PeerAddress(text) else {
       throw SettingsError.invalid(key: "\(peer.key).addr", reason: "no address for \(peer.rawValue)")
     }

@@ -25,6 +25,18 @@ public enum ServiceName: String, CaseIterable, Sendable, Codable {
   }
   /// Default Prometheus port (9101–9105).
   public var defaultMetricsPort: Int { self.defaultGRPCPort + 2000 }
+  /// The services this one calls for reads and changes (`ServiceEnvironment.peerClient` refuses
+  /// any other). With `downstream`, the suite's only service-to-service arrows: the Kubernetes
+  /// NetworkPolicies allow exactly these (DeployTests checks them).
+  public var peers: [ServiceName] {
+    switch self {
+    case .drift: [.inventory, .compliance]
+    case .compliance, .dispatcher: [.inventory]
+    case .inventory, .notifier: []
+    }
+  }
+  /// Every service this one calls: its peers and its events' receivers.
+  public var calls: Set<ServiceName> { Set(self.peers + self.downstream) }
   /// Where this service's outbox relay sends its events. Event types are filtered by the receiver.
   public var downstream: [ServiceName] {
     switch self {
