@@ -35,7 +35,9 @@ struct Provider: AsyncParsableCommand {
         --secret-access-key, from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, or \
         from --profile in ~/.aws/credentials (AWS_SHARED_CREDENTIALS_FILE). Prefer the environment or \
         a profile: a secret on the command line is visible to other users of the machine. With \
-        --role-arn, inventory assumes that role (with --external-id) for every call.
+        --role-arn, inventory assumes that role (with --external-id) for every read; with \
+        --change-role-arn, changes (fixes, restores) run as that second role, so the read role can \
+        stay read-only (docs/catalogue.md lists the change role's actions). Both are checked now.
         """)
     @Argument(help: "Provider kind: aws.") var kind: String
     @Option(help: "A name for the account, unique in this installation.") var name: String
@@ -43,7 +45,8 @@ struct Provider: AsyncParsableCommand {
     @Option(help: "Secret access key (prefer AWS_SECRET_ACCESS_KEY).") var secretAccessKey: String?
     @Option(help: "A profile of the shared credentials file.") var profile: String?
     @Option(help: "A role to assume for every call, arn:aws:iam::<account>:role/<name>.") var roleARN: String?
-    @Option(help: "The external id the role's trust policy requires.") var externalID: String?
+    @Option(help: "The external id the roles' trust policies require.") var externalID: String?
+    @Option(help: "A role for changes only, arn:aws:iam::<account>:role/<name>; reads keep --role-arn.") var changeRoleARN: String?
     @Option(help: "Comma-separated regions to discover (default us-east-1).") var regions: String = "us-east-1"
     @Option(help: "API endpoint override: a VPC endpoint or a local emulator, http(s)://host:port.") var endpoint: String?
     @Option(help: "table or json.") var output: OutputFormat = .table
@@ -96,6 +99,7 @@ struct Provider: AsyncParsableCommand {
           $0.sessionToken = token
           $0.roleArn = self.roleARN ?? ""
           $0.externalID = self.externalID ?? ""
+          $0.changeRoleArn = self.changeRoleARN ?? ""
         }
       }
       let provider = try await self.connection.call(.inventory) { client in

@@ -62,6 +62,9 @@ public nonisolated struct Fixpoint_V1_Provider: Sendable {
   /// Clears the value of `lastSyncedAt`. Subsequent reads from it will return its default value.
   public mutating func clearLastSyncedAt() {self._lastSyncedAt = nil}
 
+  /// The role changes (ApplyChange, RestoreSnapshot) run as, when it differs from the one that reads.
+  public var changeRoleArn: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Status: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -126,6 +129,11 @@ public nonisolated struct Fixpoint_V1_AwsCredentials: Sendable {
   public var roleArn: String = String()
 
   public var externalID: String = String()
+
+  /// A second role, assumed with the same keys and external id, that changes run as; discovery,
+  /// snapshots and verification keep reading with role_arn (or the keys). Empty: changes use the
+  /// same credentials as reads.
+  public var changeRoleArn: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -795,7 +803,7 @@ fileprivate nonisolated let _protobuf_package = "fixpoint.v1"
 
 nonisolated extension Fixpoint_V1_Provider: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Provider"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{3}display_name\0\u{3}account_id\0\u{1}regions\0\u{1}status\0\u{3}role_arn\0\u{3}access_key_hint\0\u{1}endpoint\0\u{3}created_at\0\u{3}last_synced_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{3}display_name\0\u{3}account_id\0\u{1}regions\0\u{1}status\0\u{3}role_arn\0\u{3}access_key_hint\0\u{1}endpoint\0\u{3}created_at\0\u{3}last_synced_at\0\u{3}change_role_arn\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -814,6 +822,7 @@ nonisolated extension Fixpoint_V1_Provider: SwiftProtobuf.Message, SwiftProtobuf
       case 9: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
       case 10: try { try decoder.decodeSingularMessageField(value: &self._createdAt) }()
       case 11: try { try decoder.decodeSingularMessageField(value: &self._lastSyncedAt) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.changeRoleArn) }()
       default: break
       }
     }
@@ -857,6 +866,9 @@ nonisolated extension Fixpoint_V1_Provider: SwiftProtobuf.Message, SwiftProtobuf
     try { if let v = self._lastSyncedAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
     } }()
+    if !self.changeRoleArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.changeRoleArn, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -872,6 +884,7 @@ nonisolated extension Fixpoint_V1_Provider: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.endpoint != rhs.endpoint {return false}
     if lhs._createdAt != rhs._createdAt {return false}
     if lhs._lastSyncedAt != rhs._lastSyncedAt {return false}
+    if lhs.changeRoleArn != rhs.changeRoleArn {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -883,7 +896,7 @@ nonisolated extension Fixpoint_V1_Provider.Status: SwiftProtobuf._ProtoNameProvi
 
 nonisolated extension Fixpoint_V1_AwsCredentials: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AwsCredentials"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{3}secret_access_key\0\u{3}session_token\0\u{3}role_arn\0\u{3}external_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}access_key_id\0\u{3}secret_access_key\0\u{3}session_token\0\u{3}role_arn\0\u{3}external_id\0\u{3}change_role_arn\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -896,6 +909,7 @@ nonisolated extension Fixpoint_V1_AwsCredentials: SwiftProtobuf.Message, SwiftPr
       case 3: try { try decoder.decodeSingularStringField(value: &self.sessionToken) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.roleArn) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.changeRoleArn) }()
       default: break
       }
     }
@@ -917,6 +931,9 @@ nonisolated extension Fixpoint_V1_AwsCredentials: SwiftProtobuf.Message, SwiftPr
     if !self.externalID.isEmpty {
       try visitor.visitSingularStringField(value: self.externalID, fieldNumber: 5)
     }
+    if !self.changeRoleArn.isEmpty {
+      try visitor.visitSingularStringField(value: self.changeRoleArn, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -926,6 +943,7 @@ nonisolated extension Fixpoint_V1_AwsCredentials: SwiftProtobuf.Message, SwiftPr
     if lhs.sessionToken != rhs.sessionToken {return false}
     if lhs.roleArn != rhs.roleArn {return false}
     if lhs.externalID != rhs.externalID {return false}
+    if lhs.changeRoleArn != rhs.changeRoleArn {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -267,13 +267,15 @@ struct ChangeService: Sendable {
     // A resumed rotation repeats (idempotently) to report its key, even when the writes are done.
     let rotate = sink != nil && (!plan.fields.isEmpty || resumed)
     if !plan.fields.isEmpty || rotate {
+      // Writes run as the provider's change role (when it has one); reads stay with the read role.
+      let (_, changer) = try await self.providers.account(record.provider_id, for: .change)
       do {
         if let sink, rotate {
           let keysBefore = Set((before["access_keys"]?.objectValue ?? [:]).keys)
           let token = SigV4.hexSHA256(Array("\(method)/\(requestID)".utf8))
-          response.newAccessKeyID = try await IAMUser.rotateAccessKey(account, user: record.name, keysBefore: keysBefore, sink: sink, token: token)
+          response.newAccessKeyID = try await IAMUser.rotateAccessKey(changer, user: record.name, keysBefore: keysBefore, sink: sink, token: token)
         }
-        try await ChangePlanner.apply(plan, to: current, type: type, account: account)
+        try await ChangePlanner.apply(plan, to: current, type: type, account: changer)
       } catch let error as ChangeError {
         throw ServiceError.failedPrecondition("\(error.field): \(error.reason)")
       } catch let error as AWSError {

@@ -92,6 +92,9 @@ enum InventoryStore {
         CREATE INDEX resource_name ON resource (name);
         """)
     },
+    Store.Migration("inventory.5-change-role") { db in
+      try db.execute(sql: "ALTER TABLE provider ADD COLUMN change_role_arn TEXT NOT NULL DEFAULT ''")
+    },
   ]
 }
 
@@ -107,9 +110,10 @@ struct ProviderRecord: Codable, FetchableRecord, Sendable {
   var endpoint: String
   var created_at: Double
   var last_synced_at: Double?
+  var change_role_arn: String
 
   /// The columns that may leave the store: never `sealed_credentials`.
-  static let publicColumns = "id, kind, display_name, account_id, regions, status, role_arn, access_key_hint, endpoint, created_at, last_synced_at"
+  static let publicColumns = "id, kind, display_name, account_id, regions, status, role_arn, access_key_hint, endpoint, created_at, last_synced_at, change_role_arn"
 
   var proto: Fixpoint_V1_Provider {
     .with {
@@ -122,6 +126,7 @@ struct ProviderRecord: Codable, FetchableRecord, Sendable {
       $0.roleArn = self.role_arn
       $0.accessKeyHint = self.access_key_hint
       $0.endpoint = self.endpoint
+      $0.changeRoleArn = self.change_role_arn
       $0.createdAt = .init(date: Date(timeIntervalSince1970: self.created_at))
       if let at = self.last_synced_at { $0.lastSyncedAt = .init(date: Date(timeIntervalSince1970: at)) }
     }

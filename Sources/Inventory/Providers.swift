@@ -15,6 +15,21 @@ struct StoredCredentials: Codable {
   var sessionToken: String?
   var roleARN: String?
   var externalID: String?
+  /// The role changes run as (assumed with the same keys and external id); nil: roleARN's.
+  var changeRoleARN: String?
+
+  /// The credentials changes run with.
+  var forChanges: StoredCredentials {
+    guard let change = self.changeRoleARN, !change.isEmpty else { return self }
+    var credentials = self
+    credentials.roleARN = change
+    return credentials
+  }
+}
+
+/// What an AWS client is for: reads (discovery, snapshots, verification) or changes.
+enum AccessPurpose: Sendable, Hashable {
+  case read, change
 }
 
 /// Settings for talking to AWS.
@@ -34,7 +49,12 @@ final class Providers: Sendable {
   let sealer: Sealer
   let settings: AWSSettings
   let logger: Logger
-  private let accounts = Mutex<[String: AWSAccount]>([:])
+  private let accounts = Mutex<[AccountKey: AWSAccount]>([:])
+
+  struct AccountKey: Hashable {
+    var providerID: String
+    var purpose: AccessPurpose
+  }
 
   init(store: Store, sealer: Sealer, settings: AWSSettings, logger: Logger) {
     self.store = store
@@ -74,8 +94,11 @@ final class Providers: Sendable {
     guard aws.externalID.count <= 1224, aws.externalID.allSatisfy({ $0.isLetter || $0.isNumber || "+=,.@:/-_".contains($0) }) else {
       throw ServiceError.invalidArgument(field: "aws.external_id", reason: "up to 1224 of letters, digits and +=,.@:/-_")
     }
-    if !aws.externalID.isEmpty && aws.roleArn.isEmpty {
-      throw ServiceError.invalidArgument(field: "aws.external_id", reason: "only with aws.role_arn")
+    if !aws.changeRoleArn.isEmpty, !AWSNames.isRoleARN(aws.changeRoleArn) {
+      throw ServiceError.invalidArgument(field: "aws.change_role_arn", reason: "expected arn:aws:iam::<12 digits>:role/<name>")
+    }
+    if !aws.externalID.isEmpty && aws.roleArn.isEmpty && aws.changeRoleArn.isEmpty {
+      throw ServiceError.invalidArgument(field: "aws.external_id", reason: "only with aws.role_arn or aws.change_role_arn")
     }
     let regions = request.regions.isEmpty ? ["us-east-1"] : request.regions
     guard regions.count <= 40, Set(regions).count == regions.count else {
@@ -89,7 +112,8 @@ final class Providers: Sendable {
     }
     let stored = StoredCredentials(
       accessKeyID: aws.accessKeyID, secretAccessKey: aws.secretAccessKey, sessionToken: aws.sessionToken.isEmpty ? nil : aws.sessionToken,
-      roleARN: aws.roleArn.isEmpty ? nil : aws.roleArn, externalID: aws.externalID.isEmpty ? nil : aws.externalID)
+      roleARN: aws.roleArn.isEmpty ? nil : aws.roleArn, externalID: aws.externalID.isEmpty ? nil : aws.externalID,
+      changeRoleARN: aws.changeRoleArn.isEmpty ? nil : aws.changeRoleArn)
     return (stored, regions)
   }
 
@@ -98,15 +122,27 @@ final class Providers: Sendable {
     let (credentials, regions) = try Self.validate(request)
     let id = RandomID.make(prefix: "prv")
     let identity: CallerIdentity
+    var changeAccount: String?
     let client = try self.client(credentials, endpoint: request.endpoint, bucketKey: "connect-\(id)", region: regions[0])
+    // The change role, when there is one, must be assumable too: found now, not at the first fix.
+    let changer = credentials.changeRoleARN == nil
+      ? nil : try self.client(credentials.forChanges, endpoint: request.endpoint, bucketKey: "connect-\(id)", region: regions[0])
     do {
-      identity = try await Deadline.run(self.settings.connectTimeout) { try await client.callerIdentity(region: regions[0]) }
+      let (reads, changes) = try await Deadline.run(self.settings.connectTimeout) {
+        (try await client.callerIdentity(region: regions[0]), try await changer?.callerIdentity(region: regions[0]))
+      }
+      identity = reads
+      changeAccount = changes?.account
     } catch let error as AWSError where error.kind != .service && error.kind != .throttling {
       throw ServiceError.failedPrecondition("AWS refused the credentials (STS GetCallerIdentity: \(error.code)): \(error.message)")
     } catch {
       // Unreachable, or not answering: the caller may try again later; nothing was recorded.
       let endpoint = request.endpoint.isEmpty ? "sts.\(regions[0]).amazonaws.com" : request.endpoint
       throw RPCError(code: .unavailable, message: "STS at \(endpoint) did not answer within \(self.settings.connectTimeout) (inventory.connect.timeout): \(error)")
+    }
+    if let changeAccount, changeAccount != identity.account {
+      throw ServiceError.failedPrecondition(
+        "aws.change_role_arn is in account \(changeAccount), the provider reads account \(identity.account): changes would go elsewhere")
     }
     let sealed = try self.sealer.seal(try JSONEncoder().encode(credentials), context: id)
     let hint = String(credentials.accessKeyID.prefix(4)) + "…" + String(credentials.accessKeyID.suffix(4))
@@ -118,12 +154,13 @@ final class Providers: Sendable {
       try db.execute(
         sql: """
           INSERT INTO provider (id, kind, display_name, account_id, regions, status, role_arn, access_key_hint, endpoint,
-            sealed_credentials, created_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            sealed_credentials, created_at, change_role_arn)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
           """,
         arguments: [
           id, request.kind.rawValue, request.displayName, identity.account, regions.joined(separator: ","),
           Fixpoint_V1_Provider.Status.connected.rawValue, credentials.roleARN ?? "", hint, request.endpoint, sealed, now,
+          credentials.changeRoleARN ?? "",
         ])
       return try ProviderRecord.fetchOne(db, sql: "SELECT \(ProviderRecord.publicColumns) FROM provider WHERE id = ?", arguments: [id])!.proto
     }
@@ -141,12 +178,13 @@ final class Providers: Sendable {
         arguments: [Fixpoint_V1_Provider.Status.disconnected.rawValue, request.providerID])
       return try ProviderRecord.fetchOne(db, sql: "SELECT \(ProviderRecord.publicColumns) FROM provider WHERE id = ?", arguments: [request.providerID])!.proto
     }
-    _ = self.accounts.withLock { $0.removeValue(forKey: request.providerID) }
+    self.accounts.withLock { accounts in accounts = accounts.filter { $0.key.providerID != request.providerID } }
     return provider
   }
 
-  /// The provider's record and its AWS account handle; FAILED_PRECONDITION when disconnected.
-  func account(_ providerID: String) async throws -> (ProviderRecord, AWSAccount) {
+  /// The provider's record and its AWS account handle for `purpose`; FAILED_PRECONDITION when
+  /// disconnected.
+  func account(_ providerID: String, for purpose: AccessPurpose = .read) async throws -> (ProviderRecord, AWSAccount) {
     let row = try await self.store.pool.read { db -> (ProviderRecord, Data?)? in
       guard let record = try ProviderRecord.fetchOne(db, sql: "SELECT \(ProviderRecord.publicColumns) FROM provider WHERE id = ?", arguments: [providerID])
       else { return nil }
@@ -156,12 +194,15 @@ final class Providers: Sendable {
     guard let sealed, record.status == Fixpoint_V1_Provider.Status.connected.rawValue else {
       throw ServiceError.failedPrecondition("provider \(providerID) is disconnected")
     }
-    if let cached = self.accounts.withLock({ $0[providerID] }) { return (record, cached) }
-    let credentials = try JSONDecoder().decode(StoredCredentials.self, from: try self.sealer.open(sealed, context: providerID))
+    let key = AccountKey(providerID: providerID, purpose: purpose)
+    if let cached = self.accounts.withLock({ $0[key] }) { return (record, cached) }
+    let stored = try JSONDecoder().decode(StoredCredentials.self, from: try self.sealer.open(sealed, context: providerID))
+    let credentials = purpose == .change ? stored.forChanges : stored
     let regions = record.regions.split(separator: ",").map(String.init)
+    // One rate budget per account, whichever role calls.
     let client = try self.client(credentials, endpoint: record.endpoint, bucketKey: "account-\(record.account_id)-\(record.endpoint)", region: regions.first ?? "us-east-1")
     let account = AWSAccount(client: client, accountID: record.account_id)
-    self.accounts.withLock { $0[providerID] = account }
+    self.accounts.withLock { $0[key] = account }
     return (record, account)
   }
 }

@@ -29,8 +29,8 @@ struct FuzzTests {
     /// Waits for relays and inboxes to finish what an accepted call set off.
     func settled() async throws -> [String: Int] {
       var last = try counts()
-      for _ in 0..<50 {
-        try await Task.sleep(for: .milliseconds(120))
+      for _ in 0..<100 {
+        try await Task.sleep(for: .milliseconds(60))
         let now = try counts()
         if now == last { return now }
         last = now
@@ -50,10 +50,17 @@ struct FuzzTests {
     let started = ContinuousClock.now
     for (service, serviceName) in targets {
       let token = serviceName == "fixpoint.v1.EventSink" ? serviceToken : cluster.adminToken
+      // One connection per service for all its calls, as a real client would keep.
+      let client = try ClientFactory.makeClient(address: cluster.address(service), tls: nil, token: token)
+      let connections = Task { try await client.runConnections() }
+      defer {
+        client.beginGracefulShutdown()
+        connections.cancel()
+      }
       for method in try #require(schema.services[serviceName]) {
         for fuzzCase in schema.cases(for: method.input, random: &random) {
           let where_ = "\(service.rawValue) \(serviceName)/\(method.name) [\(fuzzCase.name), \(fuzzCase.bytes.count) bytes, seed \(seed)]"
-          let outcome = await Self.call(cluster, service, MethodDescriptor(fullyQualifiedService: serviceName, method: method.name), fuzzCase.bytes, token: token)
+          let outcome = await Self.call(client, MethodDescriptor(fullyQualifiedService: serviceName, method: method.name), fuzzCase.bytes)
           calls += 1
           outcomes[outcome.code.map { "\($0)" } ?? "ok", default: 0] += 1
           if let code = outcome.code {
@@ -99,17 +106,15 @@ struct FuzzTests {
   }
 
   /// One unary call with `bytes` as the request, undecoded both ways.
-  static func call(_ cluster: Cluster, _ service: ServiceName, _ method: MethodDescriptor, _ bytes: [UInt8], token: String) async -> Outcome {
+  static func call(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ method: MethodDescriptor, _ bytes: [UInt8]) async -> Outcome {
     var options = CallOptions.defaults
     options.timeout = .seconds(15)
     options.maxRequestMessageBytes = 64 << 20
     options.maxResponseMessageBytes = 64 << 20
     do {
-      let answer = try await cluster.withClient(service, token: token) { [options] client in
-        try await client.unary(
-          request: ClientRequest(message: bytes), descriptor: method, serializer: RawBytes(), deserializer: RawBytes(),
-          options: options) { try $0.message }
-      }
+      let answer = try await client.unary(
+        request: ClientRequest(message: bytes), descriptor: method, serializer: RawBytes(), deserializer: RawBytes(),
+        options: options) { try $0.message }
       return Outcome(code: nil, answerBytes: answer.count)
     } catch let error as RPCError {
       return Outcome(code: error.code, message: error.message)

@@ -402,6 +402,64 @@ struct InventoryAWSTests {
     #expect(job.progress.counters["s3_bucket"] == 0 && job.progress.counters["iam_user"] == 0, "\(job.progress.counters)")
   }
 
+  @Test("a provider with a change role: discovery, snapshots and verification are signed with the read role's keys, the change's writes with the change role's; a change role in another account is refused at connect")
+  func changeRole() async throws {
+    let proxy = try FaultProxy()
+    let f = try await AWSFixture.make()
+    let endpoint = try proxy.start(upstream: f.moto.endpoint)
+    let (readRole, changeRole) = ("arn:aws:iam::123456789012:role/fixpoint-read", "arn:aws:iam::123456789012:role/fixpoint-change")
+    @Sendable func connect(_ name: String, change: String) async throws -> Fixpoint_V1_Provider {
+      try await f.inventory { try await $0.connectProvider(.with {
+        $0.kind = .aws
+        $0.displayName = name
+        $0.endpoint = endpoint
+        $0.regions = [AWSFixture.region]
+        $0.aws = .with {
+          $0.accessKeyID = "AKIAFIXPOINTTEST0004"
+          $0.secretAccessKey = AWSFixture.secret
+          $0.roleArn = readRole
+          $0.changeRoleArn = change
+          $0.externalID = "fixpoint-ext-2"
+        }
+      }) }
+    }
+    await #expect(performing: { _ = try await connect("elsewhere", change: "arn:aws:iam::111122223333:role/fixpoint-change") }, throws: { error in
+      (error as? RPCError)?.code == .failedPrecondition && (error as? RPCError)?.message.contains("account 111122223333") == true
+    })
+    let provider = try await connect("two roles", change: changeRole)
+    #expect(provider.roleArn == readRole && provider.changeRoleArn == changeRole)
+    let job = try await f.inventory { inventory in
+      var job = try await inventory.syncProvider(.with { $0.providerID = provider.id; $0.types = ["s3_bucket"] })
+      while job.progress.state == .running {
+        try await Task.sleep(for: .milliseconds(100))
+        job = try await inventory.getSyncJob(.with { $0.jobID = job.progress.jobID })
+      }
+      return job
+    }
+    #expect(job.progress.state == .succeeded, "\(job)")
+    let bucket = try #require(try await f.inventory { try await $0.listResources(.with { $0.providerID = provider.id; $0.type = "s3_bucket"; $0.pageSize = 1 }) }.resources.first)
+    let applied = try await f.inventory { try await $0.applyChange(.with { r in
+      r.requestID = "change-role-1"
+      r.changeSet = .with { s in
+        s.resource = .with { $0.resourceID = bucket.id }
+        s.operations = [.with { $0.path = "tags[fixpoint-change-role]"; $0.value = .init(stringValue: "applied") }]
+      }
+    }) }
+    #expect(applied.diffs.count == 1, "\(applied.diffs)")
+
+    // Who signed what, as the proxy saw it: every S3 write with the change role's keys, and
+    // the reads (discovery, the fresh read before the change, verification) with the read role's.
+    let state = try proxy.state()
+    let assumed = state["assumed"] as? [String: String] ?? [:]
+    let byKey = state["s3_by_key"] as? [String: [String: Int]] ?? [:]
+    func role(_ key: String) -> String { assumed[key] ?? "keys \(key)" }
+    let writers = Set(byKey.filter { ($0.value["writes"] ?? 0) > 0 }.keys.map(role))
+    let readers = Set(byKey.filter { ($0.value["reads"] ?? 0) > 0 }.keys.map(role))
+    #expect(writers == [changeRole], "S3 writes signed by \(writers)")
+    #expect(readers == [readRole], "S3 reads signed by \(readers)")
+    #expect(Set(assumed.values).isSuperset(of: [readRole, changeRole]), "\(assumed)")
+  }
+
   @Test("the CLI connects, syncs with progress, lists, shows and baselines resources")
   func cli() async throws {
     let f = try await AWSFixture.make()

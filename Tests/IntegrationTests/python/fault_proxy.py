@@ -7,7 +7,9 @@ usage: fault_proxy.py LISTEN_PORT UPSTREAM_URL
   POST /_fault {"delay": SECONDS}  from now on, every forwarded call waits this long first (0 lifts it)
   POST /_fault {"deny": [REGEX, …]}  from now on, calls whose "SERVICE METHOD PATH" matches one of them
                              are answered AccessDenied in their protocol's shape ([] lifts it)
-  GET  /_fault               {"pending": n, "served": n, "forwarded": n, "writes": {"PUT /bucket?publicAccessBlock": n, …}}
+  GET  /_fault               {"pending": n, "served": n, "forwarded": n, "writes": {"PUT /bucket?publicAccessBlock": n, …},
+                              "s3_by_key": {ACCESS_KEY_ID: {"reads": n, "writes": n}},
+                              "assumed": {ACCESS_KEY_ID: ROLE_ARN}}   (who signed S3 calls; whose keys STS AssumeRole gave)
 """
 import http.client
 import json
@@ -20,7 +22,7 @@ from urllib.parse import urlsplit
 
 port, upstream = int(sys.argv[1]), urlsplit(sys.argv[2])
 lock = threading.Lock()
-state = {"pending": 0, "served": 0, "forwarded": 0, "denied": 0, "deny": [], "delay": 0.0, "writes": {}}
+state = {"pending": 0, "served": 0, "forwarded": 0, "denied": 0, "deny": [], "delay": 0.0, "writes": {}, "s3_by_key": {}, "assumed": {}}
 
 # service signing name -> (status, content type, body, extra headers)
 XML_QUERY = '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>'
@@ -96,6 +98,10 @@ class Handler(BaseHTTPRequestHandler):
                 if self.command not in ("GET", "HEAD") and service == "s3":  # S3 writes, counted per bucket and sub-resource
                     key = f"{self.command} {self.path.split('=')[0]}"
                     state["writes"][key] = state["writes"].get(key, 0) + 1
+                signer = re.search(r"Credential=([^/]+)/", self.headers.get("Authorization", ""))
+                if service == "s3" and signer:
+                    by_key = state["s3_by_key"].setdefault(signer.group(1), {"reads": 0, "writes": 0})
+                    by_key["reads" if self.command in ("GET", "HEAD") else "writes"] += 1
         if fault:
             status, ctype, payload, headers = SHAPES.get(service, SHAPES["s3"])
             self._reply(status, ctype, payload, headers)
@@ -107,6 +113,13 @@ class Handler(BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
+        if service == "sts" and b"Action=AssumeRole" in body:
+            role = re.search(rb"RoleArn=([^&]+)", body)
+            key = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", data)
+            if role and key:
+                from urllib.parse import unquote
+                with lock:
+                    state["assumed"][key.group(1).decode()] = unquote(role.group(1).decode())
         self.send_response(response.status)
         for k, v in response.getheaders():
             if k.lower() not in ("connection", "content-length", "transfer-encoding", "keep-alive"):
