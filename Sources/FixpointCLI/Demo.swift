@@ -63,6 +63,9 @@ final class DemoRun: @unchecked Sendable {
   var ports: [Int] = []
   /// What the first assessment found, for the summary.
   var firstFailures = 0
+  /// Ids worth exploring afterwards: the last assessment, the action rolled back.
+  var lastAssessment = "asm_…"
+  var rolledBack = "act_…"
 
   init(options: Demo) throws {
     self.options = options
@@ -289,12 +292,14 @@ final class DemoRun: @unchecked Sendable {
   func afterwards(_ estate: [String: Any], actions: [[String: Any]], drifted: String) async throws {
     self.step("Assess again", "the same controls on what the emulator holds now")
     _ = try self.fixpoint(["provider", "sync", "demo", "--types", Self.types], quietTable: true)
-    _ = try self.fixpoint(["compliance", "assess", "--framework", "fsbp", "--controls", Self.controls, "--wait"], ok: [0, 3])
+    let again = try self.fixpoint(["compliance", "assess", "--framework", "fsbp", "--controls", Self.controls, "--wait"], ok: [0, 3])
+    if let id = again.range(of: #"asm_[0-9a-f]+"#, options: .regularExpression) { self.lastAssessment = String(again[id]) }
 
     let group = ((estate["us-east-1"] as? [String: Any])?["security_groups"] as? [String: String])?["open_admin"] ?? ""
     guard let fix = actions.first(where: { ($0["handler"] as? String) == "BlockPublicAdminPorts" && Self.resourceName($0).contains(group) }),
           let id = fix["id"] as? String else { throw CLIError("no completed BlockPublicAdminPorts action on \(group) to roll back") }
     self.step("Roll back", "undo \(id) (SSH and RDP closed on \(group)) from its snapshot, and read the group back from the emulator")
+    self.rolledBack = id
     say("    before: \(try self.openPorts(group))")
     _ = try self.fixpoint(["remediation", "rollback", id, "--comment", "the demo shows a rollback"], quietTable: true)
     say("    after:  \(try self.openPorts(group))   (the emulator's own answer: the rules are back)")
@@ -338,13 +343,14 @@ final class DemoRun: @unchecked Sendable {
     say("""
 
       The suite and the emulator keep running. To explore (another terminal):
+        alias fixpoint=\(self.fixpointBinary)
         fixpoint resource list \(d)
-        fixpoint compliance assessments \(d)
-        fixpoint compliance results <asm_…> --status fail \(d)
+        fixpoint compliance results \(self.lastAssessment) \(d)
         fixpoint remediation list \(d)
-        fixpoint audit show <act_…> \(d)
-        AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --endpoint-url \(self.endpoint) ec2 describe-security-groups
-      Ctrl-C here stops everything.
+        fixpoint audit show \(self.rolledBack) \(d)
+        fixpoint alerts list \(d)
+        \(self.python) \(self.repo.path)/scripts/lib/demo_estate.py read \(self.endpoint)   # the emulator, through boto3
+      The logs are in \(self.dir)/logs. Ctrl-C here stops everything.
       """)
   }
 
