@@ -148,7 +148,7 @@ let package = Package(
     ),
     .executableTarget(
       name: "BenchAssess", dependencies: ["FixpointControls", "FixpointDocuments", "FixpointIaC"], path: "scripts/bench/assess", swiftSettings: swiftSettings),
-    .testTarget(name: "FixpointDocumentsTests", dependencies: ["FixpointDocuments"], swiftSettings: swiftSettings),
+    .testTarget(name: "FixpointDocumentsTests", dependencies: ["FixpointDocuments", "TestSupport"], swiftSettings: swiftSettings),
     .testTarget(name: "FixpointControlsTests", dependencies: ["FixpointControls", "FixpointDocuments"], swiftSettings: swiftSettings),
     .testTarget(name: "FixpointIaCTests", dependencies: ["FixpointIaC", "FixpointDocuments"], swiftSettings: swiftSettings),
     .testTarget(

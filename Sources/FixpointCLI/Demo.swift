@@ -380,7 +380,7 @@ final class DemoRun: @unchecked Sendable {
   }
 
   func fixpointStatus(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-    try self.capture(self.fixpointBinary, arguments + ["--data-dir", self.dir], environment: environment)
+    try ChildProcess.run(self.fixpointBinary, arguments + ["--data-dir", self.dir], environment: environment)
   }
 
   /// A `--output json` listing as objects.
@@ -395,7 +395,7 @@ final class DemoRun: @unchecked Sendable {
   @discardableResult
   func helper(_ arguments: [String]) throws -> String {
     let script = self.repo.appendingPathComponent("scripts/lib/demo_estate.py").path
-    let (status, output) = try self.capture(self.python, [script] + arguments)
+    let (status, output) = try ChildProcess.run(self.python, [script] + arguments)
     guard status == 0 else { throw CLIError("demo_estate.py \(arguments.first ?? "") failed: \(output.suffix(2000))") }
     return output
   }
@@ -405,20 +405,6 @@ final class DemoRun: @unchecked Sendable {
     let groups = (state["us-east-1"] as? [String: Any])?["security_groups"] as? [String: [String: Any]] ?? [:]
     let ports = groups[group]?["open_ports"] as? [Int] ?? []
     return "open to the world on \(group): \(ports.map(String.init).joined(separator: ", "))"
-  }
-
-  func capture(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 
   static func resourceName(_ action: [String: Any]) -> String {

@@ -1,6 +1,7 @@
 import FixpointDocuments
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("JSON parser")
 struct JSONParserTests {
@@ -22,7 +23,7 @@ struct JSONParserTests {
 
   @Test("random documents read back equal to what was encoded", arguments: 0..<20)
   func roundTrip(seed: Int) throws {
-    var rng = SplitMix(seed: UInt64(seed))
+    var rng = SplitMix64(seed: UInt64(seed))
     let value = Self.random(&rng, depth: 0)
     let encoded = value.canonicalData
     #expect(try JSONValue.parse(encoded) == value, "\(String(decoding: encoded, as: UTF8.self).prefix(300))")
@@ -45,20 +46,7 @@ struct JSONParserTests {
     #expect { _ = try JSONValue.parse([0x22, 0xC3, 0x28, 0x22]) } throws: { "\($0)".contains("not valid UTF-8") }
   }
 
-  struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-      self.state &+= 0x9E37_79B9_7F4A_7C15
-      var z = self.state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-    mutating func int(_ n: Int) -> Int { Int(self.next() % UInt64(n)) }
-  }
-
-  static func random(_ rng: inout SplitMix, depth: Int) -> JSONValue {
+  static func random(_ rng: inout SplitMix64, depth: Int) -> JSONValue {
     let pieces = ["a", "é", "中", "😀", "\"", "\\", "\n", "\t", "\u{1}", "/", " ", "key", "\u{7f}"]
     switch depth > 4 ? rng.int(4) : rng.int(6) {
     case 0: return .null

@@ -6,6 +6,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import SwiftProtobuf
 import Testing
+import TestSupport
 
 /// Issue 15's fuzz test: every RPC the protos declare, on the five services as real processes,
 /// gets random bytes and messages built from its descriptor with hostile values; no process may
@@ -174,19 +175,6 @@ struct RowCounter {
   func counts() throws -> [String: Int] {
     let row = try self.queue.read { try Row.fetchOne($0, sql: self.sql)! }
     return Dictionary(uniqueKeysWithValues: self.tables.enumerated().map { ($1, row[$0] as Int) })
-  }
-}
-
-/// A small, seedable generator, so a failing run can be replayed exactly.
-struct SplitMix64: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { self.state = seed }
-  mutating func next() -> UInt64 {
-    self.state &+= 0x9E37_79B9_7F4A_7C15
-    var z = self.state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
 
