@@ -95,9 +95,9 @@ final class DemoRun: @unchecked Sendable {
     let estate = try self.seed()
     try await self.suite()
     try await self.discover()
-    let drifted = try await self.drift(estate)
+    try await self.drift(estate)
     let actions = try await self.remediate()
-    try await self.afterwards(estate, actions: actions, drifted: drifted)
+    try await self.afterwards(estate, actions: actions)
     try self.summary()
     if self.options.exit {
       say("\n▸ Stopping the services, the emulator and the receivers (--exit).")
@@ -238,8 +238,8 @@ final class DemoRun: @unchecked Sendable {
     return Int(line[range].split(separator: " ")[0]) ?? 0
   }
 
-  /// Opens a port on a compliant group behind Fixpoint's back; returns the group's id.
-  func drift(_ estate: [String: Any]) async throws -> String {
+  /// Opens a port on a compliant group behind Fixpoint's back and has drift find it.
+  func drift(_ estate: [String: Any]) async throws {
     let group = ((estate["us-east-1"] as? [String: Any])?["security_groups"] as? [String: String])?["compliant"] ?? ""
     self.step("Drift", "open SSH to the world on \(group), a compliant group, with the emulator's API (behind Fixpoint's back), then scan it")
     try self.helper(["open-port", self.endpoint, "us-east-1", group, "22"])
@@ -251,7 +251,6 @@ final class DemoRun: @unchecked Sendable {
       guard Date() < deadline else { throw CLIError("the drift did not reach the dispatcher as a finding") }
       try await Task.sleep(for: .milliseconds(250))
     }
-    return group
   }
 
   /// Plans every open finding as alice, runs tiers 1–2, has bob approve what needs approving.
@@ -289,7 +288,7 @@ final class DemoRun: @unchecked Sendable {
     return try self.actions()
   }
 
-  func afterwards(_ estate: [String: Any], actions: [[String: Any]], drifted: String) async throws {
+  func afterwards(_ estate: [String: Any], actions: [[String: Any]]) async throws {
     self.step("Assess again", "the same controls on what the emulator holds now")
     _ = try self.fixpoint(["provider", "sync", "demo", "--types", Self.types], quietTable: true)
     let again = try self.fixpoint(["compliance", "assess", "--framework", "fsbp", "--controls", Self.controls, "--wait"], ok: [0, 3])
