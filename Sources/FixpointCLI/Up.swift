@@ -108,19 +108,16 @@ final class Supervisor: @unchecked Sendable {
       let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
       process.standardOutput = handle
       process.standardError = handle
-      process.terminationHandler = { [self] p in self.reportExit(name, p) }
-      try process.run()
-      self.lock.withLock { self.processes.append((name, process)) }
-      return
-    }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    let prefix = name.padding(toLength: self.width, withPad: " ", startingAt: 0) + " | "
-    let buffer = LineBuffer()
-    pipe.fileHandleForReading.readabilityHandler = { handle in
-      let data = handle.availableData
-      for line in buffer.append(data) { FileHandle.standardOutput.write(Data((prefix + line + "\n").utf8)) }
+    } else {
+      let pipe = Pipe()
+      process.standardOutput = pipe
+      process.standardError = pipe
+      let prefix = name.padding(toLength: self.width, withPad: " ", startingAt: 0) + " | "
+      let buffer = LineBuffer()
+      pipe.fileHandleForReading.readabilityHandler = { handle in
+        let data = handle.availableData
+        for line in buffer.append(data) { FileHandle.standardOutput.write(Data((prefix + line + "\n").utf8)) }
+      }
     }
     process.terminationHandler = { [self] p in self.reportExit(name, p) }
     try process.run()

@@ -194,10 +194,11 @@ final class Providers: Sendable {
     guard let sealed, record.status == Fixpoint_V1_Provider.Status.connected.rawValue else {
       throw ServiceError.failedPrecondition("provider \(providerID) is disconnected")
     }
-    let key = AccountKey(providerID: providerID, purpose: purpose)
+    // Without a change role, changes use the read account itself (one client, one role session).
+    let key = AccountKey(providerID: providerID, purpose: record.change_role_arn.isEmpty ? .read : purpose)
     if let cached = self.accounts.withLock({ $0[key] }) { return (record, cached) }
     let stored = try JSONDecoder().decode(StoredCredentials.self, from: try self.sealer.open(sealed, context: providerID))
-    let credentials = purpose == .change ? stored.forChanges : stored
+    let credentials = key.purpose == .change ? stored.forChanges : stored
     let regions = record.regions.split(separator: ",").map(String.init)
     // One rate budget per account, whichever role calls.
     let client = try self.client(credentials, endpoint: record.endpoint, bucketKey: "account-\(record.account_id)-\(record.endpoint)", region: regions.first ?? "us-east-1")

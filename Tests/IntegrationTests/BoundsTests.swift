@@ -23,17 +23,18 @@ struct BoundsTests {
     await #expect(performing: {
       try await cluster.withClient(.compliance) { _ = try await Fixpoint_V1_ComplianceService.Client(wrapping: $0).runAssessment(.with { $0.frameworkID = huge }) }
     }, throws: refusedBriefly("framework_id"))
-    await #expect(performing: {
-      try await cluster.withClient(.inventory) {
-        _ = try await Fixpoint_V1_InventoryService.Client(wrapping: $0).connectProvider(.with {
-          $0.requestID = "bounds-1"
+    @Sendable func connect(_ name: String, _ edit: @escaping @Sendable (inout Fixpoint_V1_ConnectProviderRequest) -> Void) async throws {
+      _ = try await cluster.withClient(.inventory) {
+        try await Fixpoint_V1_InventoryService.Client(wrapping: $0).connectProvider(.with {
+          $0.requestID = "bounds-\(name)"
           $0.kind = .aws
-          $0.displayName = "bounds"
-          $0.regions = [huge]
+          $0.displayName = name
           $0.aws = .with { $0.accessKeyID = "AKIAFIXPOINTTEST0001"; $0.secretAccessKey = "x" }
+          edit(&$0)
         })
       }
-    }, throws: refusedBriefly("regions"))
+    }
+    await #expect(performing: { try await connect("bounds") { $0.regions = [huge] } }, throws: refusedBriefly("regions"))
     await #expect(performing: {
       try await cluster.withClient(.dispatcher) {
         _ = try await Fixpoint_V1_RemediationService.Client(wrapping: $0).updatePolicy(.with {
@@ -100,17 +101,7 @@ struct BoundsTests {
     // naming the endpoint within inventory.connect.timeout (3 s here), and nothing recorded.
     let closed = try Self.closedPort()
     let start = ContinuousClock.now
-    await #expect(performing: {
-      try await cluster.withClient(.inventory) {
-        _ = try await Fixpoint_V1_InventoryService.Client(wrapping: $0).connectProvider(.with {
-          $0.requestID = "bounds-2"
-          $0.kind = .aws
-          $0.displayName = "nowhere"
-          $0.endpoint = "http://127.0.0.1:\(closed)"
-          $0.aws = .with { $0.accessKeyID = "AKIAFIXPOINTTEST0001"; $0.secretAccessKey = "x" }
-        })
-      }
-    }, throws: { error in
+    await #expect(performing: { try await connect("nowhere") { $0.endpoint = "http://127.0.0.1:\(closed)" } }, throws: { error in
       guard let e = error as? RPCError else { return false }
       return e.code == .unavailable && e.message.contains("127.0.0.1:\(closed)") && e.message.contains("inventory.connect.timeout")
     })
