@@ -203,7 +203,9 @@ struct ComplianceTests {
 
     // Waivers: one resource, or a tag selector; waived is counted apart, never as passed; an
     // expired waiver stops applying.
-    let expiry = Date().addingTimeInterval(4)
+    // The expiry leaves the next assessment ample time to start under load (waivers are read when
+    // it starts; 4 s was too little once in CI); the exports below run while it approaches.
+    let expiry = Date().addingTimeInterval(20)
     let waiver = try await f.compliance { try await $0.createWaiver(.with {
       $0.controlID = "S3.14"; $0.resourceID = bucket.id; $0.reason = "archive bucket, versioned elsewhere"; $0.expiresAt = .init(date: expiry)
     }) }
@@ -220,9 +222,6 @@ struct ComplianceTests {
                        arguments: [waived.id, bucket.id])
     }
     #expect(waivedRow?["waiver_id"] as String? == waiver.id && (waivedRow?["reason"] as String? ?? "").contains("versioning"))
-    try await Task.sleep(until: .now + .seconds(max(0, expiry.timeIntervalSinceNow) + 0.5))
-    let expired = try await f.assess()
-    #expect(Self.verdicts(try await f.results(expired.id))["S3.14 fp-bad-bucket"] == .fail)
     // Exports, read as their consumers read them (Tests/IntegrationTests/python/check_exports.py).
     let dir = f.cluster.dataDir + "/exports"
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -263,6 +262,10 @@ struct ComplianceTests {
     await #expect { _ = try await f.compliance { try await $0.exportAssessment(.with { $0.assessmentID = waived.id }) } } throws: {
       ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.hasPrefix("format") } ?? false
     }
+
+    try await Task.sleep(until: .now + .seconds(max(0, expiry.timeIntervalSinceNow) + 0.5))
+    let expired = try await f.assess()
+    #expect(Self.verdicts(try await f.results(expired.id))["S3.14 fp-bad-bucket"] == .fail)
 
     let deleted = try await f.compliance { c -> Fixpoint_V1_Waiver? in
       _ = try await c.deleteWaiver(.with { $0.waiverID = byTag.id })
