@@ -15,50 +15,53 @@ struct AlertGroups: Sendable {
   /// after `wait` for a new group or `interval` since its last message. With `wait` 0 a group
   /// that is due is sent in this same transaction.
   func changed(_ alert: AlertRecord, in db: Database, now: Double) throws {
-    for channel in try self.channels(for: alert, in: db) {
-      let existing = try Row.fetchOne(
-        db.cachedStatement(sql: "SELECT next_flush_at, last_sent_at FROM alert_group WHERE channel_id = ? AND group_key = ?"),
-        arguments: [channel.id, alert.group_key])
-      let next = self.policy.nextFlush(
-        now: now, existing: existing.map { (next: $0["next_flush_at"] as Double?, lastSent: $0["last_sent_at"] as Double?) })
-      try db.cachedStatement(sql: """
-        INSERT INTO alert_group (channel_id, group_key, next_flush_at) VALUES (?, ?, ?)
-        ON CONFLICT (channel_id, group_key) DO UPDATE SET next_flush_at = excluded.next_flush_at
-        """).execute(arguments: [channel.id, alert.group_key, next])
+    for (channel, filters) in try self.channels(for: alert, in: db) {
+      let state = try GroupState.fetch(channel: channel.id, group: alert.group_key, in: db)
+      let next = self.policy.nextFlush(now: now, existing: state.map { (next: $0.nextFlush, lastSent: $0.lastSent) })
       // Only "send at once" sends inside the change's transaction; with a wait, a slow batch must
       // not flush half of itself: the clock flushes after the commit.
-      if self.policy.wait == 0 && next <= now { try self.flush(channel: channel, group: alert.group_key, in: db, now: now) }
+      if self.policy.wait == 0 && next <= now {
+        try self.flush(channel: channel, group: alert.group_key, state: state ?? GroupState(), filters: filters, in: db, now: now)
+      } else {
+        try db.cachedStatement(sql: """
+          INSERT INTO alert_group (channel_id, group_key, next_flush_at) VALUES (?, ?, ?)
+          ON CONFLICT (channel_id, group_key) DO UPDATE SET next_flush_at = excluded.next_flush_at
+          """).execute(arguments: [channel.id, alert.group_key, next])
+      }
     }
   }
 
-  /// The active channels with a subscription that matches the alert.
-  func channels(for alert: AlertRecord, in db: Database) throws -> [ChannelRecord] {
+  /// The active channels with a subscription that matches the alert, with their subscriptions' filters.
+  func channels(for alert: AlertRecord, in db: Database) throws -> [(ChannelRecord, [SubscriptionFilter])] {
     let subscriptions = try SubscriptionRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM subscription ORDER BY channel_id"))
-    let ids = Set(subscriptions.filter { alert.goes(to: $0.channel_id, under: [$0.filter]) }.map(\.channel_id))
-    return try ids.sorted().compactMap { try ChannelRecord.fetchOne(db, cachedSQL: "SELECT * FROM channel WHERE id = ?", arguments: [$0]) }
-      .filter { $0.status == 1 }
+    let byChannel = Dictionary(grouping: subscriptions, by: \.channel_id).mapValues { $0.map(\.filter) }
+    return try byChannel.keys.sorted().compactMap { id in
+      let filters = byChannel[id] ?? []
+      guard alert.goes(to: id, under: filters),
+        let channel = try ChannelRecord.fetchOne(db, cachedSQL: "SELECT * FROM channel WHERE id = ?", arguments: [id]), channel.status == 1
+      else { return nil }
+      return (channel, filters)
+    }
   }
 
-  /// Looks at one group of one channel now: sends what changed (Alertmanager's rules), or
-  /// nothing; then sets when to look again (the repeat) or forgets the group when nothing fires.
-  /// Returns whether a delivery was queued.
+  /// Looks at one group of one channel now, from its stored `state`: sends what changed
+  /// (Alertmanager's rules), or nothing; then stores when to look again (the repeat) or forgets
+  /// the group when nothing fires. Returns whether a delivery was queued.
   @discardableResult
-  func flush(channel: ChannelRecord, group: String, in db: Database, now: Double) throws -> Bool {
-    guard let row = try Row.fetchOne(
-      db.cachedStatement(sql: "SELECT last_sent_at, sent_alerts FROM alert_group WHERE channel_id = ? AND group_key = ?"), arguments: [channel.id, group])
-    else { return false }
-    let lastSent: Double? = row["last_sent_at"]
-    let sent = Set(SentAlerts.decode(row["sent_alerts"]))
-    let subscriptions = try SubscriptionRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM subscription WHERE channel_id = ?"), arguments: [channel.id]).map(\.filter)
+  func flush(
+    channel: ChannelRecord, group: String, state: GroupState, filters: [SubscriptionFilter], in db: Database, now: Double
+  ) throws -> Bool {
+    let sent = Set(state.sent)
     let firing = try AlertRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE group_key = ? AND status = 1"), arguments: [group])
-      .filter { $0.goes(to: channel.id, under: subscriptions) }
+      .filter { $0.goes(to: channel.id, under: filters) }
     let firingIDs = Set(firing.map(\.id))
     let gone = sent.subtracting(firingIDs)
     let resolved = gone.isEmpty ? [] : try AlertRecord.fetchAll(db, keys: gone.sorted()).filter { $0.status == 3 }
     let decision = self.policy.decide(
-      firing: firingIDs, sent: sent, resolvedSinceSent: Set(resolved.map(\.id)), sendResolved: channel.send_resolved, lastSent: lastSent, now: now)
+      firing: firingIDs, sent: sent, resolvedSinceSent: Set(resolved.map(\.id)), sendResolved: channel.send_resolved, lastSent: state.lastSent,
+      now: now)
     var queued = false
-    var sentAt = lastSent
+    var sentAt = state.lastSent
     if case .send(let repeatOnly) = decision, !(firing.isEmpty && !channel.send_resolved) {
       let content = NotificationContent.make(
         group: group, firing: firing.map(\.entry), resolved: channel.send_resolved ? resolved.map(\.entry) : [], repeatOnly: repeatOnly,
@@ -71,9 +74,11 @@ struct AlertGroups: Sendable {
     if firing.isEmpty {
       try db.cachedStatement(sql: "DELETE FROM alert_group WHERE channel_id = ? AND group_key = ?").execute(arguments: [channel.id, group])
     } else {
-      try db.cachedStatement(sql: "UPDATE alert_group SET last_sent_at = ?, sent_alerts = ?, next_flush_at = ? WHERE channel_id = ? AND group_key = ?").execute(
-        arguments: [sentAt, SentAlerts.encode(firingIDs.sorted()),
-                    (sentAt ?? now) + self.policy.repeatInterval, channel.id, group])
+      try db.cachedStatement(sql: """
+        INSERT INTO alert_group (channel_id, group_key, last_sent_at, sent_alerts, next_flush_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (channel_id, group_key) DO UPDATE SET
+          last_sent_at = excluded.last_sent_at, sent_alerts = excluded.sent_alerts, next_flush_at = excluded.next_flush_at
+        """).execute(arguments: [channel.id, group, sentAt, SentAlerts.encode(firingIDs.sorted()), (sentAt ?? now) + self.policy.repeatInterval])
     }
     return queued
   }
@@ -90,10 +95,30 @@ struct AlertGroups: Sendable {
           try db.cachedStatement(sql: "DELETE FROM alert_group WHERE channel_id = ?").execute(arguments: [channelID])
           continue
         }
-        if try self.flush(channel: channel, group: row["group_key"], in: db, now: now) { queued += 1 }
+        let group: String = row["group_key"]
+        let filters = try SubscriptionRecord.fetchAll(
+          db.cachedStatement(sql: "SELECT * FROM subscription WHERE channel_id = ?"), arguments: [channel.id]
+        ).map(\.filter)
+        let state = try GroupState.fetch(channel: channel.id, group: group, in: db) ?? GroupState()
+        if try self.flush(channel: channel, group: group, state: state, filters: filters, in: db, now: now) { queued += 1 }
       }
       return queued
     }
+  }
+}
+
+/// A group's row in `alert_group`, per channel.
+struct GroupState: Sendable {
+  var nextFlush: Double?
+  var lastSent: Double?
+  /// The alert ids the last message named.
+  var sent: [String] = []
+
+  static func fetch(channel: String, group: String, in db: Database) throws -> GroupState? {
+    try Row.fetchOne(
+      db.cachedStatement(sql: "SELECT next_flush_at, last_sent_at, sent_alerts FROM alert_group WHERE channel_id = ? AND group_key = ?"),
+      arguments: [channel, group]
+    ).map { GroupState(nextFlush: $0[0], lastSent: $0[1], sent: SentAlerts.decode($0[2])) }
   }
 }
 

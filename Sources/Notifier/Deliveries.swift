@@ -30,6 +30,35 @@ struct DeliveryRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
   var decodedContent: NotificationContent? { try? JSONDecoder().decode(NotificationContent.self, from: Data(self.content.utf8)) }
 }
 
+/// A delivery's retry state: what recording an attempt reads and writes, without its content.
+struct DeliveryState: Sendable {
+  var id: String
+  var channel_id: String
+  var trigger: String
+  var queued_at: Double
+  var attempts: Int
+  var status: Int
+  var last_error: String
+  var next_attempt_at: Double
+  var delivered_at: Double?
+
+  static func fetch(_ id: String, in db: Database) throws -> DeliveryState? {
+    try Row.fetchOne(
+      db.cachedStatement(sql: "SELECT channel_id, trigger, queued_at, attempts, status, last_error, next_attempt_at, delivered_at FROM delivery WHERE id = ?"),
+      arguments: [id]
+    ).map { row in
+      DeliveryState(
+        id: id, channel_id: row[0], trigger: row[1], queued_at: row[2], attempts: row[3], status: row[4], last_error: row[5],
+        next_attempt_at: row[6], delivered_at: row[7])
+    }
+  }
+
+  func write(_ db: Database) throws {
+    try db.cachedStatement(sql: "UPDATE delivery SET attempts = ?, status = ?, last_error = ?, next_attempt_at = ?, delivered_at = ? WHERE id = ?")
+      .execute(arguments: [self.attempts, self.status, self.last_error, self.next_attempt_at, self.delivered_at, self.id])
+  }
+}
+
 /// One try at a delivery.
 struct AttemptRecord: Codable, FetchableRecord, PersistableRecord, Sendable {
   static let databaseTableName = "delivery_attempt"
@@ -95,10 +124,10 @@ struct Deliveries: Sendable {
     let id = RandomID.make(prefix: "dlv")
     let record = DeliveryRecord(
       id: id, channel_id: channel, type: content.type, group_key: content.group_key, alert_id: alertID, alert_count: alertCount,
-      webhook_id: "msg_" + id.dropFirst(4), content: String(decoding: try Self.encoder.encode(content), as: UTF8.self),
+      webhook_id: "msg_" + id.dropFirst(4), content: content.json,
       status: DeliveryRecord.Status.pending.rawValue, attempts: 0, last_error: "", next_attempt_at: due ?? now, trigger: trigger,
       queued_at: now, delivered_at: nil, created_at: now)
-    try record.insert(db)
+    try record.write(db)
     return record
   }
 

@@ -19,9 +19,13 @@ enum WebhookSignature {
 
   /// `v1,<base64>` for each secret, space-separated: during a rotation both verify.
   static func header(id: String, timestamp: Int, body: [UInt8], secrets: [String]) -> String {
+    Self.header(id: id, timestamp: timestamp, body: body, keys: secrets.compactMap(Self.key))
+  }
+
+  static func header(id: String, timestamp: Int, body: [UInt8], keys: [SymmetricKey]) -> String {
     var signed = Array("\(id).\(timestamp).".utf8)
     signed += body
-    return secrets.compactMap(Self.key).map { key in
+    return keys.map { key in
       "v1," + Data(HMAC<SHA256>.authenticationCode(for: signed, using: key)).base64EncodedString()
     }.joined(separator: " ")
   }

@@ -190,7 +190,7 @@ struct AlertStore: Sendable {
         open.count += 1
         open.last_seen_at = now
         (open.title, open.body, open.severity, open.hint) = (facts.title, facts.body, facts.severity.rawValue, facts.hint)
-        try open.update(db)
+        try open.rewrite(db)
         return
       }
       try self.close(open, by: source, comment: "superseded by \(facts.type)", in: db, now: now)
@@ -205,7 +205,7 @@ struct AlertStore: Sendable {
         dedupKey: facts.dedupKey),
       count: 1, last_seen_at: now, resource: facts.resource, control_id: facts.controlID, provider_id: facts.providerID,
       tags: try Tags.encode(facts.tags), hint: facts.hint)
-    try record.insert(db)
+    try record.write(db)
     try self.groups.changed(record, in: db, now: now)
   }
 
@@ -216,7 +216,7 @@ struct AlertStore: Sendable {
     alert.resolved_by = actor
     alert.resolved_at = now
     if !comment.isEmpty { alert.comment = comment }
-    try alert.update(db)
+    try alert.rewrite(db)
     try self.groups.changed(alert, in: db, now: now)
   }
 
@@ -238,7 +238,7 @@ struct AlertStore: Sendable {
         source: "manual", created_at: now, created_by: principal.subject, dedup_key: nil,
         group_key: groups.policy.key(type: "manual", provider: "", resource: request.subject, control: "", severity: severity, dedupKey: id),
         count: 1, last_seen_at: now, resource: request.subject, hint: "fixpoint alerts resolve \(id)")
-      try record.insert(db)
+      try record.write(db)
       try groups.changed(record, in: db, now: now)
       return record.proto
     }
@@ -319,7 +319,7 @@ struct AlertStore: Sendable {
         record.acknowledged_by = principal.subject
         record.acknowledged_at = now
         if !comment.isEmpty { record.comment = comment }
-        try record.update(db)
+        try record.rewrite(db)
       } else {
         try store.close(record, by: principal.subject, comment: comment, in: db, now: now)
         record = try AlertRecord.fetchOne(db, key: id) ?? record

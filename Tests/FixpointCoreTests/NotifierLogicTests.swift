@@ -107,6 +107,21 @@ struct NotifierLogicTests {
     #expect(blocks.count <= 50 && (blocks[0]["text"] as? [String: Any])?["text"] as? String == content.summary)
   }
 
+  @Test("a notification's JSON, written directly, is what JSONEncoder (sorted keys) writes and decodes to the same content",
+        arguments: ["plain", "quo\"te and back\\slash", "line\nbreak\ttab\r\u{01}\u{1f}", "unicode: é ✓ 🚀 and </script>", ""])
+  func contentJSON(text: String) throws {
+    let entry = AlertEntry(
+      id: "alr_1", type: "drift.security", title: text, body: text + text, severity: "high", status: "open", resource: "arn:aws:s3:::\(text)",
+      control_id: "S3.8", provider_id: "prv_1", count: 3, first_seen: "2026-12-05T00:00:00.000Z", last_seen: "2026-12-05T00:00:01.000Z", hint: text)
+    let content = NotificationContent(
+      type: "alert.firing", group_key: "alert=\(text)", status: "firing", counts: ["high": 2, "critical": 1, text: 7], firing: 3, resolved: 1,
+      alerts: [entry, entry], truncated: 0, repeat_notification: text.isEmpty, timestamp: "2026-12-05T00:00:02.000Z")
+    #expect(try JSONDecoder().decode(NotificationContent.self, from: Data(content.json.utf8)) == content)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    #expect(content.json == String(decoding: try encoder.encode(content), as: UTF8.self))
+  }
+
   @Test("a group's sent alert ids read back as written, through the direct path and through JSON for anything unusual",
         arguments: [[], ["alr_0a1b"], ["alr_1", "alr_2", "alr_3"], ["a,b", "c"], ["quo\"te", "back\\slash"], ["", "x"]])
   func sentAlerts(ids: [String]) throws {
