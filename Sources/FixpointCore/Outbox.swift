@@ -96,8 +96,10 @@ public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
       segments.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || $0 == UInt8(ascii: "_") } })
     else { return "type: expected dotted lower-case words, e.g. resource.changed, at most 64 characters" }
     guard event.subject.utf8.count <= 256, event.requestID.utf8.count <= 128 else { return "subject or request_id: too long" }
-    do { try RequestShape.check(event) } catch let error as RPCError { return error.message } catch { return "\(error)" }
-    guard ((try? event.serializedBytes() as [UInt8])?.count ?? Int.max) <= Self.maxEventBytes else {
+    let bound: Int
+    do { bound = try RequestShape.check(event) } catch let error as RPCError { return error.message } catch { return "\(error)" }
+    // Serialized again only when the walk's bound passes the limit.
+    guard bound <= Self.maxEventBytes || ((try? event.serializedBytes() as [UInt8])?.count ?? Int.max) <= Self.maxEventBytes else {
       return "the event is over \(Self.maxEventBytes) bytes"
     }
     return nil

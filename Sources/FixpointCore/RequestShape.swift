@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import GRPCCore
 public import SwiftProtobuf
 import FixpointProtocol
@@ -13,9 +14,31 @@ public enum RequestShape {
   public static let latestSeconds: Int64 = 253_402_300_799
 
   /// INVALID_ARGUMENT naming the field path (`finding.status`) of the first value out of shape.
-  public static func check<M: SwiftProtobuf.Message>(_ message: M) throws {
+  /// Returns an upper bound of the message's serialized size, from the same walk: a caller that
+  /// limits sizes serializes only when the bound passes its limit.
+  @discardableResult
+  public static func check<M: SwiftProtobuf.Message>(_ message: M) throws -> Int {
     var visitor = ShapeVisitor<M>(path: { "" })
     try message.traverse(visitor: &visitor)
+    return visitor.bound
+  }
+
+  /// The raw values each enum type declares, found once per type (a walk meets them per field).
+  static let declared = Mutex<[ObjectIdentifier: Set<Int>?]>([:])
+
+  static func declares<E: SwiftProtobuf.Enum>(_ value: E) -> Bool {
+    let key = ObjectIdentifier(E.self)
+    let known = Self.declared.withLock { $0[key] }
+    let values: Set<Int>? = known ?? {
+      let values = (E.self as? any CaseIterable.Type).map { Self.rawValues($0, of: E.self) }
+      Self.declared.withLock { $0[key] = .some(values) }
+      return values
+    }()
+    return values?.contains(value.rawValue) ?? true
+  }
+
+  static func rawValues<C: CaseIterable, E: SwiftProtobuf.Enum>(_: C.Type, of _: E.Type) -> Set<Int> {
+    Set(C.allCases.compactMap { ($0 as? E)?.rawValue })
   }
 
   /// The proto name of field `number` of `M`, read back from the text format of an `M` decoded
@@ -39,6 +62,8 @@ public enum RequestShape {
 /// Walks a message of type `M` for `RequestShape`; `path` names where it sits in the request.
 struct ShapeVisitor<M: SwiftProtobuf.Message>: SwiftProtobuf.Visitor {
   let path: @Sendable () -> String
+  /// At least the serialized size so far: every field counted with 15 bytes of tag and length.
+  var bound = 0
 
   func refuse(_ fieldNumber: Int, message: Bool, _ reason: String) -> RPCError {
     let field = RequestShape.fieldName(M.self, number: fieldNumber, lengthDelimited: message)
@@ -46,12 +71,9 @@ struct ShapeVisitor<M: SwiftProtobuf.Message>: SwiftProtobuf.Visitor {
   }
 
   mutating func visitSingularEnumField<E: SwiftProtobuf.Enum>(value: E, fieldNumber: Int) throws {
-    guard let cases = E.self as? any CaseIterable.Type, !Self.listed(cases, value) else { return }
+    self.bound += 15
+    guard !RequestShape.declares(value) else { return }
     throw self.refuse(fieldNumber, message: false, "\(value.rawValue) is not one of the values the protocol declares")
-  }
-
-  static func listed<C: CaseIterable, E: SwiftProtobuf.Enum>(_: C.Type, _ value: E) -> Bool {
-    C.allCases.contains { ($0 as? E) == value }
   }
 
   mutating func visitSingularMessageField<Inner: SwiftProtobuf.Message>(value: Inner, fieldNumber: Int) throws {
@@ -61,6 +83,7 @@ struct ShapeVisitor<M: SwiftProtobuf.Message>: SwiftProtobuf.Visitor {
     let outer = self.path
     var inner = ShapeVisitor<Inner>(path: { outer() + RequestShape.fieldName(M.self, number: fieldNumber, lengthDelimited: true) + "." })
     try value.traverse(visitor: &inner)
+    self.bound += inner.bound + 15
   }
 
   mutating func visitMapField<KeyType, ValueType>(
@@ -75,17 +98,23 @@ struct ShapeVisitor<M: SwiftProtobuf.Message>: SwiftProtobuf.Visitor {
     for v in value.values { try self.visitSingularMessageField(value: v, fieldNumber: fieldNumber) }
   }
 
-  // Scalars, strings, bytes and scalar maps have no shape to check here.
-  mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws {}
-  mutating func visitSingularInt64Field(value: Int64, fieldNumber: Int) throws {}
-  mutating func visitSingularUInt64Field(value: UInt64, fieldNumber: Int) throws {}
-  mutating func visitSingularBoolField(value: Bool, fieldNumber: Int) throws {}
-  mutating func visitSingularStringField(value: String, fieldNumber: Int) throws {}
-  mutating func visitSingularBytesField(value: Data, fieldNumber: Int) throws {}
+  // Scalars, strings, bytes and scalar maps have no shape to check here, only a size.
+  mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws { self.bound += 15 }
+  mutating func visitSingularInt64Field(value: Int64, fieldNumber: Int) throws { self.bound += 15 }
+  mutating func visitSingularUInt64Field(value: UInt64, fieldNumber: Int) throws { self.bound += 15 }
+  mutating func visitSingularBoolField(value: Bool, fieldNumber: Int) throws { self.bound += 15 }
+  mutating func visitSingularStringField(value: String, fieldNumber: Int) throws { self.bound += 15 + value.utf8.count }
+  mutating func visitSingularBytesField(value: Data, fieldNumber: Int) throws { self.bound += 15 + value.count }
   mutating func visitMapField<KeyType, ValueType: MapValueType>(
     fieldType: _ProtobufMap<KeyType, ValueType>.Type, value: _ProtobufMap<KeyType, ValueType>.BaseType, fieldNumber: Int
-  ) throws {}
-  mutating func visitUnknown(bytes: Data) throws {}
+  ) throws {
+    if let strings = value as? [String: String] {
+      self.bound += strings.reduce(0) { $0 + 45 + $1.key.utf8.count + $1.value.utf8.count }
+    } else if !value.isEmpty {
+      self.bound = .max / 2  // not counted: callers that limit sizes serialize
+    }
+  }
+  mutating func visitUnknown(bytes: Data) throws { self.bound += bytes.count }
 }
 
 /// Applies `RequestShape` to every request message of every RPC.

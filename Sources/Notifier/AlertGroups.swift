@@ -4,12 +4,20 @@ import Foundation
 import GRDB
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Turns alert changes into notifications, per channel and group key: the group's state
 /// (`alert_group`) is written in the transaction that changes the alert, and the delivery in
 /// the transaction that decides to send, so a crash between the two loses nothing.
 struct AlertGroups: Sendable {
   let policy: GroupingPolicy
+  let memo = ChannelMemo()
+
+  /// Grouping over `store`, whose writer tells the channel memo of every change and transaction end.
+  init(policy: GroupingPolicy, store: Store) {
+    self.policy = policy
+    store.pool.add(transactionObserver: self.memo, extent: .databaseLifetime)
+  }
 
   /// An alert was raised or resolved: every channel subscribed to it looks at its group again,
   /// after `wait` for a new group or `interval` since its last message. With `wait` 0 a group
@@ -33,15 +41,7 @@ struct AlertGroups: Sendable {
 
   /// The active channels with a subscription that matches the alert, with their subscriptions' filters.
   func channels(for alert: AlertRecord, in db: Database) throws -> [(ChannelRecord, [SubscriptionFilter])] {
-    let subscriptions = try SubscriptionRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM subscription ORDER BY channel_id"))
-    let byChannel = Dictionary(grouping: subscriptions, by: \.channel_id).mapValues { $0.map(\.filter) }
-    return try byChannel.keys.sorted().compactMap { id in
-      let filters = byChannel[id] ?? []
-      guard alert.goes(to: id, under: filters),
-        let channel = try ChannelRecord.fetchOne(db, cachedSQL: "SELECT * FROM channel WHERE id = ?", arguments: [id]), channel.status == 1
-      else { return nil }
-      return (channel, filters)
-    }
+    try self.memo.channels(in: db).filter { alert.goes(to: $0.0.id, under: $0.1) }
   }
 
   /// Looks at one group of one channel now, from its stored `state`: sends what changed
@@ -78,7 +78,7 @@ struct AlertGroups: Sendable {
         INSERT INTO alert_group (channel_id, group_key, last_sent_at, sent_alerts, next_flush_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (channel_id, group_key) DO UPDATE SET
           last_sent_at = excluded.last_sent_at, sent_alerts = excluded.sent_alerts, next_flush_at = excluded.next_flush_at
-        """).execute(arguments: [channel.id, group, sentAt, SentAlerts.encode(firingIDs.sorted()), (sentAt ?? now) + self.policy.repeatInterval])
+        """).execute(arguments: [channel.id, group, sentAt, IDList.encode(firingIDs.sorted()), (sentAt ?? now) + self.policy.repeatInterval])
     }
     return queued
   }
@@ -107,6 +107,35 @@ struct AlertGroups: Sendable {
   }
 }
 
+/// The active channels and their subscriptions' filters, read once per write transaction (an
+/// intake batch of 1,000 events read them 1,000 times). Forgotten at every commit and rollback
+/// and whenever a channel or subscription row changes, so it never serves a row the transaction
+/// has since changed. Used from write transactions only (`changed` writes).
+final class ChannelMemo: TransactionObserver, Sendable {
+  private let entries = Mutex<[(ChannelRecord, [SubscriptionFilter])]?>(nil)
+
+  func channels(in db: Database) throws -> [(ChannelRecord, [SubscriptionFilter])] {
+    if let known = self.entries.withLock({ $0 }) { return known }
+    let subscriptions = try SubscriptionRecord.fetchAll(db.cachedStatement(sql: "SELECT * FROM subscription ORDER BY channel_id"))
+    let byChannel = Dictionary(grouping: subscriptions, by: \.channel_id).mapValues { $0.map(\.filter) }
+    let read = try byChannel.keys.sorted().compactMap { id -> (ChannelRecord, [SubscriptionFilter])? in
+      guard let channel = try ChannelRecord.fetchOne(db, cachedSQL: "SELECT * FROM channel WHERE id = ?", arguments: [id]), channel.status == 1
+      else { return nil }
+      return (channel, byChannel[id] ?? [])
+    }
+    self.entries.withLock { $0 = read }
+    return read
+  }
+
+  private func forget() { self.entries.withLock { $0 = nil } }
+
+  func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { ["channel", "subscription"].contains(eventKind.tableName) }
+  func databaseDidChange() { self.forget() }
+  func databaseDidChange(with event: DatabaseEvent) { self.forget() }
+  func databaseDidCommit(_ db: Database) { self.forget() }
+  func databaseDidRollback(_ db: Database) { self.forget() }
+}
+
 /// A group's row in `alert_group`, per channel.
 struct GroupState: Sendable {
   var nextFlush: Double?
@@ -118,15 +147,15 @@ struct GroupState: Sendable {
     try Row.fetchOne(
       db.cachedStatement(sql: "SELECT next_flush_at, last_sent_at, sent_alerts FROM alert_group WHERE channel_id = ? AND group_key = ?"),
       arguments: [channel, group]
-    ).map { GroupState(nextFlush: $0[0], lastSent: $0[1], sent: SentAlerts.decode($0[2])) }
+    ).map { GroupState(nextFlush: $0[0], lastSent: $0[1], sent: IDList.decode($0[2])) }
   }
 }
 
-/// `alert_group.sent_alerts`: the ids a group's last message named, as a JSON array of strings.
-/// Written for every alert that changes, so alert ids (letters, digits, `_`) take a direct path
-/// (a JSONEncoder per call was a fifth of the cost of taking an event in); anything else goes
-/// through Foundation's coders.
-enum SentAlerts {
+/// A list of ids as a JSON array of strings: `alert_group.sent_alerts` (the ids a group's last
+/// message named) and the deliveries in flight that a claim passes over. Written for every alert
+/// that changes, so ids (letters, digits, `_`) take a direct path (a JSONEncoder per call was a
+/// fifth of the cost of taking an event in); anything else goes through Foundation's coders.
+enum IDList {
   static func encode(_ ids: [String]) -> String {
     guard ids.allSatisfy(Self.plain) else { return String(decoding: (try? JSONEncoder().encode(ids)) ?? Data("[]".utf8), as: UTF8.self) }
     return "[" + ids.map { "\"\($0)\"" }.joined(separator: ",") + "]"

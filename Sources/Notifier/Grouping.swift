@@ -237,8 +237,47 @@ struct JSONText {
 }
 
 enum Timestamps {
-  /// ISO 8601 in UTC with milliseconds: `2026-12-03T14:00:00.123Z`.
+  /// ISO 8601 in UTC with milliseconds: `2026-12-03T14:00:00.123Z`. Every notification writes
+  /// three, so years 1970–9999 are written directly (the civil-from-days algorithm); a unit test
+  /// holds the direct path to Foundation's format style, which writes the rest.
   static func iso(_ date: Date) -> String {
+    // From the reference date, as Date keeps it: the fraction is the one Foundation formats.
+    let r = date.timeIntervalSinceReferenceDate
+    let whole = r.rounded(.down)
+    guard whole >= -978_307_200, whole < 252_423_993_600 else { return Self.foundation(date) }
+    let seconds = Int64(whole) + 978_307_200
+    let ms = min(999, Int(((r - whole) * 1000).rounded(.down)))
+    let (days, second) = (seconds / 86_400, Int(seconds % 86_400))
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (non-negative here).
+    let z = days + 719_468
+    let era = z / 146_097
+    let doe = z - era * 146_097
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+    let mp = (5 * doy + 2) / 153
+    let day = Int(doy - (153 * mp + 2) / 5 + 1)
+    let month = Int(mp < 10 ? mp + 3 : mp - 9)
+    let year = Int(yoe + era * 400) + (month <= 2 ? 1 : 0)
+    var out = [UInt8](repeating: 0, count: 24)
+    func put(_ value: Int, at index: Int, digits: Int) {
+      var v = value
+      for i in stride(from: index + digits - 1, through: index, by: -1) {
+        out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+        v /= 10
+      }
+    }
+    put(year, at: 0, digits: 4)
+    put(month, at: 5, digits: 2)
+    put(day, at: 8, digits: 2)
+    put(second / 3600, at: 11, digits: 2)
+    put(second / 60 % 60, at: 14, digits: 2)
+    put(second % 60, at: 17, digits: 2)
+    put(ms, at: 20, digits: 3)
+    for (i, c) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (23, "Z")] as [(Int, Unicode.Scalar)] { out[i] = UInt8(ascii: c) }
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  static func foundation(_ date: Date) -> String {
     Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).format(date)
   }
 }

@@ -67,7 +67,7 @@ public enum NotifierApp {
       helo: r.text(forKey: "notifier.smtp.helo", default: "fixpoint.localdomain"), caFile: r.text(forKey: "notifier.smtp.ca.file", default: ""))
 
     let store = try Store(path: env.settings.databasePath, migrations: NotifierStore.migrations)
-    let groups = AlertGroups(policy: policy)
+    let groups = AlertGroups(policy: policy, store: store)
     let alerts = AlertStore(store: store, rules: rules, groups: groups)
     let channels = Channels(store: store, sealer: try Sealer(masterKeyFile: masterKey), egress: egress)
     let deliveries = Deliveries(store: store)

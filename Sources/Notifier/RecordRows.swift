@@ -15,6 +15,9 @@ protocol ColumnRecord: PersistableRecord {
 }
 
 extension ColumnRecord {
+  /// The columns, for a SELECT whose rows decode in that order.
+  static var selection: String { Self.columns.joined(separator: ", ") }
+
   func encode(to container: inout PersistenceContainer) {
     for (column, value) in zip(Self.columns, self.values) { container[column] = value }
   }

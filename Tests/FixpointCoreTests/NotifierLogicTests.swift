@@ -122,11 +122,22 @@ struct NotifierLogicTests {
     #expect(content.json == String(decoding: try encoder.encode(content), as: UTF8.self))
   }
 
+  @Test("timestamps written directly are Foundation's ISO 8601 with milliseconds, 1970 to 9999, leap days and millisecond edges included")
+  func timestamps() {
+    var random = SystemRandomNumberGenerator()
+    var dates = (0..<20_000).map { _ in Date(timeIntervalSince1970: Double.random(in: 0..<253_402_300_800, using: &random)) }
+    dates += [0, 0.0005, 0.9995, 0.999_999, 951_782_400, 951_868_799.999, 4_107_542_400, 1_795_000_000.123, 253_402_300_799.999]
+      .map { Date(timeIntervalSince1970: $0) }
+    dates += (0..<2000).map { i in Date(timeIntervalSince1970: 1_795_000_000 + Double(i) / 1000 + 0.000_4) }
+    let wrong = dates.filter { Timestamps.iso($0) != Timestamps.foundation($0) }
+    #expect(wrong.isEmpty, "\(wrong.prefix(5).map { "\($0.timeIntervalSince1970): \(Timestamps.iso($0)) vs \(Timestamps.foundation($0))" })")
+  }
+
   @Test("a group's sent alert ids read back as written, through the direct path and through JSON for anything unusual",
         arguments: [[], ["alr_0a1b"], ["alr_1", "alr_2", "alr_3"], ["a,b", "c"], ["quo\"te", "back\\slash"], ["", "x"]])
   func sentAlerts(ids: [String]) throws {
-    let text = SentAlerts.encode(ids)
-    #expect(SentAlerts.decode(text) == ids, "\(text)")
+    let text = IDList.encode(ids)
+    #expect(IDList.decode(text) == ids, "\(text)")
     #expect(try JSONDecoder().decode([String].self, from: Data(text.utf8)) == ids, "always a JSON array: \(text)")
   }
 

@@ -97,9 +97,27 @@ struct StoreAndEventsTests {
     var badType = good
     badType.id = "evt_other"
     badType.type = "x"
-    let answer = try await Self.deliver(sink, [noID, good, badType])
-    #expect(answer.rejected.map(\.index) == [0, 2] && answer.acceptedIds == [good.id], "\(answer)")
+    // Over 256 KiB in a payload field that no other rule limits: the size bound catches it.
+    var big = good
+    big.id = "evt_big"
+    big.complianceViolation.reason = String(repeating: "y", count: 300 << 10)
+    let answer = try await Self.deliver(sink, [noID, good, badType, big])
+    #expect(answer.rejected.map(\.index) == [0, 2, 3] && answer.acceptedIds == [good.id], "\(answer)")
+    #expect(answer.rejected.last?.reason.contains("over 262144 bytes") == true, "\(answer.rejected.last?.reason ?? "")")
     #expect(try await store.pool.read { try String.fetchAll($0, sql: "SELECT event_id FROM inbox") } == [good.id])
+  }
+
+  @Test("the shape walk's size bound is never below the serialized size: strings, nested messages, maps, repeated fields")
+  func sizeBound() throws {
+    var event = Outbox(source: .compliance).makeEvent(type: "compliance.violation", subject: "res_1", severity: .critical)
+    event.complianceViolation.resource.tags = ["env": "prod", "owner": "é✓🚀", "": ""]
+    event.complianceViolation.reason = String(repeating: "r", count: 70_000)
+    var drift = Outbox(source: .drift).makeEvent(type: "drift.detected", subject: "res_2", severity: .low)
+    drift.driftDetected.paths = (0..<300).map { "path.\($0)" }
+    for message in [event, drift, Fixpoint_V1_Event()] {
+      let exact = try message.serializedBytes() as [UInt8]
+      #expect(try RequestShape.check(message) >= exact.count)
+    }
   }
 
   @Test("a retried mutation with the same request id has one effect and the first answer; a different request is refused")
