@@ -94,6 +94,7 @@ let package = Package(
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         .product(name: "Configuration", package: "swift-configuration"),
       ],
       swiftSettings: swiftSettings
@@ -141,6 +142,8 @@ let package = Package(
     .testTarget(
       name: "FixpointCoreTests",
       dependencies: ["FixpointCore", "FixpointProtocol", "FixpointDocuments", "FixpointControls", "CloudAWS", "Inventory", "Drift", "Compliance", "Remediation", "Notifier"] + grpc + [
+        .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "Configuration", package: "swift-configuration"),
       ],
