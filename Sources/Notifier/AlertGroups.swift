@@ -87,7 +87,10 @@ struct AlertGroups: Sendable {
   func flushDue(_ store: Store, now: Double) async throws -> Int {
     try await store.pool.write { db in
       let due = try Row.fetchAll(
-        db.cachedStatement(sql: "SELECT channel_id, group_key FROM alert_group WHERE next_flush_at <= ? ORDER BY next_flush_at LIMIT 500"), arguments: [now])
+        db.cachedStatement(sql: """
+          SELECT channel_id, group_key, next_flush_at, last_sent_at, sent_alerts FROM alert_group
+          WHERE next_flush_at <= ? ORDER BY next_flush_at LIMIT 500
+          """), arguments: [now])
       var queued = 0
       for row in due {
         let channelID: String = row["channel_id"]
@@ -99,7 +102,7 @@ struct AlertGroups: Sendable {
         let filters = try SubscriptionRecord.fetchAll(
           db.cachedStatement(sql: "SELECT * FROM subscription WHERE channel_id = ?"), arguments: [channel.id]
         ).map(\.filter)
-        let state = try GroupState.fetch(channel: channel.id, group: group, in: db) ?? GroupState()
+        let state = GroupState(row: row)
         if try self.flush(channel: channel, group: group, state: state, filters: filters, in: db, now: now) { queued += 1 }
       }
       return queued
@@ -147,8 +150,15 @@ struct GroupState: Sendable {
     try Row.fetchOne(
       db.cachedStatement(sql: "SELECT next_flush_at, last_sent_at, sent_alerts FROM alert_group WHERE channel_id = ? AND group_key = ?"),
       arguments: [channel, group]
-    ).map { GroupState(nextFlush: $0[0], lastSent: $0[1], sent: IDList.decode($0[2])) }
+    ).map(GroupState.init(row:))
   }
+
+  /// From a row with its three columns.
+  init(row: Row) {
+    (self.nextFlush, self.lastSent, self.sent) = (row["next_flush_at"], row["last_sent_at"], IDList.decode(row["sent_alerts"]))
+  }
+
+  init() {}
 }
 
 /// A list of ids as a JSON array of strings: `alert_group.sent_alerts` (the ids a group's last
