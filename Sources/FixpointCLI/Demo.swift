@@ -159,7 +159,7 @@ final class DemoRun: @unchecked Sendable {
 
   func suite() async throws {
     self.step("Suite", "start the five services (as `fixpoint up`), a webhook receiver and an SMTP server")
-    _ = try await Init.initialize(dataDirectory: self.dir)
+    _ = try await KeyFiles.initialize(dataDirectory: self.dir)
     let tests = self.repo.appendingPathComponent("Tests/IntegrationTests/python")
     try self.children.start(name: "webhook", executable: URL(fileURLWithPath: self.python),
                             arguments: [tests.appendingPathComponent("receiver.py").path, "--port", "\(self.ports[1])",

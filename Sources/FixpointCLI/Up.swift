@@ -25,7 +25,7 @@ struct Up: AsyncParsableCommand {
 
   func run() async throws {
     let dataDir = self.data.resolved
-    for line in try await Init.initialize(dataDirectory: dataDir) where line.hasPrefix("created") { say("fixpoint: \(line)") }
+    for line in try await KeyFiles.initialize(dataDirectory: dataDir) where line.hasPrefix("created") { say("fixpoint: \(line)") }
     try await Token.RotateService.rotate(dataDirectory: dataDir, onlyIfDue: true)
     let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     let supervisor = Supervisor()

@@ -237,4 +237,59 @@ public struct KeyFiles: Sendable {
   public var adminToken: String { self.directory + "/admin.token" }
   /// A long-lived `service`-role token the services use to call each other.
   public var serviceToken: String { self.directory + "/service.token" }
+
+  /// Why the key files could not be made.
+  public struct Problem: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  /// `fixpoint init`: creates what is missing in `dataDirectory` (the signing key pair, the
+  /// master key, the admin and service tokens) and returns a line per file saying what happened.
+  /// Never replaces a key; writes only a token that is missing.
+  public static func initialize(dataDirectory: String, adminTTL: Double = 30 * 86_400) async throws -> [String] {
+    let files = KeyFiles(dataDirectory: dataDirectory)
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: files.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    var report: [String] = []
+    func write(_ path: String, _ contents: String) throws {
+      guard fm.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600]) else {
+        throw Problem(description: "cannot write \(path)")
+      }
+      report.append("created \(path)")
+    }
+    if fm.fileExists(atPath: files.privateKey) {
+      report.append("kept    \(files.privateKey)")
+      if !fm.fileExists(atPath: files.publicKey) {
+        throw Problem(description: "\(files.publicKey) is missing but the private key exists; restore it from a backup")
+      }
+    } else {
+      guard !fm.fileExists(atPath: files.publicKey) else {
+        throw Problem(description: "\(files.publicKey) exists without its private key; refusing to replace it")
+      }
+      let pair = try TokenAuthority.generateKeyPair()
+      try write(files.privateKey, pair.privateKeyPEM)
+      try write(files.publicKey, pair.publicKeyPEM)
+      try fm.setAttributes([.posixPermissions: 0o644], ofItemAtPath: files.publicKey)
+    }
+    if fm.fileExists(atPath: files.masterKey) {
+      report.append("kept    \(files.masterKey)")
+    } else {
+      var bytes = [UInt8](repeating: 0, count: 32)
+      var rng = SystemRandomNumberGenerator()
+      for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+      try write(files.masterKey, Data(bytes).base64EncodedString() + "\n")
+    }
+    let authority = try await TokenAuthority(privateKeyPEM: try String(contentsOfFile: files.privateKey, encoding: .utf8))
+    for (path, subject, role, ttl) in [
+      (files.adminToken, "admin", Role.admin, adminTTL),
+      (files.serviceToken, "fixpoint-services", Role.service, TokenClaims.defaultMaxLifetime),
+    ] {
+      if fm.fileExists(atPath: path) {
+        report.append("kept    \(path)")
+      } else {
+        try write(path, try await authority.issue(subject: subject, role: role, ttl: ttl) + "\n")
+      }
+    }
+    return report
+  }
 }

@@ -3,6 +3,10 @@ import FixpointProtocol
 import Foundation
 import GRDB
 import GRPCCore
+import Compliance
+import Drift
+import Inventory
+import Notifier
 import Remediation
 import Testing
 
@@ -10,15 +14,34 @@ import Testing
 /// without child processes or ports.
 @Suite("Assemblies in process")
 struct InProcessTests {
+  /// A data directory as `fixpoint init` leaves it, and a signer for test tokens.
+  static func dataDirectory() async throws -> (String, TokenAuthority) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fp-inprocess-\(UUID())").path
+    _ = try await KeyFiles.initialize(dataDirectory: dir)
+    let signer = try await TokenAuthority(privateKeyPEM: try String(contentsOfFile: KeyFiles(dataDirectory: dir).privateKey, encoding: .utf8))
+    return (dir, signer)
+  }
+
+  @Test("every service's assembly starts in process in a data directory made as `fixpoint init` makes it, answers health as serving, and stops gracefully within 10 s",
+        arguments: [
+          (ServiceName.inventory, InventoryApp.build), (.drift, DriftApp.build), (.compliance, ComplianceApp.build),
+          (.dispatcher, RemediationApp.build), (.notifier, NotifierApp.build),
+        ] as [(ServiceName, @Sendable (ServiceEnvironment) async throws -> ServiceComponents)])
+  func lifecycle(service: ServiceName, build: @escaping @Sendable (ServiceEnvironment) async throws -> ServiceComponents) async throws {
+    let (dir, _) = try await Self.dataDirectory()
+    let running = try await InProcessService.start(service, arguments: ["--data-dir", dir, "--log-level", "error"], build: build)
+    let health = Grpc_Health_V1_Health.Client(wrapping: running.client)
+    let answer = try await health.check(.init())
+    #expect(answer.status == .serving)
+    let started = ContinuousClock.now
+    try await running.stop()
+    #expect(ContinuousClock.now - started < .seconds(10), "\(service.rawValue) stopped in \(ContinuousClock.now - started)")
+    #expect(FileManager.default.fileExists(atPath: "\(dir)/\(service.rawValue).sqlite"), "its store is a real file")
+  }
+
   @Test("the dispatcher in process: auth refuses a missing token and a viewer's UpdatePolicy; two concurrent UpdatePolicy calls on different fields both hold, served and stored; a graceful stop ends the server and every background service")
   func dispatcherPolicy() async throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fp-inprocess-\(UUID())").path
-    let keys = KeyFiles(dataDirectory: dir)
-    try FileManager.default.createDirectory(atPath: keys.directory, withIntermediateDirectories: true)
-    let pair = try TokenAuthority.generateKeyPair()
-    try pair.publicKeyPEM.write(toFile: keys.publicKey, atomically: true, encoding: .utf8)
-    let signer = try await TokenAuthority(privateKeyPEM: pair.privateKeyPEM)
-    try await signer.issue(subject: "dispatcher", role: .service, ttl: 3600).write(toFile: keys.serviceToken, atomically: true, encoding: .utf8)
+    let (dir, signer) = try await Self.dataDirectory()
     func bearer(_ role: Role) async throws -> Metadata { ["authorization": "Bearer \(try await signer.issue(subject: "t-\(role)", role: role, ttl: 600))"] }
     let (admin, viewer) = (try await bearer(.admin), try await bearer(.viewer))
 
