@@ -89,14 +89,24 @@ struct ShapeVisitor<M: SwiftProtobuf.Message>: SwiftProtobuf.Visitor {
   mutating func visitMapField<KeyType, ValueType>(
     fieldType: _ProtobufEnumMap<KeyType, ValueType>.Type, value: _ProtobufEnumMap<KeyType, ValueType>.BaseType, fieldNumber: Int
   ) throws where ValueType.RawValue == Int {
-    for v in value.values { try self.visitSingularEnumField(value: v, fieldNumber: fieldNumber) }
+    for (k, v) in value {
+      self.bound += Self.entryBound(k)
+      try self.visitSingularEnumField(value: v, fieldNumber: fieldNumber)
+    }
   }
 
   mutating func visitMapField<KeyType, ValueType>(
     fieldType: _ProtobufMessageMap<KeyType, ValueType>.Type, value: _ProtobufMessageMap<KeyType, ValueType>.BaseType, fieldNumber: Int
   ) throws {
-    for v in value.values { try self.visitSingularMessageField(value: v, fieldNumber: fieldNumber) }
+    for (k, v) in value {
+      self.bound += Self.entryBound(k)
+      try self.visitSingularMessageField(value: v, fieldNumber: fieldNumber)
+    }
   }
+
+  /// A map entry's own tag and length and its key: strings by their bytes, any other key as a
+  /// varint or fixed value (at most 10 bytes).
+  static func entryBound(_ key: Any) -> Int { 30 + ((key as? String)?.utf8.count ?? 10) }
 
   // Scalars, strings, bytes and scalar maps have no shape to check here, only a size.
   mutating func visitSingularDoubleField(value: Double, fieldNumber: Int) throws { self.bound += 15 }
@@ -108,10 +118,8 @@ struct ShapeVisitor<M: SwiftProtobuf.Message>: SwiftProtobuf.Visitor {
   mutating func visitMapField<KeyType, ValueType: MapValueType>(
     fieldType: _ProtobufMap<KeyType, ValueType>.Type, value: _ProtobufMap<KeyType, ValueType>.BaseType, fieldNumber: Int
   ) throws {
-    if let strings = value as? [String: String] {
-      self.bound += strings.reduce(0) { $0 + 45 + $1.key.utf8.count + $1.value.utf8.count }
-    } else if !value.isEmpty {
-      self.bound = .max / 2  // not counted: callers that limit sizes serialize
+    for (k, v) in value {
+      self.bound += Self.entryBound(k) + 15 + ((v as? String)?.utf8.count ?? (v as? Data)?.count ?? 10)
     }
   }
   mutating func visitUnknown(bytes: Data) throws { self.bound += bytes.count }

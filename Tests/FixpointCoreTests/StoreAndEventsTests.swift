@@ -107,7 +107,7 @@ struct StoreAndEventsTests {
     #expect(try await store.pool.read { try String.fetchAll($0, sql: "SELECT event_id FROM inbox") } == [good.id])
   }
 
-  @Test("the shape walk's size bound is never below the serialized size: strings, nested messages, maps, repeated fields")
+  @Test("the shape walk's size bound is never below the serialized size: strings, nested messages, maps of strings, enums and integers, repeated fields")
   func sizeBound() throws {
     var event = Outbox(source: .compliance).makeEvent(type: "compliance.violation", subject: "res_1", severity: .critical)
     event.complianceViolation.resource.tags = ["env": "prod", "owner": "é✓🚀", "": ""]
@@ -118,6 +118,16 @@ struct StoreAndEventsTests {
       let exact = try message.serializedBytes() as [UInt8]
       #expect(try RequestShape.check(message) >= exact.count)
     }
+    // Maps of enums, of integers and of messages, nested: still bounded, never overflowing.
+    let policy = Fixpoint_V1_UpdatePolicyRequest.with {
+      $0.policy.handlerOverrides = Dictionary(uniqueKeysWithValues: (0..<50).map { ("handler-\($0)", Fixpoint_V1_Policy.Override.always) })
+      $0.updateMask = ["handler_overrides"]
+    }
+    let metrics = Fixpoint_V1_RemediationMetrics.with {
+      $0.recurrenceByControl = Dictionary(uniqueKeysWithValues: (0..<50).map { ("S3.\($0)", Int64(-$0)) })
+    }
+    #expect(try RequestShape.check(policy) >= (try policy.serializedBytes() as [UInt8]).count)
+    #expect(try RequestShape.check(metrics) >= (try metrics.serializedBytes() as [UInt8]).count)
   }
 
   @Test("a retried mutation with the same request id has one effect and the first answer; a different request is refused")
