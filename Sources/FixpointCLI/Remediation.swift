@@ -140,7 +140,7 @@ struct Remediation: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Approve an action, or every action waiting for approval (approver or admin; never your own).")
     @Argument(help: "The action (act_…).") var id: String?
-    @Flag(help: "Every action waiting for approval that you may approve; the others are listed with the reason.") var allPending = false
+    @Flag(help: "Every action waiting for approval that you may approve; the others are listed with the reason (guidance-only actions, which make no change, are listed and left).") var allPending = false
     @Option(help: "With --all-pending: only actions for findings of this control, e.g. S3.8.") var control: String?
     @Option(help: "With --all-pending: only this handler's actions.") var handler: String?
     @Option(help: "Why, for the audit trail.") var comment: String = ""
@@ -179,6 +179,12 @@ struct Remediation: AsyncParsableCommand {
         var rows: [[String: String]] = []
         for a in pending {
           var row = ["action": a.id, "handler": a.handler, "resource": Show.resource(a.resource), "tier": Show.name(a.tier)]
+          if a.changeSet.operations.isEmpty {
+            // Nothing to consent to: the dispatcher refuses to approve guidance. Listed, not counted as refused.
+            (row["outcome"], row["why"]) = ("guidance only", "makes no change: fix it by hand as its guidance says, then reject it to close it")
+            rows.append(row)
+            continue
+          }
           do {
             let approved = try await d.approveAction(.with { ($0.requestID, $0.actionID, $0.comment) = (RandomID.make(prefix: "cli"), a.id, comment) }, options: cliCallOptions)
             (row["outcome"], row["why"]) = ("approved", "until \(Show.time(approved.approvalExpiresAt))")
@@ -190,8 +196,11 @@ struct Remediation: AsyncParsableCommand {
         return rows
       }
       try printListing(rows, columns: ["action", "handler", "resource", "tier", "outcome", "why"], format: self.output)
-      let left = rows.filter { $0["outcome"] != "approved" }.count
-      if self.output == .table { print("\(rows.count) pending: \(rows.count - left) approved, \(left) not approved") }
+      let left = rows.filter { $0["outcome"] == "not approved" }.count
+      let guidance = rows.filter { $0["outcome"] == "guidance only" }.count
+      if self.output == .table {
+        print("\(rows.count) pending: \(rows.count - left - guidance) approved, \(left) not approved" + (guidance > 0 ? ", \(guidance) guidance only" : ""))
+      }
       if left > 0 { throw ExitCode(3) }
     }
   }

@@ -661,6 +661,10 @@ public nonisolated struct Fixpoint_V1_NotRun: Sendable {
     /// The dispatcher could not record the outcome (its store failed); the action is finished by
     /// the recovery at the next start.
     case internalError // = 8
+
+    /// The action is guidance only (its handler makes no change, e.g. ManualGuidance): a person
+    /// fixes the resource by hand and rejects the action to close it.
+    case guidanceOnly // = 9
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -678,6 +682,7 @@ public nonisolated struct Fixpoint_V1_NotRun: Sendable {
       case 6: self = .inProgress
       case 7: self = .inventoryUnavailable
       case 8: self = .internalError
+      case 9: self = .guidanceOnly
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -693,6 +698,7 @@ public nonisolated struct Fixpoint_V1_NotRun: Sendable {
       case .inProgress: return 6
       case .inventoryUnavailable: return 7
       case .internalError: return 8
+      case .guidanceOnly: return 9
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -708,6 +714,7 @@ public nonisolated struct Fixpoint_V1_NotRun: Sendable {
       .inProgress,
       .inventoryUnavailable,
       .internalError,
+      .guidanceOnly,
     ]
 
   }
@@ -1938,7 +1945,7 @@ nonisolated extension Fixpoint_V1_NotRun: SwiftProtobuf.Message, SwiftProtobuf._
 }
 
 nonisolated extension Fixpoint_V1_NotRun.Cause: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CAUSE_UNSPECIFIED\0\u{1}CAUSE_NOT_APPROVED\0\u{1}CAUSE_APPROVAL_EXPIRED\0\u{1}CAUSE_NO_CHANGE_WINDOW\0\u{1}CAUSE_WINDOW_CLOSED\0\u{1}CAUSE_BLAST_RADIUS\0\u{1}CAUSE_IN_PROGRESS\0\u{1}CAUSE_INVENTORY_UNAVAILABLE\0\u{1}CAUSE_INTERNAL_ERROR\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CAUSE_UNSPECIFIED\0\u{1}CAUSE_NOT_APPROVED\0\u{1}CAUSE_APPROVAL_EXPIRED\0\u{1}CAUSE_NO_CHANGE_WINDOW\0\u{1}CAUSE_WINDOW_CLOSED\0\u{1}CAUSE_BLAST_RADIUS\0\u{1}CAUSE_IN_PROGRESS\0\u{1}CAUSE_INVENTORY_UNAVAILABLE\0\u{1}CAUSE_INTERNAL_ERROR\0\u{1}CAUSE_GUIDANCE_ONLY\0")
 }
 
 nonisolated extension Fixpoint_V1_RollbackActionRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

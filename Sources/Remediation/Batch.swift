@@ -18,6 +18,9 @@ extension Executor {
         if let opens { $0.nextWindowOpensAt = .init(date: opens) }
       }
     }
+    if action.isGuidanceOnly, [.suggested, .pendingApproval, .approved].contains(action.state) {
+      return notRun(.guidanceOnly, Self.guidanceOnly(action))
+    }
     switch action.state {
     case .approved: break
     case .executing: return notRun(.inProgress, "action \(action.id) is executing in another call")

@@ -12,13 +12,14 @@ import SwiftProtobuf
 /// One action's change: applied through inventory with a snapshot, verified by its control, recorded as completed or failed.
 extension Executor {
   /// How an action's change ended, for `finish`.
-  enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff], note: String), alreadyCompliant(snapshotID: String), guidanceOnly }
+  enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff], note: String), alreadyCompliant(snapshotID: String) }
 
   /// The cloud part of an execution, one inventory call that is safe to repeat: inventory reads
   /// the fields fresh, stores the snapshot, re-validates (already compliant → nothing written),
   /// writes and reads back. A repeat after a crash reuses the snapshot and the first answer.
   func perform(_ action: Fixpoint_V1_Action) async throws -> Outcome {
-    guard !action.changeSet.operations.isEmpty else { return .guidanceOnly }
+    // Batch selection never runs guidance; one approved and left executing by an older version fails here, named.
+    guard !action.isGuidanceOnly else { throw ServiceError.failedPrecondition(Self.guidanceOnly(action)) }
     let reverts = HandlerCatalogue.byName[action.handler]?.info.revertsToBaseline == true
     let control = reverts ? nil : try await self.control(of: action)
     let applied = try await self.callInventory("apply the change") {
@@ -113,13 +114,11 @@ extension Executor {
         comment = "changed and verified" + note
         applied = Self.diffText(diffs)
       case .alreadyCompliant: comment = "already compliant: recorded as a no-op"
-      case .guidanceOnly: comment = "guidance recorded; no change made"
       }
       try actions.transition(&action, to: .completed, actor: actor, comment: comment, reason: applied, in: db) { a in
         a.completedAt = .init(date: Date())
         switch outcome {
         case .changed(let snapshotID, _, _), .alreadyCompliant(let snapshotID): a.snapshotID = snapshotID
-        case .guidanceOnly: break
         }
         if case .changed = outcome, a.reversible { a.rollbackDeadline = .init(date: Date().addingTimeInterval(window)) }
       }

@@ -98,16 +98,22 @@ struct APIDocument {
     out.append("## Enums\n")
     for file in files {
       for (i, e) in file.enumType.enumerated() {
-        out.append("### \(e.name)\n")
-        let about = self.comment(file, [5, Int32(i)])
-        if !about.isEmpty { out.append(about + "\n") }
-        out.append(e.value.enumerated().map { v, value in
-          let note = self.comment(file, [5, Int32(i), 2, Int32(v)])
-          return "- `\(value.name)` = \(value.number)" + (note.isEmpty ? "" : ": \(note)")
-        }.joined(separator: "\n") + "\n")
+        self.enumeration(e, file: file, path: [5, Int32(i)], name: e.name, into: &out)
       }
     }
     return out.joined(separator: "\n")
+  }
+
+  func enumeration(
+    _ e: Google_Protobuf_EnumDescriptorProto, file: Google_Protobuf_FileDescriptorProto, path: [Int32], name: String, into out: inout [String]
+  ) {
+    out.append("### \(name)\n")
+    let about = self.comment(file, path)
+    if !about.isEmpty { out.append(about + "\n") }
+    out.append(e.value.enumerated().map { v, value in
+      let note = self.comment(file, path + [2, Int32(v)])
+      return "- `\(value.name)` = \(value.number)" + (note.isEmpty ? "" : ": \(note)")
+    }.joined(separator: "\n") + "\n")
   }
 
   func message(_ message: Google_Protobuf_DescriptorProto, file: Google_Protobuf_FileDescriptorProto, path: [Int32], prefix: String, into out: inout [String]) {
@@ -123,6 +129,9 @@ struct APIDocument {
         out.append("| `\(field.name)` = \(field.number) | \(self.type(field, in: message)) | \(Self.cell(self.comment(file, path + [2, Int32(f)]))) |")
       }
       out.append("")
+    }
+    for (n, nested) in message.enumType.enumerated() {
+      self.enumeration(nested, file: file, path: path + [4, Int32(n)], name: "\(name).\(nested.name)", into: &out)
     }
     for (n, nested) in message.nestedType.enumerated() {
       self.message(nested, file: file, path: path + [3, Int32(n)], prefix: name, into: &out)

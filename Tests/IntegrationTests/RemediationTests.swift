@@ -266,6 +266,13 @@ struct RemediationTests {
     }
     let manual = try await f.suggest(try await f.resource("rds_instance", "fp-db-bad"), control: "RDS.3")
     #expect(manual.handler == "ManualGuidance" && manual.state == .pendingApproval && !manual.guidance.isEmpty)
+    // Guidance is never approved nor executed (it would "complete" with its control still failing).
+    await #expect { _ = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = manual.id }) } } throws: {
+      ($0 as? RPCError).map { $0.code == .failedPrecondition && $0.message.contains("guidance only") } ?? false
+    }
+    let guidanceRun = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [manual.id] }) }
+    #expect(guidanceRun.actions.isEmpty && guidanceRun.notRun.map(\.cause) == [.guidanceOnly], "\(guidanceRun)")
+    #expect(try await f.dispatcher { try await $0.getAction(.with { $0.actionID = manual.id }) }.state == .pendingApproval)
     let closed = try await f.dispatcher(token: approver) { try await $0.rejectAction(.with { $0.actionID = manual.id; $0.comment = "will do by hand" }) }
     #expect(closed.state == .rejected)
     // "IAMAccessKeyRotation" refuses without a configured sink for the new secret.
