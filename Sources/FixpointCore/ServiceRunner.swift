@@ -51,14 +51,20 @@ public enum ServiceRunner {
     build: @escaping @Sendable (ServiceEnvironment) async throws -> ServiceComponents
   ) async {
     let arguments = Array(CommandLine.arguments.dropFirst())
+    let documented = ServiceSettings.documentation(for: service) + extra
     if arguments.contains("--help") || arguments.contains("-h") {
-      print(SettingsLoader.help(program: service.executable, summary: summary,
-                                settings: ServiceSettings.documentation(for: service) + extra))
+      print(SettingsLoader.help(program: service.executable, summary: summary, settings: documented))
       return
     }
     if arguments.contains("--version") {
       print("\(service.executable) \(FixpointVersion.current)")
       return
+    }
+    let unknown = SettingsLoader.unknownFlags(in: arguments, settings: documented)
+    guard unknown.isEmpty else {
+      FileHandle.standardError.write(Data(
+        "\(service.executable): unknown flag\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")); `\(service.executable) --help` lists every key\n".utf8))
+      exit(2)
     }
     do {
       try await self.run(service: service, arguments: arguments, build: build)

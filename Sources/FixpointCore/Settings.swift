@@ -53,6 +53,15 @@ public enum SettingsLoader {
     return ConfigReader(providers: providers)
   }
 
+  /// The flags in `arguments` that name no key of `settings` (nor `--config`): a typo such as
+  /// `--dispatcher-adr` would otherwise be ignored and the default used without a word.
+  public static func unknownFlags(in arguments: [String], settings: [SettingDoc]) -> [String] {
+    let known = Set(settings.map(\.flag) + ["--config"])
+    return arguments.filter { $0.hasPrefix("--") }
+      .map { String($0.split(separator: "=", maxSplits: 1).first ?? "") }
+      .filter { !known.contains($0) }
+  }
+
   /// Help text listing every key with its flag, environment variable, type and default.
   public static func help(program: String, summary: String, settings: [SettingDoc]) -> String {
     var out = "\(program) — \(summary)\n\nUSAGE: \(program) [--KEY VALUE …]\n\n"

@@ -48,6 +48,14 @@ struct SettingsTests {
     }
   }
 
+  @Test("flags that name no documented key are found, with or without =value")
+  func unknownFlags() {
+    let docs = ServiceSettings.documentation(for: .drift)
+    #expect(SettingsLoader.unknownFlags(in: ["--grpc-port", "1", "--config", "f.json", "--notifier-addr=127.0.0.1:1"], settings: docs).isEmpty)
+    #expect(SettingsLoader.unknownFlags(in: ["--grpc-prot", "1", "--remediation-dispatcher-addr=x", "value"], settings: docs)
+      == ["--grpc-prot", "--remediation-dispatcher-addr"])
+  }
+
   @Test("help lists every key with its flag and environment variable")
   func help() {
     let text = SettingsLoader.help(program: "drift", summary: "x", settings: ServiceSettings.documentation(for: .drift))

@@ -129,6 +129,19 @@ struct SuiteTests {
     #expect(listed.alerts.allSatisfy { $0.severity == .high })
   }
 
+  @Test("a service given a flag that names no key refuses to start, naming it, instead of running on the default")
+  func unknownFlag() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fp-flags-\(UUID())").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    for service in ServiceName.allCases {
+      // The peer flag is spelt with the service's executable name, not its key: a typo an operator makes.
+      let wrong = service == .dispatcher ? "--notifier-adr" : "--remediation-dispatcher-addr"
+      let (status, output) = try Cluster.run(Cluster.binDir + "/" + service.executable, ["--data-dir", dir, wrong, "127.0.0.1:1"])
+      #expect(status == 2 && output.contains("unknown flag \(wrong)") && output.contains("--help"), "\(service): \(status) \(output)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: dir), "nothing was created")
+  }
+
   @Test("SIGTERM stops every service cleanly within 5 seconds")
   func sigtermStopsQuickly() async throws {
     let cluster = try await Cluster()
