@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Who is calling and under which request id, for the RPC being served. Set by the server
 /// interceptors as a task local; read by handlers (`RequestContext.current`) and the logger.
@@ -45,6 +45,19 @@ public enum RandomID {
 
   private static let hexDigits = Array("0123456789abcdef".utf8)
 
-  /// An id with a type prefix, e.g. `RandomID.make(prefix: "evt")` → `evt_…`.
-  public static func make(prefix: String) -> String { prefix + "_" + self.make(20) }
+  /// An id with a type prefix, e.g. `RandomID.make(prefix: "evt")` → `evt_…`: 12 hex digits of
+  /// the time in milliseconds (until the year 10889), then 12 random ones (48 bits). Ids made later sort later, so a new
+  /// row lands at the right edge of every index on an id (its primary key, `event_id`,
+  /// `delivery_id`…) instead of on a random page of it: a transaction dirties, journals and
+  /// checkpoints a few pages instead of one per row per index.
+  public static func make(prefix: String, now: Date = Date()) -> String {
+    let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+    var time = [UInt8](repeating: 0, count: 12)
+    var value = milliseconds
+    for i in stride(from: 11, through: 0, by: -1) {
+      time[i] = Self.hexDigits[Int(value & 0xf)]
+      value >>= 4
+    }
+    return prefix + "_" + String(decoding: time, as: UTF8.self) + self.make(12)
+  }
 }

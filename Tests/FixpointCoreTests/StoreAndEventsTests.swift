@@ -176,6 +176,19 @@ struct PagingTests {
     #expect(RandomID.make(prefix: "alr").hasPrefix("alr_"))
   }
 
+  @Test("ids sort by the millisecond they were made in, and one millisecond's ids still differ")
+  func timeOrderedIDs() {
+    let start = Date(timeIntervalSince1970: 1_796_000_000.123)
+    let ids = (0..<3000).map { RandomID.make(prefix: "dlv", now: start.addingTimeInterval((Double($0 / 3) + 0.5) / 1000)) }
+    #expect(ids.allSatisfy { $0.count == 4 + 24 && $0.dropFirst(4).allSatisfy { "0123456789abcdef".contains($0) } })
+    #expect(ids[0].dropFirst(4).prefix(12) == "01a229f1287b", "the time in milliseconds, 12 hex digits: \(ids[0])")
+    for i in stride(from: 3, to: ids.count, by: 3) { #expect(ids[i - 1].prefix(16) < ids[i].prefix(16)) }
+    #expect(Set(ids).count == ids.count)
+    #expect(RandomID.make(prefix: "x", now: Date(timeIntervalSince1970: -5)).hasPrefix("x_000000000000"))
+    let late = RandomID.make(prefix: "x", now: Date(timeIntervalSince1970: 8029 * 365.25 * 86400))  // the year 9999
+    #expect(late.count == 26 && late > RandomID.make(prefix: "x"), "fits, in order, until past the year 9999")
+  }
+
   @Test("page tokens round-trip and foreign tokens are refused")
   func paging() throws {
     let page = try Page(size: 10, token: "")

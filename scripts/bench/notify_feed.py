@@ -36,7 +36,8 @@ if a.mode == "fixpoint":
     for start in range(0, a.count, 1000):
         batch = []
         for n in range(start, min(a.count, start + 1000)):
-            e = ev.Event(id="evt" + "_" + uuid.uuid4().hex[:20], type="compliance.violation", source="compliance", subject=f"res_{n}",
+            # An id as Fixpoint's own services make them (RandomID.make): time in ms, then random.
+            e = ev.Event(id=f"evt_{int(time.time() * 1000):012x}{os.urandom(6).hex()}", type="compliance.violation", source="compliance", subject=f"res_{n}",
                          severity=c.SEVERITY_HIGH)
             e.time.GetCurrentTime()
             v = e.compliance_violation
