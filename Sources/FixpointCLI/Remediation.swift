@@ -179,7 +179,7 @@ struct Remediation: AsyncParsableCommand {
         var rows: [[String: String]] = []
         for a in pending {
           var row = ["action": a.id, "handler": a.handler, "resource": Show.resource(a.resource), "tier": Show.name(a.tier)]
-          if a.changeSet.operations.isEmpty {
+          if a.isGuidanceOnly {
             // Nothing to consent to: the dispatcher refuses to approve guidance. Listed, not counted as refused.
             (row["outcome"], row["why"]) = ("guidance only", "makes no change: fix it by hand as its guidance says, then reject it to close it")
             rows.append(row)

@@ -4,11 +4,6 @@ import Foundation
 import GRDB
 import SwiftProtobuf
 
-extension Fixpoint_V1_Action {
-  /// Its handler makes no change (ManualGuidance): a person fixes the resource, nothing executes.
-  var isGuidanceOnly: Bool { self.changeSet.operations.isEmpty }
-}
-
 /// Actions as stored: the whole `Action` message, with the columns queries need. Every state
 /// change goes through `transition`, which checks the lifecycle, appends to the audit chain and
 /// queues the `remediation.<state>` event, all in one transaction.
