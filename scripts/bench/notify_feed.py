@@ -3,8 +3,9 @@
   notify_feed.py fixpoint --proto DIR --port P --token T --count N --times FILE
       hands N compliance.violation events (one per resource) to the notifier's EventSink in
       batches of 1000, recording each event's send time in FILE.
-  notify_feed.py plain --url URL --secret-file F --count N --times FILE [--concurrency C]
-      the baseline: the same N signed POSTs (Standard Webhooks headers, HMAC-SHA256) sent by a
+  notify_feed.py plain --url URL --secret-file F --sample FILE --count N --times FILE [--concurrency C]
+      the baseline: the same N signed POSTs (Standard Webhooks headers, HMAC-SHA256; the body the
+      notifier sent, from the receiver's `sample` in FILE, naming each resource in turn) sent by a
       plain aiohttp client with C in flight, recording each one's start time in FILE.
 """
 import argparse, asyncio, base64, hashlib, hmac, json, os, sys, tempfile, time, uuid
@@ -16,6 +17,7 @@ p.add_argument("--port", type=int)
 p.add_argument("--token")
 p.add_argument("--url")
 p.add_argument("--secret-file")
+p.add_argument("--sample")
 p.add_argument("--count", type=int, required=True)
 p.add_argument("--times", required=True)
 p.add_argument("--concurrency", type=int, default=64)
@@ -53,6 +55,9 @@ else:
     import aiohttp
     secret = open(a.secret_file).read().strip()[len("whsec_"):]
     key = base64.b64decode(secret + "=" * (-len(secret) % 4))
+    # The notifier's own body for one resource; each POST names its resource in its place.
+    sample = json.load(open(a.sample))["sample"]
+    named = sample[sample.find('"resource":"') + 12:].split('"', 1)[0]
 
     async def main():
         queue = asyncio.Queue()
@@ -64,11 +69,10 @@ else:
                     n = queue.get_nowait()
                     resource = f"arn:aws:s3:::bench-{n}"
                     times[resource] = time.time()
-                    body = json.dumps({"type": "alert.firing", "timestamp": "t", "data": {"alerts": [{"resource": resource, "title": "S3.8 fails"}]}},
-                                      separators=(",", ":")).encode()
+                    body = sample.replace(named, resource).encode()
                     wid, ts = "msg_" + uuid.uuid4().hex[:20], str(int(time.time()))
                     sig = base64.b64encode(hmac.new(key, f"{wid}.{ts}.".encode() + body, hashlib.sha256).digest()).decode()
-                    headers = {"content-type": "application/json", "webhook-id": wid, "webhook-timestamp": ts, "webhook-signature": f"v1,{sig}"}
+                    headers = {"content-type": "application/json", "user-agent": "fixpoint-notifier", "webhook-id": wid, "webhook-timestamp": ts, "webhook-signature": f"v1,{sig}"}
                     while True:
                         try:
                             async with session.post(a.url, data=body, headers=headers) as r:

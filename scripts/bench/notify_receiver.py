@@ -4,7 +4,8 @@
   notify_receiver.py --port P --secret-file F --out FILE --expect N
 
 Writes FILE (JSON) once N distinct webhook-ids have arrived, or on SIGTERM: per id the first receipt
-time and the resource it is about, plus counts of requests, repeats and bad signatures.
+time and the resource it is about, counts of requests, repeats and bad signatures, and the first body
+received (`sample`), from which the plain client builds the same POSTs.
 """
 import argparse, asyncio, base64, hashlib, hmac, json, signal, time
 from aiohttp import web
@@ -15,7 +16,7 @@ p.add_argument("--secret-file", required=True)
 p.add_argument("--out", required=True)
 p.add_argument("--expect", type=int, required=True)
 a = p.parse_args()
-state = {"requests": 0, "repeats": 0, "bad": 0, "first": {}, "key": None}
+state = {"requests": 0, "repeats": 0, "bad": 0, "first": {}, "key": None, "sample": None}
 done = asyncio.Event()
 
 
@@ -42,6 +43,8 @@ async def hook(request):
     else:
         resource = body[body.find(b'"resource":"') + 12:].split(b'"', 1)[0].decode()
         state["first"][wid] = (now, resource)
+        if state["sample"] is None:
+            state["sample"] = body.decode()
         if len(state["first"]) >= a.expect:
             done.set()
     return web.Response(text="ok")
@@ -57,7 +60,8 @@ async def main():
     loop.add_signal_handler(signal.SIGTERM, done.set)
     print("ready", flush=True)
     await done.wait()
-    json.dump({"requests": state["requests"], "repeats": state["repeats"], "bad": state["bad"], "first": state["first"]}, open(a.out, "w"))
+    json.dump({"requests": state["requests"], "repeats": state["repeats"], "bad": state["bad"], "first": state["first"],
+               "sample": state["sample"]}, open(a.out, "w"))
     await runner.cleanup()
 
 asyncio.run(main())
