@@ -53,7 +53,7 @@ final class Assessor: Sendable {
       return record.proto(requirements: false)
     }
     // A repeated request id answers with the first assessment as it is now, not as it was queued.
-    return try await self.store.pool.read { db in try AssessmentRecord.fetchOne(db, key: stored.id)! }
+    return try await self.store.read { db in try AssessmentRecord.fetchOne(db, key: stored.id)! }
   }
 
   /// A validated, queued assessment row for `request`.
@@ -86,14 +86,14 @@ final class Assessor: Sendable {
     await JobQueue.run(
       "assessment", logger: self.logger,
       recover: {
-        try await self.store.pool.write { db in
+        try await self.store.write { db in
           try db.execute(
             sql: "UPDATE assessment SET state = ?, message = 'restarted after an interruption' WHERE state = ?",
             arguments: [AssessmentState.queued.rawValue, AssessmentState.running.rawValue])
         }
       },
       next: {
-        try await self.store.pool.read { db in
+        try await self.store.read { db in
           try AssessmentRecord.fetchOne(
             db, sql: "SELECT * FROM assessment WHERE state = ? ORDER BY requested_at, rowid LIMIT 1", arguments: [AssessmentState.queued.rawValue])
         }
@@ -115,7 +115,7 @@ final class Assessor: Sendable {
       var byType: [String: [any Control]] = [:]
       for c in controls { for t in c.resourceTypes { byType[t, default: []].append(c) } }
       let now = Date()
-      let waivers = try await self.store.pool.write { db -> [WaiverRecord] in
+      let waivers = try await self.store.write { db -> [WaiverRecord] in
         try db.execute(sql: "DELETE FROM result WHERE assessment_id = ?", arguments: [id])
         try db.execute(
           sql: "UPDATE assessment SET state = ?, started_at = ?, resources_seen = 0, message = 'reading inventory' WHERE id = ?",
@@ -137,7 +137,7 @@ final class Assessor: Sendable {
         }
         seen += page.resources.count
         let total = page.totalSize
-        try await self.store.pool.write { [seen] db in
+        try await self.store.write { [seen] db in
           for row in rows { try row.insert(db) }
           try db.execute(
             sql: "UPDATE assessment SET resources_seen = ?, message = ? WHERE id = ?",
@@ -151,7 +151,7 @@ final class Assessor: Sendable {
       self.logger.info("assessment interrupted by shutdown; it starts over at the next start", metadata: ["assessment.id": "\(id)"])
     } catch {
       self.logger.warning("assessment failed", metadata: ["assessment.id": "\(id)", "error": "\(error)"])
-      try? await self.store.pool.write { db in
+      try? await self.store.write { db in
         try db.execute(
           sql: "UPDATE assessment SET state = ?, finished_at = ?, error = ?, message = 'failed' WHERE id = ?",
           arguments: [AssessmentState.failed.rawValue, Date().timeIntervalSince1970, "\(error)", id])
@@ -196,7 +196,7 @@ final class Assessor: Sendable {
   /// Differences from the previous assessment, the summary and the events, in one transaction.
   private func finish(_ assessment: AssessmentRecord, framework: Framework, assessed: Set<String>) async throws {
     let outbox = self.outbox
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       let id = assessment.id
       let previous = try String.fetchOne(
         db,

@@ -54,7 +54,7 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
 
   func getAssessment(request: Fixpoint_V1_GetAssessmentRequest, context: ServerContext) async throws -> Fixpoint_V1_Assessment {
     try Validate.id(request.assessmentID, field: "assessment_id", prefix: "asm")
-    guard let record = try await self.store.pool.read({ db in try AssessmentRecord.fetchOne(db, key: request.assessmentID) }) else {
+    guard let record = try await self.store.read({ db in try AssessmentRecord.fetchOne(db, key: request.assessmentID) }) else {
       throw ServiceError.notFound(kind: "assessment", id: request.assessmentID)
     }
     return record.proto(requirements: true)
@@ -65,7 +65,7 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
     if !request.frameworkID.isEmpty, FrameworkCatalogue.byID[request.frameworkID] == nil {
       throw ServiceError.invalidArgument(field: "framework_id", reason: "unknown framework '\(request.frameworkID)'")
     }
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try AssessmentRecord.fetchAll(
         db, sql: "SELECT * FROM assessment WHERE (? = '' OR framework_id = ?) ORDER BY requested_at DESC, rowid DESC LIMIT ? OFFSET ?",
         arguments: [request.frameworkID, request.frameworkID, page.size, page.offset])
@@ -86,7 +86,7 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
       throw ServiceError.invalidArgument(field: "status", reason: "unknown status")
     }
     guard request.change.rawValue >= 0, request.change.rawValue <= 2 else { throw ServiceError.invalidArgument(field: "change", reason: "unknown change") }
-    let rows = try await self.store.pool.read { db -> [ResultRecord]? in
+    let rows = try await self.store.read { db -> [ResultRecord]? in
       guard try AssessmentRecord.exists(db, key: request.assessmentID) else { return nil }
       return try ResultRecord.fetchAll(
         db,
@@ -180,7 +180,7 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
   func listWaivers(request: Fixpoint_V1_ListWaiversRequest, context: ServerContext) async throws -> Fixpoint_V1_ListWaiversResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
     let now = Date().timeIntervalSince1970
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try WaiverRecord.fetchAll(
         db,
         sql: "SELECT * FROM waiver WHERE ? OR (deleted_at IS NULL AND expires_at > ?) ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
@@ -208,7 +208,7 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
     guard [.json, .csv, .sarif, .junit, .asff, .html].contains(request.format) else {
       throw ServiceError.invalidArgument(field: "format", reason: "one of json, csv, sarif, junit, asff, html")
     }
-    let loaded = try await self.store.pool.read { db -> (AssessmentRecord, [ResultRecord])? in
+    let loaded = try await self.store.read { db -> (AssessmentRecord, [ResultRecord])? in
       guard let a = try AssessmentRecord.fetchOne(db, key: request.assessmentID) else { return nil }
       return (a, try ResultRecord.fetchAll(db, sql: "SELECT * FROM result WHERE assessment_id = ? ORDER BY control_id, resource_name, resource_id", arguments: [a.id]))
     }

@@ -25,7 +25,7 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
     if request.minSeverity != .unspecified { conditions.append("severity >= ?"); arguments.append(request.minSeverity.rawValue) }
     let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     let bound = StatementArguments(arguments + [page.size, page.offset]) ?? []
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try DriftRecord.fetchAll(db, sql: "SELECT * FROM drift \(whereClause) ORDER BY detected_at DESC, id LIMIT ? OFFSET ?", arguments: bound)
     }
     return try .with {
@@ -35,11 +35,11 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
 
   func getDrift(request: Fixpoint_V1_GetDriftRequest, context: ServerContext) async throws -> Fixpoint_V1_Drift {
     try Validate.id(request.driftID, field: "drift_id", prefix: "dft")
-    let row = try await self.store.pool.read { db in
+    let row = try await self.store.read { db in
       try DriftRecord.fetchOne(db, cachedSQL: "SELECT * FROM drift WHERE id = ?", arguments: [request.driftID])
     }
     guard let row else { throw ServiceError.notFound(kind: "drift", id: request.driftID) }
-    let history = try await self.store.pool.read { db in
+    let history = try await self.store.read { db in
       try DriftChangeRecord.fetchAll(db, sql: "SELECT * FROM drift_change WHERE drift_id = ? ORDER BY seq", arguments: [row.id])
     }
     return try row.proto(history: history)
@@ -59,7 +59,7 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
 
   func listJobRuns(request: Fixpoint_V1_ListJobRunsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListJobRunsResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try JobRunRecord.fetchAll(db, sql: "SELECT * FROM job_run ORDER BY started_at DESC LIMIT ? OFFSET ?", arguments: [page.size, page.offset])
     }
     return .with {
@@ -69,7 +69,7 @@ struct DriftRPCs: Fixpoint_V1_DriftService.SimpleServiceProtocol {
 
   func getJobRun(request: Fixpoint_V1_GetJobRunRequest, context: ServerContext) async throws -> Fixpoint_V1_JobRun {
     try Validate.id(request.jobID, field: "job_id", prefix: "job")
-    let row = try await self.store.pool.read { db in try JobRunRecord.fetchOne(db, key: request.jobID) }
+    let row = try await self.store.read { db in try JobRunRecord.fetchOne(db, key: request.jobID) }
     guard let row else { throw ServiceError.notFound(kind: "job run", id: request.jobID) }
     return row.proto
   }

@@ -43,7 +43,7 @@ struct IaCDefinitions: Sendable {
     }
     // A re-upload without a scope keeps the definition's scope, as it keeps its ignore rules.
     var scope = request.scope
-    if scope == Fixpoint_V1_IaCScope(), let existing = try await self.store.pool.read({ db in
+    if scope == Fixpoint_V1_IaCScope(), let existing = try await self.store.read({ db in
       try DefinitionRecord.filter(Column("name") == request.name).fetchOne(db)
     }) {
       scope = try existing.proto(latest: nil).scope
@@ -94,7 +94,7 @@ struct IaCDefinitions: Sendable {
 
   func list(_ request: Fixpoint_V1_ListIaCDefinitionsRequest) async throws -> Fixpoint_V1_ListIaCDefinitionsResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       let definitions = try DefinitionRecord.fetchAll(db, sql: "SELECT * FROM iac_definition ORDER BY name LIMIT ? OFFSET ?", arguments: [page.size, page.offset])
       return try definitions.map { d in
         (d, try VersionRecord.filter(Column("definition_id") == d.id && Column("version") == d.version).fetchOne(db))
@@ -106,7 +106,7 @@ struct IaCDefinitions: Sendable {
   }
 
   func get(_ reference: String) async throws -> Fixpoint_V1_IaCDefinition {
-    try await self.store.pool.read { db in
+    try await self.store.read { db in
       let definition = try Self.find(reference, in: db)
       let versions = try VersionRecord.filter(Column("definition_id") == definition.id).order(Column("version").desc).fetchAll(db)
       var out = try definition.proto(latest: versions.first)
@@ -200,7 +200,7 @@ struct IaCDefinitions: Sendable {
 
   /// The latest version of a definition against the live resources of its scope.
   func compare(_ definitionID: String, job: String, scanner: Scanner, progress: (Int, String) async throws -> Void) async throws -> (seen: Int, found: Int64) {
-    let (definition, version) = try await self.store.pool.read { db in
+    let (definition, version) = try await self.store.read { db in
       let d = try Self.find(definitionID, in: db)
       guard let v = try VersionRecord.filter(Column("definition_id") == d.id && Column("version") == d.version).fetchOne(db) else {
         throw ServiceError.notFound(kind: "IaC definition version", id: "\(d.id)@\(d.version)")
@@ -267,7 +267,7 @@ struct IaCDefinitions: Sendable {
     }
     // This definition's open drifts, read once: the changed ones' ids go in the report; the
     // ones the comparison no longer sees are resolved.
-    let open = try await self.store.pool.read { db in
+    let open = try await self.store.read { db in
       try Row.fetchAll(db, sql: "SELECT resource_id, id FROM drift WHERE open_key IS NOT NULL AND source = ?", arguments: [source])
         .map { (resourceID: $0["resource_id"] as String, driftID: $0["id"] as String) }
     }
@@ -293,7 +293,7 @@ struct IaCDefinitions: Sendable {
     report.inSync = Int32(result.inSync.count)
     report.coverage = result.coverageByType.sorted { $0.key < $1.key }.map { Self.coverage($0.key, $0.value) } + [Self.coverage("*", result.coverage)]
     let bytes = try report.serializedData()
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       try db.execute(
         sql: "INSERT INTO iac_report (job_id, definition_id, version, generated_at, report) VALUES (?, ?, ?, ?, ?)",
         arguments: [job, definition.id, version.version, Date().timeIntervalSince1970, bytes])

@@ -72,7 +72,7 @@ final class Scanner: Sendable {
       scope = ["resource_id": .string(id), "refresh": true]
     case .all(true): scope = ["all": true]
     case .definition(let reference):
-      let definition = try await self.store.pool.read { db in try IaCDefinitions.find(reference, in: db) }
+      let definition = try await self.store.read { db in try IaCDefinitions.find(reference, in: db) }
       guard definition.format != Fixpoint_V1_IaCDefinition.Format.kubernetes.rawValue else {
         throw ServiceError.failedPrecondition(
           "\(definition.name) holds Kubernetes manifests: drift against a live cluster needs a Kubernetes provider in inventory, which is not built yet")
@@ -86,7 +86,7 @@ final class Scanner: Sendable {
       try record.insert(db)
       return record.proto
     }
-    return try await self.store.pool.read { db in try JobRunRecord.fetchOne(db, key: stored.id)!.proto }
+    return try await self.store.read { db in try JobRunRecord.fetchOne(db, key: stored.id)!.proto }
   }
 
   static func queued(trigger: String, scope: JSONValue, by subject: String) -> JobRunRecord {
@@ -117,14 +117,14 @@ final class Scanner: Sendable {
     await JobQueue.run(
       "scan", logger: self.logger,
       recover: {
-        try await self.store.pool.write { db in
+        try await self.store.write { db in
           try db.execute(
             sql: "UPDATE job_run SET state = ?, message = 'restarted after an interruption' WHERE state = ?",
             arguments: [State.queued.rawValue, State.running.rawValue])
         }
       },
       next: {
-        try await self.store.pool.read { db in
+        try await self.store.read { db in
           try JobRunRecord.fetchOne(db, sql: "SELECT * FROM job_run WHERE state = ? ORDER BY started_at, rowid LIMIT 1", arguments: [State.queued.rawValue])
         }
       },
@@ -135,21 +135,20 @@ final class Scanner: Sendable {
   /// The resources resource.changed named, as one job run; a pending row is removed only with its
   /// comparison's result (or kept when the event that queued it was replaced meanwhile).
   private func drainPending() async throws {
-    let pending = try await self.store.pool.read { db in
+    let pending = try await self.store.read { db in
       try Row.fetchAll(db, sql: "SELECT resource_id, deleted, event_id FROM pending_resource ORDER BY queued_at LIMIT ?", arguments: [self.pageSize])
+        .map { row -> (resourceID: String, deleted: Bool, eventID: String) in (row["resource_id"], row["deleted"], row["event_id"]) }
     }
     guard !pending.isEmpty, Date().timeIntervalSince1970 >= self.pendingRetryAt.withLock({ $0 }) else { return }
     var job = Self.queued(trigger: "resource.changed", scope: ["resources": .number(Double(pending.count))], by: Self.actor.subject)
     job.state = State.running.rawValue
     job.message = "comparing \(pending.count) changed resources"
-    try await self.store.pool.write { [job] db in try job.insert(db) }
+    try await self.store.write { [job] db in try job.insert(db) }
     var found: Int64 = 0
     do {
-      for row in pending {
-        let resourceID: String = row["resource_id"]
-        let eventID: String = row["event_id"]
+      for (resourceID, deleted, eventID) in pending {
         let outcome: Outcome
-        if row["deleted"] as Bool {
+        if deleted {
           outcome = try await self.record(resourceID: resourceID, gone: "the resource was deleted")
         } else {
           do {
@@ -160,7 +159,7 @@ final class Scanner: Sendable {
           }
         }
         if outcome == .detected { found += 1 }
-        try await self.store.pool.write { db in
+        try await self.store.write { db in
           try db.execute(sql: "DELETE FROM pending_resource WHERE resource_id = ? AND event_id = ?", arguments: [resourceID, eventID])
         }
       }
@@ -181,7 +180,7 @@ final class Scanner: Sendable {
     var seen = 0
     var found: Int64 = 0
     do {
-      try await self.store.pool.write { db in
+      try await self.store.write { db in
         try db.execute(
           sql: "UPDATE job_run SET state = ?, started_at = ?, resources_seen = 0, drifts_found = 0, message = 'reading inventory' WHERE id = ?",
           arguments: [State.running.rawValue, Date().timeIntervalSince1970, job.id])
@@ -250,7 +249,7 @@ final class Scanner: Sendable {
       token = page.nextPageToken
     } while !token.isEmpty
     // Open drifts of resources in scope that are no longer active: deleted since.
-    let stale = try await self.store.pool.read { db in
+    let stale = try await self.store.read { db in
       try String.fetchAll(
         db, sql: "SELECT resource_id FROM drift WHERE open_key IS NOT NULL AND source = ? AND (? = '' OR provider_id = ?)",
         arguments: [Self.source, providerID, providerID])
@@ -264,7 +263,7 @@ final class Scanner: Sendable {
   func scanAll(job: String) async throws -> (Int, Int64) { try await self.scanResources(job: job, providerID: "") }
 
   private func progress(_ id: String, seen: Int, found: Int64, message: String) async throws {
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       try db.execute(sql: "UPDATE job_run SET resources_seen = ?, drifts_found = ?, message = ? WHERE id = ?", arguments: [seen, found, message, id])
     }
   }
@@ -272,7 +271,7 @@ final class Scanner: Sendable {
   /// Closes a job run; a failed one also emits `job.failed` (the notifier alerts on it), in the same transaction.
   private func finish(_ id: String, state: State, seen: Int, found: Int64, message: String, error: String? = nil) async throws {
     let outbox = self.outbox
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       try db.execute(
         sql: "UPDATE job_run SET state = ?, finished_at = ?, resources_seen = ?, drifts_found = ?, message = ?, error = ? WHERE id = ?",
         arguments: [state.rawValue, Date().timeIntervalSince1970, seen, found, message, error, id])
@@ -306,7 +305,7 @@ final class Scanner: Sendable {
   /// and event, in one transaction.
   func record(resource: Fixpoint_V1_Resource, source: String, comparedWith: String, found: DriftClass?) async throws -> Outcome {
     let outbox = self.outbox
-    return try await self.store.pool.write { db in
+    return try await self.store.write { db in
       let key = DriftRecord.openKey(resourceID: resource.id, source: source)
       let open = try DriftRecord.filter(Column("open_key") == key).fetchOne(db)
       let now = Date().timeIntervalSince1970
@@ -346,7 +345,7 @@ final class Scanner: Sendable {
   /// A resource gone from inventory (or back in line with a definition) resolves its open drift.
   func record(resourceID: String, source: String = Scanner.source, gone reason: String) async throws -> Outcome {
     let outbox = self.outbox
-    return try await self.store.pool.write { db in
+    return try await self.store.write { db in
       guard var open = try DriftRecord.filter(Column("open_key") == DriftRecord.openKey(resourceID: resourceID, source: source)).fetchOne(db)
       else { return .none }
       try Self.resolve(&open, comment: reason, now: Date().timeIntervalSince1970, outbox: outbox, in: db)

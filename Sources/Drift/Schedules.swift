@@ -52,7 +52,7 @@ struct Schedules: Sendable {
 
   /// Queues each due schedule that is not still running; moves every due one to its next slot.
   func runDue(now: Date = Date(), logger: Logger) async throws {
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       for var s in try ScheduleRecord.filter(Column("enabled") == true).fetchAll(db) {
         guard let at = s.next_run_at else {
           s.next_run_at = try Self.next(s, after: now)
@@ -75,7 +75,7 @@ struct Schedules: Sendable {
   // MARK: RPCs
 
   func list() async throws -> Fixpoint_V1_ListSchedulesResponse {
-    try await self.store.pool.read { db in
+    try await self.store.read { db in
       let rows = try ScheduleRecord.order(Column("name")).fetchAll(db)
       return try .with { $0.schedules = try rows.map { $0.proto(running: try Self.isRunning($0, in: db)) } }
     }
@@ -139,7 +139,7 @@ struct Schedules: Sendable {
     let (s, f) = try await scanner.scanAll(job: job)
     (seen, found) = (s, f)
     log.append("baselines: \(s) resources, \(f) drifts new or changed")
-    let definitions = try await scanner.store.pool.read { db in
+    let definitions = try await scanner.store.read { db in
       try DefinitionRecord.filter(Column("format") != Fixpoint_V1_IaCDefinition.Format.kubernetes.rawValue).order(Column("name")).fetchAll(db)
     }
     for d in definitions {

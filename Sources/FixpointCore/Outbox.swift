@@ -127,7 +127,7 @@ public struct EventSinkService: Fixpoint_V1_EventSink.SimpleServiceProtocol {
         "reason": "\(r.reason)",
       ])
     }
-    var response = try await self.store.pool.write { [valid] db in
+    var response = try await self.store.write { [valid] db in
       var response = Fixpoint_V1_DeliverEventsResponse()
       for event in valid {
         if try Inbox.accept(event, in: db) {

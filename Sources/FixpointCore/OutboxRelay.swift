@@ -72,7 +72,7 @@ public struct OutboxRelay: Service {
           try? await self.recordFailure(destination: destination, error: Self.describe(error))
         }
       }
-      self.reportBacklog()
+      await self.reportBacklog()
       try? await Task.sleep(for: .milliseconds(self.settings.relayIntervalMilliseconds))
     }
   }
@@ -82,15 +82,16 @@ public struct OutboxRelay: Service {
     to destination: ServiceName, client: GRPCClient<HTTP2ClientTransport.Posix>
   ) async throws -> Bool {
     let limit = self.settings.relayBatchSize
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try Row.fetchAll(
         db,
         sql: "SELECT seq, payload FROM outbox WHERE destination = ? AND delivered_at IS NULL ORDER BY seq LIMIT ?",
-        arguments: [destination.rawValue, limit])
+        arguments: [destination.rawValue, limit]
+      ).map { row -> (seq: Int64, payload: Data) in (row["seq"], row["payload"]) }
     }
     guard !rows.isEmpty else { return false }
     var request = Fixpoint_V1_DeliverEventsRequest()
-    request.events = try rows.map { try Fixpoint_V1_Event(serializedBytes: $0["payload"] as Data) }
+    request.events = try rows.map { try Fixpoint_V1_Event(serializedBytes: $0.payload) }
     var options = CallOptions.defaults
     options.timeout = .seconds(10)
     let response = try await Fixpoint_V1_EventSink.Client(wrapping: client).deliverEvents(request, options: options)
@@ -102,12 +103,9 @@ public struct OutboxRelay: Service {
       ])
     }
     let acknowledged = Set(response.acceptedIds + response.duplicateIds + response.rejected.map(\.id))
-    let sequences: [Int64] = rows.compactMap { row in
-      let event = try? Fixpoint_V1_Event(serializedBytes: row["payload"] as Data)
-      return event.map { acknowledged.contains($0.id) } == true ? row["seq"] : nil
-    }
+    let sequences: [Int64] = zip(rows, request.events).compactMap { row, event in acknowledged.contains(event.id) ? row.seq : nil }
     let now = Date().timeIntervalSince1970
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       for seq in sequences {
         try db.execute(
           sql: "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE seq = ?",
@@ -122,7 +120,7 @@ public struct OutboxRelay: Service {
   }
 
   private func recordFailure(destination: ServiceName, error: String) async throws {
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       try db.execute(
         sql: """
           UPDATE outbox SET attempts = attempts + 1, last_error = ?
@@ -132,8 +130,8 @@ public struct OutboxRelay: Service {
     }
   }
 
-  private func reportBacklog() {
-    guard let backlog = try? self.store.pool.read({ try Outbox.backlog(in: $0) }) else { return }
+  private func reportBacklog() async {
+    guard let backlog = try? await self.store.read({ try Outbox.backlog(in: $0) }) else { return }
     for destination in self.settings.service.downstream {
       Gauge(label: "fixpoint_outbox_backlog", dimensions: [("destination", destination.rawValue)])
         .record(backlog[destination.rawValue] ?? 0)

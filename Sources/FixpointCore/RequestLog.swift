@@ -14,10 +14,10 @@ public enum RequestLog {
     _ store: Store, method: String, request: Request, requestID: String,
     _ body: @escaping @Sendable (Database) throws -> Response
   ) async throws -> Response {
-    guard !requestID.isEmpty else { return try await store.pool.write(body) }
+    guard !requestID.isEmpty else { return try await store.write(body) }
     try Validate.text(requestID, field: "request_id", max: 128)
     let fingerprint = try Self.fingerprint(request)
-    return try await store.pool.write { db in
+    return try await store.write { db in
       if let previous: Response = try Self.lookup(db, method: method, requestID: requestID, fingerprint: fingerprint) { return previous }
       let response = try body(db)
       try db.execute(
@@ -37,7 +37,7 @@ public enum RequestLog {
     guard !requestID.isEmpty else { return nil }
     try Validate.text(requestID, field: "request_id", max: 128)
     let fingerprint = try Self.fingerprint(request)
-    return try await store.pool.read { db in try Self.lookup(db, method: method, requestID: requestID, fingerprint: fingerprint) }
+    return try await store.read { db in try Self.lookup(db, method: method, requestID: requestID, fingerprint: fingerprint) }
   }
 
   static func fingerprint(_ request: some SwiftProtobuf.Message) throws -> Data {

@@ -6,8 +6,32 @@ public import GRDB
 /// Every store has the runtime's tables (`outbox`, `inbox`); a service adds its own migrations,
 /// named `"<service>.<n>-<what>"`, which run once each, in order, inside a transaction.
 public struct Store: Sendable {
+  /// The connection pool, for the store's own start-up and for tests. Services go through `read`
+  /// and `write`: see there.
   public let pool: DatabasePool
   public let path: String
+
+  /// A read transaction, off the caller's thread. Only async, and only for a `Sendable` result:
+  /// GRDB also has synchronous `read`s, which Swift picks without a word when the closure returns
+  /// something not `Sendable` (a `Row`), `await` or not. A synchronous read blocks its thread
+  /// until a reader connection is free; an async read gives its reader back only when its task
+  /// runs again, on the same cooperative pool (two threads on two cores). Two synchronous reads at
+  /// once blocked both threads while every reader waited for one of them: inventory stopped
+  /// answering, health included (bench-loop, N = 200).
+  public func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+    try await self.pool.read(body)
+  }
+
+  /// A write transaction, off the caller's thread; only async, for the reason `read` gives.
+  public func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws -> T {
+    try await self.pool.write(body)
+  }
+
+  /// A read for a service's assembly, before anything else runs (so no reader can be held by a
+  /// task waiting for a thread): synchronous, unlike `read`.
+  public func readAtStartup<T>(_ body: (Database) throws -> T) throws -> T {
+    try self.pool.read(body)
+  }
 
   /// Opens (creating if needed) the file at `path` and runs every pending migration.
   public init(path: String, migrations: [Migration]) throws {

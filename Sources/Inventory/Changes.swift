@@ -169,13 +169,14 @@ struct ChangeService: Sendable {
 
   func restoreSnapshot(_ request: Fixpoint_V1_RestoreSnapshotRequest) async throws -> Fixpoint_V1_ApplyChangeResponse {
     try Validate.id(request.snapshotID, field: "snapshot_id", prefix: "snp")
-    guard let row = try await self.store.pool.read({ db in
+    guard let row = try await self.store.read({ db in
       try Row.fetchOne(db, sql: "SELECT resource_id, paths, document FROM snapshot WHERE id = ?", arguments: [request.snapshotID])
+        .map { row -> (resourceID: String, paths: String, document: String) in (row["resource_id"], row["paths"], row["document"]) }
     }) else { throw ServiceError.notFound(kind: "snapshot", id: request.snapshotID) }
-    let record = try await SyncEngine.resource(row["resource_id"], store: self.store)
+    let record = try await SyncEngine.resource(row.resourceID, store: self.store)
     guard let type = ResourceCatalog.byName[record.type] else { throw ServiceError.failedPrecondition("unknown type \(record.type)") }
-    let paths = try (try JSONValue.parse(Array((row["paths"] as String).utf8)).arrayValue ?? []).compactMap(\.stringValue).map { try DocumentPath($0) }
-    let document = try JSONValue.parse(Array((row["document"] as String).utf8))
+    let paths = try (try JSONValue.parse(Array(row.paths.utf8)).arrayValue ?? []).compactMap(\.stringValue).map { try DocumentPath($0) }
+    let document = try JSONValue.parse(Array(row.document.utf8))
     let operations = Self.restoration(of: paths, from: document).map { ($0, document.value(at: $0)) }
     return try await self.change(request, operations: operations, record: record, type: type, dryRun: request.dryRun,
                                  method: "RestoreSnapshot", requestID: request.requestID, snapshotBy: nil, newAccessKeySink: nil)
@@ -253,7 +254,7 @@ struct ChangeService: Sendable {
     var resumed = false
     if let actor {
       let paths = operations.map(\.0)
-      let (id, earlier) = try await self.store.pool.write { db -> (String, JSONValue?) in
+      let (id, earlier) = try await self.store.write { db -> (String, JSONValue?) in
         if let row = try Row.fetchOne(db, sql: "SELECT id, document FROM snapshot WHERE change_request_id = ?", arguments: [requestID]) {
           return (row["id"], try JSONValue.parse(Array((row["document"] as String).utf8)))
         }

@@ -15,7 +15,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
   func listProviders(request: Fixpoint_V1_ListProvidersRequest, context: ServerContext) async throws -> Fixpoint_V1_ListProvidersResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
     let filter = request.includeDisconnected ? "" : "WHERE status != \(Fixpoint_V1_Provider.Status.disconnected.rawValue)"
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try ProviderRecord.fetchAll(
         db, sql: "SELECT \(ProviderRecord.publicColumns) FROM provider \(filter) ORDER BY created_at, id LIMIT ? OFFSET ?",
         arguments: [page.size, page.offset])
@@ -27,7 +27,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
 
   func getProvider(request: Fixpoint_V1_GetProviderRequest, context: ServerContext) async throws -> Fixpoint_V1_Provider {
     try Validate.id(request.providerID, field: "provider_id", prefix: "prv")
-    let row = try await self.store.pool.read { db in
+    let row = try await self.store.read { db in
       try ProviderRecord.fetchOne(db, cachedSQL: "SELECT \(ProviderRecord.publicColumns) FROM provider WHERE id = ?", arguments: [request.providerID])
     }
     guard let row else { throw ServiceError.notFound(kind: "provider", id: request.providerID) }
@@ -71,7 +71,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
     let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     let bound = StatementArguments(arguments + [page.size, page.offset]) ?? []
     let countArguments = StatementArguments(arguments) ?? []
-    let (rows, total) = try await self.store.pool.read { db in
+    let (rows, total) = try await self.store.read { db in
       (try ResourceRecord.fetchAll(db, sql: "SELECT * FROM resource \(whereClause) ORDER BY type, external_id LIMIT ? OFFSET ?", arguments: bound),
        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM resource \(whereClause)", arguments: countArguments) ?? 0)
     }
@@ -87,7 +87,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
     }
     guard request.resourceID.isEmpty else {
       try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
-      let row = try await self.store.pool.read { db in
+      let row = try await self.store.read { db in
         try ResourceRecord.fetchOne(db, cachedSQL: "SELECT * FROM resource WHERE id = ?", arguments: [request.resourceID])
       }
       guard let row else { throw ServiceError.notFound(kind: "resource", id: request.resourceID) }
@@ -98,7 +98,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
     // The ARN, else the cloud's own id (the ARN's last part: sg-…, i-…, a bucket) or name; within
     // one provider when named.
     let (name, provider) = (request.externalID, request.providerID)
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try ResourceRecord.fetchAll(
         db,
         sql: """
@@ -132,7 +132,7 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
 
   func getSyncJob(request: Fixpoint_V1_GetSyncJobRequest, context: ServerContext) async throws -> Fixpoint_V1_SyncJob {
     try Validate.id(request.jobID, field: "job_id", prefix: "job")
-    guard let job = try await self.store.pool.read({ db in try SyncEngine.job(request.jobID, in: db) }) else {
+    guard let job = try await self.store.read({ db in try SyncEngine.job(request.jobID, in: db) }) else {
       throw ServiceError.notFound(kind: "sync job", id: request.jobID)
     }
     return job
@@ -180,29 +180,34 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
   func listBaselines(request: Fixpoint_V1_ListBaselinesRequest, context: ServerContext) async throws -> Fixpoint_V1_ListBaselinesResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
     try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
-    let rows = try await self.store.pool.read { db in
+    let baselines = try await self.store.read { db in
       try Row.fetchAll(
         db, sql: "SELECT * FROM baseline WHERE resource_id = ? ORDER BY captured_at DESC, rowid DESC LIMIT ? OFFSET ?",
-        arguments: [request.resourceID, page.size, page.offset])
+        arguments: [request.resourceID, page.size, page.offset]
+      ).map(Baselines.proto)
     }
-    return try .with {
-      ($0.baselines, $0.nextPageToken) = page.fit(try rows.map(Baselines.proto))
+    return .with {
+      ($0.baselines, $0.nextPageToken) = page.fit(baselines)
     }
   }
 
   func getBaseline(request: Fixpoint_V1_GetBaselineRequest, context: ServerContext) async throws -> Fixpoint_V1_Baseline {
-    let row: Row?
+    let baseline: Fixpoint_V1_Baseline?
     if !request.baselineID.isEmpty {
       try Validate.id(request.baselineID, field: "baseline_id", prefix: "bsl")
-      row = try await self.store.pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM baseline WHERE id = ?", arguments: [request.baselineID]) }
+      baseline = try await self.store.read { db in
+        try Row.fetchOne(db, sql: "SELECT * FROM baseline WHERE id = ?", arguments: [request.baselineID]).map(Baselines.proto)
+      }
     } else {
       try Validate.id(request.resourceID, field: "resource_id", prefix: "res")
-      row = try await self.store.pool.read { db in
-        try Row.fetchOne(db, sql: "SELECT * FROM baseline WHERE resource_id = ? ORDER BY captured_at DESC, rowid DESC LIMIT 1", arguments: [request.resourceID])
+      baseline = try await self.store.read { db in
+        try Row.fetchOne(
+          db, sql: "SELECT * FROM baseline WHERE resource_id = ? ORDER BY captured_at DESC, rowid DESC LIMIT 1", arguments: [request.resourceID]
+        ).map(Baselines.proto)
       }
     }
-    guard let row else { throw ServiceError.notFound(kind: "baseline", id: request.baselineID.isEmpty ? "for \(request.resourceID)" : request.baselineID) }
-    return try Baselines.proto(row)
+    guard let baseline else { throw ServiceError.notFound(kind: "baseline", id: request.baselineID.isEmpty ? "for \(request.resourceID)" : request.baselineID) }
+    return baseline
   }
 
   func captureSnapshot(request: Fixpoint_V1_CaptureSnapshotRequest, context: ServerContext) async throws -> Fixpoint_V1_Snapshot {
@@ -215,13 +220,13 @@ struct InventoryRPCs: Fixpoint_V1_InventoryService.SimpleServiceProtocol {
     }
     if !request.changeRequestID.isEmpty {
       try Validate.text(request.changeRequestID, field: "change_request_id", max: 200)
-      guard let snapshot = try await self.store.pool.read({ db in try ChangeService.snapshot(changeRequestID: request.changeRequestID, in: db) }) else {
+      guard let snapshot = try await self.store.read({ db in try ChangeService.snapshot(changeRequestID: request.changeRequestID, in: db) }) else {
         throw ServiceError.notFound(kind: "snapshot of change request", id: request.changeRequestID)
       }
       return snapshot
     }
     try Validate.id(request.snapshotID, field: "snapshot_id", prefix: "snp")
-    guard let snapshot = try await self.store.pool.read({ db in try ChangeService.snapshot(request.snapshotID, in: db) }) else {
+    guard let snapshot = try await self.store.read({ db in try ChangeService.snapshot(request.snapshotID, in: db) }) else {
       throw ServiceError.notFound(kind: "snapshot", id: request.snapshotID)
     }
     return snapshot

@@ -185,7 +185,7 @@ final class Providers: Sendable {
   /// The provider's record and its AWS account handle for `purpose`; FAILED_PRECONDITION when
   /// disconnected.
   func account(_ providerID: String, for purpose: AccessPurpose = .read) async throws -> (ProviderRecord, AWSAccount) {
-    let row = try await self.store.pool.read { db -> (ProviderRecord, Data?)? in
+    let row = try await self.store.read { db -> (ProviderRecord, Data?)? in
       guard let record = try ProviderRecord.fetchOne(db, sql: "SELECT \(ProviderRecord.publicColumns) FROM provider WHERE id = ?", arguments: [providerID])
       else { return nil }
       return (record, try Data.fetchOne(db, sql: "SELECT sealed_credentials FROM provider WHERE id = ?", arguments: [providerID]))

@@ -117,7 +117,7 @@ final class SyncEngine: Sendable {
 
   /// At start: a job left running by a previous process can never finish.
   func failInterruptedJobs() async throws {
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       try db.execute(
         sql: "UPDATE sync_job SET state = ?, finished_at = ?, message = 'interrupted: the service stopped during the sync' WHERE state IN (?, ?)",
         arguments: [
@@ -182,7 +182,7 @@ final class SyncEngine: Sendable {
     let state: Fixpoint_V1_JobProgress.State = failures.isEmpty ? .succeeded : .failed
     let message = failures.isEmpty ? "synced \(pairs.count) type/region pairs" : "\(failures.count) of \(pairs.count) pairs failed: " + failures.prefix(5).joined(separator: "; ")
     do {
-      try await self.store.pool.write { db in
+      try await self.store.write { db in
         let now = Date().timeIntervalSince1970
         try db.execute(
           sql: "UPDATE sync_job SET state = ?, finished_at = ?, message = ? WHERE id = ?", arguments: [state.rawValue, now, message, jobID])
@@ -210,7 +210,7 @@ final class SyncEngine: Sendable {
       return "\(type.name) in \(region): \(error)"
     }
     do {
-      try await self.store.pool.write { db in
+      try await self.store.write { db in
         let now = Date().timeIntervalSince1970
         var counts = (created: 0, updated: 0, unchanged: 0, deleted: 0)
         var seen = Set<String>()
@@ -244,7 +244,7 @@ final class SyncEngine: Sendable {
   }
 
   private func bump(_ jobID: String, counter: String, by n: Int, extra: @escaping @Sendable (inout String) -> Void) async throws {
-    try await self.store.pool.write { db in try Self.bump(jobID, counter: counter, by: n, in: db, extra: extra) }
+    try await self.store.write { db in try Self.bump(jobID, counter: counter, by: n, in: db, extra: extra) }
   }
 
   /// Adds `n` to the job's counter `counter` (resources seen per type).
@@ -305,7 +305,7 @@ final class SyncEngine: Sendable {
 
   /// Records a fresh read of `record`'s resource: an upsert, or `deleted` when it is gone.
   func save(_ fresh: CloudResource?, for record: ResourceRecord) async throws -> ResourceRecord {
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       guard let fresh else {
         if record.status == Fixpoint_V1_Resource.Status.active.rawValue { try self.writer.markDeleted(record, in: db) }
         return try ResourceRecord.fetchOne(db, sql: "SELECT * FROM resource WHERE id = ?", arguments: [record.id])!
@@ -322,7 +322,7 @@ final class SyncEngine: Sendable {
 
   static func resource(_ id: String, store: Store) async throws -> ResourceRecord {
     try Validate.id(id, field: "resource_id", prefix: "res")
-    guard let record = try await store.pool.read({ db in try ResourceRecord.fetchOne(db, sql: "SELECT * FROM resource WHERE id = ?", arguments: [id]) })
+    guard let record = try await store.read({ db in try ResourceRecord.fetchOne(db, sql: "SELECT * FROM resource WHERE id = ?", arguments: [id]) })
     else { throw ServiceError.notFound(kind: "resource", id: id) }
     return record
   }

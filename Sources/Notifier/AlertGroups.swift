@@ -85,7 +85,7 @@ struct AlertGroups: Sendable {
 
   /// Flushes every group whose time has come; returns how many deliveries were queued.
   func flushDue(_ store: Store, now: Double) async throws -> Int {
-    try await store.pool.write { db in
+    try await store.write { db in
       let due = try Row.fetchAll(
         db.cachedStatement(sql: """
           SELECT channel_id, group_key, next_flush_at, last_sent_at, sent_alerts FROM alert_group

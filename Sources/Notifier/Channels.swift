@@ -212,7 +212,7 @@ struct Channels: Sendable {
 
   func list(_ request: Fixpoint_V1_ListChannelsRequest) async throws -> ([ChannelRecord], Page) {
     let page = try Page(size: request.pageSize, token: request.pageToken)
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try ChannelRecord.fetchAll(db, sql: "SELECT * FROM channel ORDER BY created_at, id LIMIT ? OFFSET ?", arguments: [page.size, page.offset])
     }
     return (rows, page)
@@ -220,7 +220,7 @@ struct Channels: Sendable {
 
   func get(_ id: String) async throws -> ChannelRecord {
     try Validate.id(id, field: "channel_id", prefix: "chn")
-    guard let record = try await self.store.pool.read({ db in try ChannelRecord.fetchOne(db, key: id) }) else {
+    guard let record = try await self.store.read({ db in try ChannelRecord.fetchOne(db, key: id) }) else {
       throw ServiceError.notFound(kind: "channel", id: id)
     }
     return record
@@ -279,7 +279,7 @@ struct Channels: Sendable {
   func subscriptions(_ request: Fixpoint_V1_ListSubscriptionsRequest) async throws -> ([SubscriptionRecord], Page) {
     let page = try Page(size: request.pageSize, token: request.pageToken)
     if !request.channelID.isEmpty { try Validate.id(request.channelID, field: "channel_id", prefix: "chn") }
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       request.channelID.isEmpty
         ? try SubscriptionRecord.fetchAll(db, sql: "SELECT * FROM subscription ORDER BY created_at, id LIMIT ? OFFSET ?", arguments: [page.size, page.offset])
         : try SubscriptionRecord.fetchAll(

@@ -156,7 +156,7 @@ struct Deliveries: Sendable {
     let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     _ = arguments.append(contentsOf: [page.size, page.offset])
     let bound = arguments
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       let rows = try DeliveryRecord.fetchAll(
         db, sql: "SELECT * FROM delivery \(whereClause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: bound)
       return try rows.map { try $0.proto(attempts: Self.attempts(of: $0.id, in: db)) }
@@ -171,7 +171,7 @@ struct Deliveries: Sendable {
 
   func get(_ id: String) async throws -> Fixpoint_V1_Delivery {
     try Validate.id(id, field: "delivery_id", prefix: "dlv")
-    return try await self.store.pool.read { db in
+    return try await self.store.read { db in
       guard let record = try DeliveryRecord.fetchOne(db, key: id) else { throw ServiceError.notFound(kind: "delivery", id: id) }
       return try record.proto(attempts: Self.attempts(of: id, in: db))
     }

@@ -228,7 +228,7 @@ struct DeliveryWorker: Service {
   func claim(limit: Int, busy: [String: String]) async throws -> [(DeliveryRecord, ChannelRecord)] {
     let now = Date().timeIntervalSince1970
     let breaker = self.breaker
-    let (claimed, deadLettered, deferred) = try await self.store.pool.read { db in
+    let (claimed, deadLettered, deferred) = try await self.store.read { db in
       // Passes over the deliveries in flight in SQL: fetching them with the rest and skipping
       // them here, every few milliseconds, was a fifth of the notifier's work.
       let due = try DeliveryRecord.fetchAll(
@@ -262,7 +262,7 @@ struct DeliveryWorker: Service {
       return (claimed, deadLettered, deferred)
     }
     if !deadLettered.isEmpty || !deferred.isEmpty {
-      try await self.store.pool.write { db in
+      try await self.store.write { db in
         // Only a delivery still waiting is set aside: the snapshot may be older than the store.
         for (id, why) in deadLettered {
           try db.cachedStatement(sql: "UPDATE delivery SET status = 4, last_error = ? WHERE id = ? AND status IN (1, 3)").execute(arguments: [why, id])
@@ -278,7 +278,7 @@ struct DeliveryWorker: Service {
   /// Writes attempts and their consequences in one transaction.
   func record(_ results: [AttemptResult]) async throws {
     let (backoff, breaker, alerts) = (self.backoff, self.breaker, self.alerts)
-    let dead = try await self.store.pool.write { db -> [String] in
+    let dead = try await self.store.write { db -> [String] in
       var dead: [(DeliveryState, ChannelRecord)] = []
       // Each channel is read and written once per batch, however many of its deliveries it holds.
       var channels: [String: ChannelRecord] = [:]

@@ -65,7 +65,7 @@ struct NotifierRPCs: Fixpoint_V1_NotifierService.SimpleServiceProtocol {
       type: "channel.test", group_key: "", status: "test", counts: [:], firing: 0, resolved: 0, alerts: [], truncated: 0,
       repeat_notification: false, timestamp: Timestamps.iso(Date(timeIntervalSince1970: now)))
     // Not due for the worker: this call sends it.
-    let record = try await self.deliveries.store.pool.write { db in
+    let record = try await self.deliveries.store.write { db in
       try Deliveries.queue(content, channel: channel.id, alertID: "", alertCount: 0, trigger: "test", due: now + 86_400, in: db, now: now)
     }
     let result = await self.worker.sender.send(record, channel: channel, now: now)

@@ -275,7 +275,7 @@ struct AlertStore: Sendable {
     let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     _ = arguments.append(contentsOf: [page.size, page.offset])
     let bound = arguments
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try AlertRecord.fetchAll(db, sql: "SELECT * FROM alert \(whereClause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: bound)
     }
     return (rows, page)
@@ -283,7 +283,7 @@ struct AlertStore: Sendable {
 
   func get(_ id: String) async throws -> AlertRecord {
     try Validate.id(id, field: "alert_id", prefix: "alr")
-    guard let record = try await self.store.pool.read({ db in
+    guard let record = try await self.store.read({ db in
       try AlertRecord.fetchOne(db, cachedSQL: "SELECT * FROM alert WHERE id = ?", arguments: [id])
     }) else {
       throw ServiceError.notFound(kind: "alert", id: id)

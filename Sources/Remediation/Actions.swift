@@ -39,7 +39,7 @@ struct ActionStore: Sendable {
 
   func get(_ id: String) async throws -> Fixpoint_V1_Action {
     try Validate.id(id, field: "action_id", prefix: "act")
-    return try await self.store.pool.read { db in try Self.load(id, in: db) }
+    return try await self.store.read { db in try Self.load(id, in: db) }
   }
 
   static func save(_ action: Fixpoint_V1_Action, openKey: String?, in db: Database, insert: Bool = false) throws {
@@ -115,7 +115,7 @@ struct ActionStore: Sendable {
     }
     let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     let bound = StatementArguments(arguments + [page.size, page.offset]) ?? []
-    let rows = try await self.store.pool.read { db in
+    let rows = try await self.store.read { db in
       try Data.fetchAll(db, sql: "SELECT message FROM action \(whereClause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: bound)
     }
     return (try rows.map { try Fixpoint_V1_Action(serializedBytes: $0) }, page)

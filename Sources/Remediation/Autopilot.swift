@@ -98,7 +98,7 @@ final class Autopilot: Service, Sendable {
       return s.due || retry
     }
     guard due else { return }
-    let approved = try await self.executor.store.pool.read { db in
+    let approved = try await self.executor.store.read { db in
       try Data.fetchAll(db, sql: "SELECT message FROM action WHERE state = ? ORDER BY created_at", arguments: [Fixpoint_V1_ActionState.approved.rawValue])
     }
     let automatic = try approved.map { try Fixpoint_V1_Action(serializedBytes: $0) }

@@ -52,7 +52,7 @@ extension Executor {
     guard let handler = HandlerCatalogue.byName[action.handler] else {
       throw ServiceError.failedPrecondition("action \(action.id) names the unknown handler \(action.handler)")
     }
-    let finding = try await self.store.pool.read { db in try FindingRecord.fetchOne(db, key: action.findingID) }
+    let finding = try await self.store.read { db in try FindingRecord.fetchOne(db, key: action.findingID) }
     guard let control = handler.control(for: finding?.control_id ?? "", resourceType: action.resource.type) else {
       throw ServiceError.failedPrecondition("\(action.handler) knows no control for finding \(action.findingID) on \(action.resource.type)")
     }
@@ -105,7 +105,7 @@ extension Executor {
   func finish(_ id: String, actor: Principal, outcome: Outcome) async throws -> Fixpoint_V1_Action {
     let window = TimeInterval(self.policy.rollbackWindowSeconds)
     let actions = self.actions
-    return try await self.store.pool.write { db in
+    return try await self.store.write { db in
       var action = try ActionStore.load(id, in: db)
       let comment: String
       var applied = ""
@@ -142,7 +142,7 @@ extension Executor {
       self.logger.error("snapshot lookup failed", metadata: ["action": "\(id)", "error": "\(error)"])
     }
     let (failure, snapshot) = (reason, snapshotID)
-    let failed = try await self.store.pool.write { db in
+    let failed = try await self.store.write { db in
       var action = try ActionStore.load(id, in: db)
       try actions.transition(&action, to: .failed, actor: actor, comment: "", reason: failure, in: db) { a in
         a.failureReason = failure
@@ -156,7 +156,7 @@ extension Executor {
     } catch {
       // The action stays failed; its record, the audit trail and the log say the rollback did not happen.
       self.logger.error("automatic rollback failed", metadata: ["action": "\(id)", "error": "\(error)"])
-      return try await self.store.pool.write { db in
+      return try await self.store.write { db in
         var action = try ActionStore.load(id, in: db)
         action.failureReason += "; the automatic rollback failed: \(error)"
         try ActionStore.save(action, openKey: nil, in: db)

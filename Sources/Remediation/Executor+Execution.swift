@@ -31,12 +31,12 @@ extension Executor {
       try await self.retry(ids, by: actor)
     }
     if request.allApproved {
-      ids = try await self.store.pool.read { db in
+      ids = try await self.store.read { db in
         try String.fetchAll(db, sql: "SELECT id FROM action WHERE state = ? ORDER BY created_at", arguments: [Fixpoint_V1_ActionState.approved.rawValue])
       }
     }
     let selected = ids
-    let loaded = try await self.store.pool.read { db in try selected.map { try ActionStore.load($0, in: db) } }
+    let loaded = try await self.store.read { db in try selected.map { try ActionStore.load($0, in: db) } }
     if request.dryRun {
       var out: [Fixpoint_V1_Action] = []
       for var action in loaded {
@@ -75,7 +75,7 @@ extension Executor {
   /// approval when it needs a person's. Other states are left for the refusal to explain.
   func retry(_ ids: [String], by actor: Principal) async throws {
     let actions = self.actions
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       for id in ids {
         var action = try ActionStore.load(id, in: db)
         guard action.state == .failed else { continue }
@@ -94,7 +94,7 @@ extension Executor {
 
   /// Executes the actions, each tier within its own concurrency and timeout, the tiers side by side.
   func run(_ ids: [String], by actor: Principal) async throws -> Execution {
-    let byTier = Dictionary(grouping: try await self.store.pool.read { db in try ids.map { try ActionStore.load($0, in: db) } }, by: \.tier)
+    let byTier = Dictionary(grouping: try await self.store.read { db in try ids.map { try ActionStore.load($0, in: db) } }, by: \.tier)
     let ended = await withTaskGroup(of: [Ended].self) { tiers in
       for (tier, group) in byTier {
         tiers.addTask { await self.run(group.map(\.id), limit: max(1, self.limits.concurrency[tier] ?? 1), timeout: self.limits.timeout[tier] ?? .seconds(60), by: actor) }
@@ -111,7 +111,7 @@ extension Executor {
       case nil: break
       }
     }
-    let metrics = try await self.store.pool.read { db in try RemediationMetrics.compute(in: db) }
+    let metrics = try await self.store.read { db in try RemediationMetrics.compute(in: db) }
     RemediationMetrics.publish(metrics)
     return execution
   }
@@ -189,7 +189,7 @@ extension Executor {
   /// id is kept, so a change that was applied before the outage is not applied twice.
   func executeOne(_ id: String, by actor: Principal, timeout: Duration) async throws -> Ended {
     let actions = self.actions
-    let started = try await self.store.pool.write { db -> Fixpoint_V1_Action in
+    let started = try await self.store.write { db -> Fixpoint_V1_Action in
       var action = try ActionStore.load(id, in: db)
       if action.state == .approved { try actions.transition(&action, to: .executing, actor: actor, comment: "", in: db) }
       return action
@@ -214,7 +214,7 @@ extension Executor {
   func pause(_ id: String, actor: Principal, error: InventoryUnavailable) async throws -> NotRun {
     let actions = self.actions
     let reason = "\(error); the action stays approved and runs on the next execute"
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       var action = try ActionStore.load(id, in: db)
       try actions.transition(&action, to: .approved, actor: actor, comment: "paused: inventory unreachable", reason: reason, in: db)
     }

@@ -16,7 +16,7 @@ extension Executor {
       // resumes it (inventory keeps each change request's answer, so nothing is applied twice).
       if Task.isShuttingDownGracefully { return }
       do {
-        let stuck = try await self.store.pool.read { db in
+        let stuck = try await self.store.read { db in
           // Only what an earlier process left: an action a live ExecuteAction started since is its.
           try String.fetchAll(
             db, sql: "SELECT id FROM action WHERE state = ? AND updated_at < ?",

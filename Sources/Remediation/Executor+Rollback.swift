@@ -39,7 +39,7 @@ extension Executor {
       throw ServiceError.failedPrecondition("the rollback did not take: \(pending.map(\.path).joined(separator: ", ")) still differ from the snapshot")
     }
     let actions = self.actions
-    return try await self.store.pool.write { db in
+    return try await self.store.write { db in
       var a = try ActionStore.load(action.id, in: db)
       try actions.transition(&a, to: .rolledBack, actor: actor, comment: comment, in: db)
       return a

@@ -13,7 +13,7 @@ import SwiftProtobuf
 extension Executor {
   func suggest(_ request: Fixpoint_V1_SuggestActionRequest, by actor: Principal) async throws -> Fixpoint_V1_Action {
     try Validate.id(request.findingID, field: "finding_id", prefix: "fnd")
-    guard let finding = try await self.store.pool.read({ db in try FindingRecord.fetchOne(db, key: request.findingID) }) else {
+    guard let finding = try await self.store.read({ db in try FindingRecord.fetchOne(db, key: request.findingID) }) else {
       throw ServiceError.notFound(kind: "finding", id: request.findingID)
     }
     guard finding.status == Fixpoint_V1_Finding.Status.open.rawValue else {
@@ -35,7 +35,7 @@ extension Executor {
       throw ServiceError.failedPrecondition("finding \(finding.id) names no inventory resource (resource_id); sync the provider first")
     }
     let openKey = "\(finding.resource_id)|\(finding.control_id.isEmpty ? finding.finding_type : finding.control_id)"
-    if let existing = try await self.store.pool.read({ db in
+    if let existing = try await self.store.read({ db in
       try Data.fetchOne(db, sql: "SELECT message FROM action WHERE open_key = ?", arguments: [openKey])
     }) {
       return try Fixpoint_V1_Action(serializedBytes: existing)  // one open action per (resource, control)

@@ -168,7 +168,7 @@ struct FindingStore: Sendable {
 
   /// The oldest open finding automatic planning has not looked at yet.
   func nextUnplanned() async throws -> FindingRecord? {
-    try await self.store.pool.read { db in
+    try await self.store.read { db in
       try FindingRecord.filter(Column("planning") == nil && Column("status") == Fixpoint_V1_Finding.Status.open.rawValue)
         .order(Column("created_at"), Column("id")).fetchOne(db)
     }
@@ -176,7 +176,7 @@ struct FindingStore: Sendable {
 
   /// Records what planning made of finding `id`; `resolve` closes it (its resource already passes).
   func setPlanning(_ id: String, _ outcome: String, resolve: Bool) async throws {
-    try await self.store.pool.write { db in
+    try await self.store.write { db in
       guard var finding = try FindingRecord.fetchOne(db, key: id) else { return }
       finding.planning = String(outcome.prefix(1000))
       if resolve {
@@ -201,7 +201,7 @@ struct FindingStore: Sendable {
     }
     if request.minSeverity != .unspecified { query = query.filter(Column("severity") >= request.minSeverity.rawValue) }
     let final = query.order(Column("created_at").desc, Column("id")).limit(page.size, offset: page.offset)
-    return (try await self.store.pool.read { db in try final.fetchAll(db) }, page)
+    return (try await self.store.read { db in try final.fetchAll(db) }, page)
   }
 
   static func validated(_ f: Fixpoint_V1_Finding) throws -> FindingRecord {

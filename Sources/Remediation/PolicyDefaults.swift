@@ -139,7 +139,7 @@ final class PolicyBook: Sendable {
   init(configured: PolicyDefaults, store: Store) throws {
     self.store = store
     var policy = configured
-    if let data = try store.pool.read({ db in try Data.fetchOne(db, sql: "SELECT message FROM policy WHERE id = 1") }) {
+    if let data = try store.readAtStartup({ db in try Data.fetchOne(db, sql: "SELECT message FROM policy WHERE id = 1") }) {
       let stored = try Fixpoint_V1_Policy(serializedBytes: data)
       policy = try policy.applying(stored, mask: [], handlers: Set(HandlerCatalogue.byName.keys))
       policy.updated = stored.updated
@@ -155,7 +155,7 @@ final class PolicyBook: Sendable {
   /// the commit, in commit order.
   func update(_ request: Fixpoint_V1_UpdatePolicyRequest, by actor: Principal) async throws -> Fixpoint_V1_Policy {
     let fields = request.updateMask.isEmpty ? "all" : request.updateMask.joined(separator: ",")
-    return try await self.store.pool.write { db in
+    return try await self.store.write { db in
       var next = try self.current.applying(request.policy, mask: request.updateMask, handlers: Set(HandlerCatalogue.byName.keys))
       next.updated = .with { $0.subject = actor.subject; $0.role = actor.role.rawValue; $0.time = .init(date: Date()) }
       let message = next.proto

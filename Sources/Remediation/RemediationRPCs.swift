@@ -70,18 +70,19 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   func getAuditTrail(request: Fixpoint_V1_GetAuditTrailRequest, context: ServerContext) async throws -> Fixpoint_V1_GetAuditTrailResponse {
     let page = try Page(size: request.pageSize, token: request.pageToken)
     if !request.actionID.isEmpty { try Validate.id(request.actionID, field: "action_id", prefix: "act") }
-    let rows = try await self.executor.store.pool.read { db in
-      request.actionID.isEmpty
+    let entries = try await self.executor.store.read { db in
+      (request.actionID.isEmpty
         ? try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence LIMIT ? OFFSET ?", arguments: [page.size, page.offset])
         : try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE action_id = ? ORDER BY sequence LIMIT ? OFFSET ?", arguments: [request.actionID, page.size, page.offset])
+      ).map(AuditChain.proto)
     }
     return .with {
-      ($0.entries, $0.nextPageToken) = page.fit(rows.map(AuditChain.proto))
+      ($0.entries, $0.nextPageToken) = page.fit(entries)
     }
   }
 
   func verifyAuditChain(request: Fixpoint_V1_VerifyAuditChainRequest, context: ServerContext) async throws -> Fixpoint_V1_VerifyAuditChainResponse {
-    try await self.executor.store.pool.read { db in try AuditChain.verify(in: db) }
+    try await self.executor.store.read { db in try AuditChain.verify(in: db) }
   }
 
   func updatePolicy(request: Fixpoint_V1_UpdatePolicyRequest, context: ServerContext) async throws -> Fixpoint_V1_Policy {
@@ -89,7 +90,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func getMetrics(request: Fixpoint_V1_GetMetricsRequest, context: ServerContext) async throws -> Fixpoint_V1_RemediationMetrics {
-    let metrics = try await self.executor.store.pool.read { db in try RemediationMetrics.compute(in: db) }
+    let metrics = try await self.executor.store.read { db in try RemediationMetrics.compute(in: db) }
     RemediationMetrics.publish(metrics)
     return metrics
   }

@@ -18,6 +18,33 @@ struct StoreAndEventsTests {
     try db.execute(sql: "ALTER TABLE thing ADD COLUMN label TEXT NOT NULL DEFAULT ''")
   }
 
+  @Test("services reach SQLite only through Store.read and Store.write (async, Sendable results), never GRDB's synchronous calls")
+  func noSynchronousDatabaseCalls() async throws {
+    // A synchronous GRDB read on the cooperative pool waits for a reader that an async read holds
+    // until its task can run again on that same pool: with every thread so blocked, the service
+    // stops (inventory did, health included). Swift picks the synchronous overload silently when a
+    // closure returns a Row, even under `await`; `Store.read` and `Store.write` have no such overload.
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let sources = root.appendingPathComponent("Sources")
+    var offenders: [String] = []
+    for case let file as URL in FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)! where file.pathExtension == "swift" {
+      let relative = file.path.replacingOccurrences(of: root.path + "/", with: "")
+      guard relative != "Sources/FixpointCore/Store.swift" else { continue }
+      for (n, line) in try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+      where line.contains(".pool.") && !line.contains(".pool.add(transactionObserver:") {
+        offenders.append("\(relative):\(n + 1): \(line.trimmingCharacters(in: .whitespaces))")
+      }
+    }
+    #expect(offenders.isEmpty, "use store.read / store.write:\n\(offenders.joined(separator: "\n"))")
+    // And the seam itself: many more concurrent reads than reader connections all complete.
+    let store = try Store(path: Self.tempPath(), migrations: [Self.v1])
+    let counted = try await withThrowingTaskGroup(of: Int.self) { group in
+      for _ in 0..<200 { group.addTask { try await store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM thing") ?? -1 } } }
+      return try await group.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+    }
+    #expect(counted == 200)
+  }
+
   @Test("migrations create an empty file in WAL mode and upgrade an existing one, keeping its rows; an older version refuses a newer file")
   func migrations() throws {
     let path = Self.tempPath()
