@@ -189,12 +189,16 @@ extension Executor {
   /// id is kept, so a change that was applied before the outage is not applied twice.
   func executeOne(_ id: String, by actor: Principal, timeout: Duration) async throws -> Ended {
     let actions = self.actions
-    let started = try await self.store.write { db -> Fixpoint_V1_Action in
+    // Only the call that moves the action to executing runs it: two calls can select the same
+    // approved action (an operator's execute beside the automatic one), and the second used to
+    // run it again once the first had finished, and then fail to record a second ending.
+    let (started, mine) = try await self.store.write { db -> (Fixpoint_V1_Action, Bool) in
       var action = try ActionStore.load(id, in: db)
-      if action.state == .approved { try actions.transition(&action, to: .executing, actor: actor, comment: "", in: db) }
-      return action
+      guard action.state == .approved else { return (action, false) }
+      try actions.transition(&action, to: .executing, actor: actor, comment: "", in: db)
+      return (action, true)
     }
-    guard started.state == .executing else {
+    guard mine else {
       return .notRun(self.refusal(of: started, at: Date()) ?? .with { $0.actionID = id; $0.cause = .inProgress; $0.reason = "action \(id) is executing in another call" })
     }
     return try await self.resourceLocks.run(started.resource.resourceID) {

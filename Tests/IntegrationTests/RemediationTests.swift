@@ -529,6 +529,30 @@ struct RemediationTests {
     #expect(Set(trails.map { $0.last!.comment }) == ["changed and verified", "already compliant: recorded as a no-op"], "\(trails)")
   }
 
+  @Test("two ExecuteAction calls over the same approved actions at once: each action runs in one of them and is answered by the other as not run; none is run twice or answered with an internal error")
+  func concurrentExecutes() async throws {
+    // Found by scripts/bench-loop: the operator's execute --all-approved beside the automatic
+    // execution. The second call ran an action the first had moved to executing, after the first
+    // completed it, and then failed to record it ("cannot go from completed to failed").
+    let count = 30
+    let (f, proxy, ids) = try await Self.crashBatch(count: count)
+    async let a = f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) }
+    async let b = f.dispatcher { try await $0.executeAction(.with { $0.actionIds = ids }) }
+    let answers = try await [a, b]
+    let ran = answers.flatMap(\.actions)
+    #expect(ran.count == count && Set(ran.map(\.id)) == Set(ids) && ran.allSatisfy { $0.state == .completed }, "\(ran.map(\.failureReason))")
+    let notRun = answers.flatMap(\.notRun)
+    #expect(notRun.allSatisfy { $0.cause == .inProgress || $0.cause == .notApproved }, "\(notRun.map(\.reason))")
+    for answer in answers { #expect(answer.actions.count + answer.notRun.count == count, "each call answers for every action it was asked about") }
+    let trails = try f.cluster.query(.dispatcher) { db in
+      try Row.fetchAll(db, sql: "SELECT action_id, group_concat(to_state, ' ') AS states FROM (SELECT * FROM audit ORDER BY sequence) GROUP BY action_id")
+        .map { ($0["action_id"] as String, $0["states"] as String) }
+    }
+    #expect(trails.count == count && trails.allSatisfy { $0.1 == "suggested approved executing completed" }, "\(trails.filter { $0.1 != "suggested approved executing completed" })")
+    try Self.expectEachWrittenOnce(proxy, count: count)
+    #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
+  }
+
   @Test("a failed action is retried by an operator once its cause is gone: a new attempt with its own change request, audited, completes; a retry of anything else changes nothing")
   func retryFailed() async throws {
     let proxy = try FaultProxy()
