@@ -63,9 +63,10 @@ public enum ClientFactory {
     try self.makeClient(address: address, tls: tls, credentials: ClientCredentialsInterceptor(token: token))
   }
 
-  /// A client whose calls carry `credentials`.
+  /// A client whose calls carry `credentials`; with `callTimeout`, a call not answered within it
+  /// fails with DEADLINE_EXCEEDED unless the caller set its own timeout.
   public static func makeClient(
-    address: PeerAddress, tls: TLSSettings?, credentials: ClientCredentialsInterceptor
+    address: PeerAddress, tls: TLSSettings?, credentials: ClientCredentialsInterceptor, callTimeout: Duration? = nil
   ) throws -> GRPCClient<HTTP2ClientTransport.Posix> {
     let security: HTTP2ClientTransport.Posix.TransportSecurity
     if let tls {
@@ -85,9 +86,10 @@ public enum ClientFactory {
     let target: any ResolvableTarget =
       address.host.allSatisfy({ $0.isNumber || $0 == "." })
       ? .ipv4(address: address.host, port: address.port) : .dns(host: address.host, port: address.port)
+    let defaults = callTimeout.map { ServiceConfig(methodConfig: [MethodConfig(names: [MethodConfig.Name(service: "")], timeout: $0)]) }
     let transport = try HTTP2ClientTransport.Posix(
       target: target, transportSecurity: security,
-      config: .defaults { $0.backoff.max = .seconds(5) })
+      config: .defaults { $0.backoff.max = .seconds(5) }, serviceConfig: defaults ?? ServiceConfig())
     return GRPCClient(transport: transport, interceptors: [credentials])
   }
 
@@ -125,6 +127,12 @@ public struct ClientConnections: Service {
 extension ServiceEnvironment {
   /// A client of `peer` (its configured address, this service's TLS and service token), and the
   /// service that keeps its connections: put that in `ServiceComponents.background`.
+  ///
+  /// No call waits longer than `peer.call.timeout.seconds` for its answer (unless the caller sets
+  /// its own): a peer that stops answering (inventory once did, every thread blocked) must not hold
+  /// an execution, a scan or a planning turn for ever. The caller sees DEADLINE_EXCEEDED, which the
+  /// dispatcher treats as an outage: the action pauses and resumes, and inventory keeps each change
+  /// request's answer, so nothing is applied twice.
   public func peerClient(_ peer: ServiceName) throws -> (GRPCClient<HTTP2ClientTransport.Posix>, ClientConnections) {
     guard self.settings.service.peers.contains(peer) else {
       throw SettingsError.invalid(key: "\(peer.key).addr", reason: "\(self.settings.service.rawValue) does not call \(peer.rawValue) (ServiceName.peers)")
@@ -137,7 +145,8 @@ extension ServiceEnvironment {
       throw SettingsError.invalid(key: "auth.service.token", reason: "cannot read \(self.settings.serviceTokenPath)")
     }
     let client = try ClientFactory.makeClient(
-      address: address, tls: self.settings.tls, credentials: ClientCredentialsInterceptor(tokenFile: token))
+      address: address, tls: self.settings.tls, credentials: ClientCredentialsInterceptor(tokenFile: token),
+      callTimeout: .seconds(self.settings.peerCallTimeoutSeconds))
     return (client, ClientConnections(client))
   }
 }

@@ -100,6 +100,8 @@ public struct ServiceSettings: Sendable {
   public var maxConnections: Int
   /// The furthest ahead, in days, an accepted token may expire.
   public var tokenMaxDays: Int
+  /// How long a call to a peer service waits for its answer when the caller sets no timeout of its own.
+  public var peerCallTimeoutSeconds: Int
 
   /// Every key read by `init(reader:service:)`.
   public static func documentation(for service: ServiceName) -> [SettingDoc] {
@@ -130,6 +132,8 @@ public struct ServiceSettings: Sendable {
       SettingDoc("grpc.connection.keepalive.seconds", "int", "60",
                  "ping a connection silent for this long; no answer within 20 s closes it (half-open peers)"),
       SettingDoc("grpc.max.connections", "int", "512", "connections held at once; one more is closed as soon as it is accepted"),
+      SettingDoc("peer.call.timeout.seconds", "int", "120",
+                 "a call to another service not answered in this time fails DEADLINE_EXCEEDED (an execution pauses and resumes)"),
     ]
     for peer in ServiceName.allCases where peer != service {
       docs.append(SettingDoc("\(peer.key).addr", "host:port", "127.0.0.1:\(peer.defaultGRPCPort)", "address of \(peer.rawValue)"))
@@ -181,6 +185,10 @@ public struct ServiceSettings: Sendable {
     self.handshakeTimeoutSeconds = reader.int(forKey: "grpc.handshake.timeout.seconds", default: 10)
     self.maxConnections = reader.int(forKey: "grpc.max.connections", default: 512)
     self.tokenMaxDays = reader.int(forKey: "auth.token.max.days", default: 30)
+    self.peerCallTimeoutSeconds = reader.int(forKey: "peer.call.timeout.seconds", default: 120)
+    guard (1...3600).contains(self.peerCallTimeoutSeconds) else {
+      throw SettingsError.invalid(key: "peer.call.timeout.seconds", reason: "must be 1–3600")
+    }
     guard (1...366).contains(self.tokenMaxDays) else {
       throw SettingsError.invalid(key: "auth.token.max.days", reason: "must be 1–366")
     }

@@ -44,6 +44,16 @@ final class Helper: @unchecked Sendable {
     throw ClusterError("\(self.script) did not listen on \(self.port): \((try? String(contentsOfFile: self.dir + "/helper.log", encoding: .utf8)) ?? "")")
   }
 
+  /// Stops the helper dead (SIGSTOP) without closing anything: its peers' connections stay open
+  /// and new ones are accepted by the kernel, but nothing is answered until `resume`.
+  func freeze() {
+    if let process = self.process, process.isRunning { kill(process.processIdentifier, SIGSTOP) }
+  }
+
+  func resume() {
+    if let process = self.process, process.isRunning { kill(process.processIdentifier, SIGCONT) }
+  }
+
   func stop() {
     guard let process = self.process, process.isRunning else { return }
     kill(process.processIdentifier, SIGKILL)

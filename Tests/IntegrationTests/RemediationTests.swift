@@ -612,17 +612,36 @@ struct RemediationTests {
     #expect(failed == 0)
   }
 
-  /// An inventory outage in the middle of a `count`-action batch: `cut` it once 20 have completed;
+  @Test("inventory that stops answering (connections open, nothing said) in the middle of a batch: its calls end at peer.call.timeout.seconds, the batch answers, no action fails for it, and after it answers again one call completes each exactly once")
+  func inventorySilent() async throws {
+    // inventory once stopped answering with every thread blocked: without a bound on each call,
+    // an execution waited on it for ever (and with it the operator's execute).
+    let count = 60
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fp-silent-\(UUID().uuidString.prefix(8))").path
+    let relay = try Helper("tcp_relay.py", dir: dir, arguments: ["--target-file", dir + "/target"])
+    defer { relay.stop(); try? FileManager.default.removeItem(atPath: dir) }
+    let (f, proxy, _) = try await Self.crashBatch(
+      count: count, dispatcherArguments: ["--inventory-addr", "127.0.0.1:\(relay.port)", "--peer-call-timeout-seconds", "3"]
+    ) { f in
+      try "\(f.cluster.grpcPort(.inventory))".write(toFile: dir + "/target", atomically: true, encoding: .utf8)
+      try relay.start()
+    }
+    try await Self.outage(f, proxy, count: count, completedBeforeCut: 10) { relay.freeze() } restore: { relay.resume() }
+    let failed = try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM audit WHERE to_state = 'failed'") ?? 0 }
+    #expect(failed == 0)
+  }
+
+  /// An inventory outage in the middle of a `count`-action batch: `cut` it once `completedBeforeCut` have completed;
   /// the batch answers every action, none failed, the rest paused; a call while it is down pauses
   /// them again (`whileDown` checks more); after `restore` one call completes the rest, each
   /// bucket written once in moto, and the audit chain verifies.
   static func outage(
-    _ f: AWSFixture, _ proxy: FaultProxy, count: Int, cut: () async throws -> Void, whileDown: () throws -> Void = {},
+    _ f: AWSFixture, _ proxy: FaultProxy, count: Int, completedBeforeCut: Int = 20, cut: () async throws -> Void, whileDown: () throws -> Void = {},
     restore: () async throws -> Void
   ) async throws {
     let completed = { try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) ?? 0 } }
     let batch = Task { try await f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) } }
-    #expect(try await Cluster.eventually(timeout: 60) { try completed() >= 20 })
+    #expect(try await Cluster.eventually(timeout: 60) { try completed() >= completedBeforeCut })
     try await cut()
     let first = try await batch.value
     #expect(first.actions.count + first.notRun.count == count, "every action asked about is answered")
