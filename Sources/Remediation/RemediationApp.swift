@@ -27,7 +27,7 @@ public enum RemediationApp {
 
   /// The one assembly function, used by `main`, the tests and `fixpoint up`.
   public static func build(_ env: ServiceEnvironment) async throws -> ServiceComponents {
-    let store = try Store(path: env.settings.databasePath, migrations: FindingStore.migrations + [AuditChain.migration, ActionStore.migration, PolicyBook.migration, FindingStore.planningMigration])
+    let store = try Store(path: env.settings.databasePath, migrations: FindingStore.migrations + [AuditChain.migration, ActionStore.migration, PolicyBook.migration, FindingStore.planningMigration, ActionStore.configurationMigration])
     let book = try PolicyBook(configured: try PolicyDefaults(reader: env.reader), store: store)
     let r = env.reader
     let autoSuggest = r.bool(forKey: "dispatcher.auto.suggest", default: true)

@@ -31,7 +31,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func suggestAction(request: Fixpoint_V1_SuggestActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    try await self.executor.suggest(request, by: try currentPrincipal())
+    try await self.executor.actions.answer(try await self.executor.suggest(request, by: try currentPrincipal()))
   }
 
   func listActions(request: Fixpoint_V1_ListActionsRequest, context: ServerContext) async throws -> Fixpoint_V1_ListActionsResponse {
@@ -46,11 +46,11 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func approveAction(request: Fixpoint_V1_ApproveActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    try await self.executor.approve(request, by: try currentPrincipal())
+    try await self.executor.actions.answer(try await self.executor.approve(request, by: try currentPrincipal()))
   }
 
   func rejectAction(request: Fixpoint_V1_RejectActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    try await self.executor.reject(request, by: try currentPrincipal())
+    try await self.executor.actions.answer(try await self.executor.reject(request, by: try currentPrincipal()))
   }
 
   func executeAction(request: Fixpoint_V1_ExecuteActionRequest, context: ServerContext) async throws -> Fixpoint_V1_ExecuteActionResponse {
@@ -64,7 +64,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func rollbackAction(request: Fixpoint_V1_RollbackActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
-    try await self.executor.rollback(request, by: try currentPrincipal())
+    try await self.executor.actions.answer(try await self.executor.rollback(request, by: try currentPrincipal()))
   }
 
   func getAuditTrail(request: Fixpoint_V1_GetAuditTrailRequest, context: ServerContext) async throws -> Fixpoint_V1_GetAuditTrailResponse {

@@ -49,6 +49,37 @@ struct LifecycleTests {
     return db
   }
 
+  @Test("a store written before actions kept their resource document beside the message upgrades: the document moves out of the message, loads skip it, answers have it")
+  func configurationMigration() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("fp-actions-\(UUID())/dispatcher.sqlite").path
+    let before = FindingStore.migrations + [AuditChain.migration, ActionStore.migration, PolicyBook.migration, FindingStore.planningMigration]
+    let configuration = Google_Protobuf_Struct(fields: ["public_access_block": .init(boolValue: false), "name": .init(stringValue: "b")])
+    let action = Fixpoint_V1_Action.with {
+      $0.id = "act_0001"
+      $0.findingID = "fnd_0001"
+      $0.handler = "S3BucketPublicAccessBlock"
+      $0.state = .approved
+      $0.currentConfiguration = configuration
+    }
+    do {
+      let old = try Store(path: path, migrations: before)
+      try old.pool.write { db in
+        try db.execute(
+          sql: """
+            INSERT INTO action (id, finding_id, handler, state, resource_id, tier, message, created_at, updated_at)
+            VALUES ('act_0001', 'fnd_0001', 'S3BucketPublicAccessBlock', 3, 'res_1', 1, ?, 0, 0)
+            """, arguments: [try action.serializedData()])
+      }
+    }
+    let store = try Store(path: path, migrations: before + [ActionStore.configurationMigration])
+    let (loaded, answered) = try store.pool.read { db in
+      (try ActionStore.load("act_0001", in: db), try ActionStore.withConfiguration(try ActionStore.load("act_0001", in: db), in: db))
+    }
+    #expect(!loaded.hasCurrentConfiguration && answered == action)
+    let stored = try store.pool.read { try Data.fetchOne($0, sql: "SELECT configuration FROM action WHERE id = 'act_0001'") }
+    #expect(try stored.map { try Google_Protobuf_Struct(serializedBytes: $0) } == configuration)
+  }
+
   @Test("an untouched chain verifies; an edit, a deletion or an insertion is found at its row")
   func tamper() throws {
     #expect(try Self.chain(10).read { try AuditChain.verify(in: $0) }.valid)

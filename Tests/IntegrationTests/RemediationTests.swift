@@ -64,8 +64,20 @@ struct RemediationTests {
     all.append(("KMSKeyRotation", "kms_key", plainKey.name, "KMS.4", { same($0["kms.rotation"], true) }))
     // Suggested while the bucket's policy makes it public (S3.2 fails); the loop's S3.8 fix closes
     // it before this runs, so executing it is a recorded no-op.
-    let overtaken = try await f.suggest(try await f.resource("s3_bucket", "fp-bad-bucket"), control: "S3.2")
+    let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
+    let overtaken = try await f.suggest(bucket, control: "S3.2")
     #expect(overtaken.handler == "S3BucketPublicAccessBlock" && !overtaken.plannedDiff.isEmpty)
+    // The resource document it was suggested on is answered by SuggestAction, GetAction and
+    // ListActions, and stored beside the message, not in it (loads for the lifecycle skip it).
+    let shown = try await f.dispatcher { try await $0.getAction(.with { $0.actionID = overtaken.id }) }
+    let listed = try await f.dispatcher { try await $0.listActions(.with { $0.resourceID = bucket.id }) }.actions.first { $0.id == overtaken.id }
+    #expect(overtaken.currentConfiguration == bucket.configuration && shown.currentConfiguration == bucket.configuration
+      && listed?.currentConfiguration == bucket.configuration)
+    let (message, configuration) = try f.cluster.query(.dispatcher) { db in
+      try Row.fetchOne(db, sql: "SELECT message, configuration FROM action WHERE id = ?", arguments: [overtaken.id]).map { ($0["message"] as Data, $0["configuration"] as Data?) }
+    } ?? (Data(), nil)
+    #expect(try !Fixpoint_V1_Action(serializedBytes: message).hasCurrentConfiguration)
+    #expect(try configuration.map { try Google_Protobuf_Struct(serializedBytes: $0) } == bucket.configuration)
     var done: [Fixpoint_V1_Action] = []
     for (handler, type, name, control, _) in all {
       let resource = try await f.resource(type, name)
