@@ -222,7 +222,9 @@ struct RemediationTests {
 
   @Test("approvals: the requester cannot approve, env=prod, tier 3 and handler overrides need approval, expired approvals block, tier 3 waits for windows; tampering is found")
   func approvals() async throws {
-    let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-approval-required", "false", "--dispatcher-approval-ttl-seconds", "2"])
+    // Approvals last 6 s: the expiry below waits them out; the tier-3 approval must outlive its
+    // execute on a loaded machine (at 2 s it once did not, under the whole suite).
+    let f = try await AWSFixture.make(dispatcherArguments: ["--dispatcher-approval-required", "false", "--dispatcher-approval-ttl-seconds", "6"])
     let approver = try await f.cluster.token(role: .approver, subject: "bob")
     // fp-good-bucket is tagged env=prod.
     let prod = try await f.suggest(try await f.resource("s3_bucket", "fp-good-bucket"), control: "S3.17")
@@ -238,7 +240,7 @@ struct RemediationTests {
     }
     let approved = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = prod.id; $0.comment = "ok" }) }
     #expect(approved.state == .approved && approved.approved.subject == "bob")
-    try await Task.sleep(for: .milliseconds(2500))
+    try await Task.sleep(for: .milliseconds(6500))
     let expired = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [prod.id] }) }
     #expect(expired.notRun.map(\.cause) == [.approvalExpired] && expired.notRun[0].reason.contains("expired"), "\(expired)")
 
