@@ -68,9 +68,21 @@ struct ActionStore: Sendable {
     try await self.store.read { db in try Self.withConfiguration(action, in: db) }
   }
 
+  /// An action as the RPCs answer it, from a row of `message, configuration`.
+  static func answered(_ row: Row) throws -> Fixpoint_V1_Action {
+    var action = try Fixpoint_V1_Action(serializedBytes: row["message"] as Data)
+    if let configuration = row["configuration"] as Data? { action.currentConfiguration = try Google_Protobuf_Struct(serializedBytes: configuration) }
+    return action
+  }
+
   func get(_ id: String) async throws -> Fixpoint_V1_Action {
     try Validate.id(id, field: "action_id", prefix: "act")
-    return try await self.store.read { db in try Self.withConfiguration(try Self.load(id, in: db), in: db) }
+    return try await self.store.read { db in
+      guard let row = try Row.fetchOne(db, sql: "SELECT message, configuration FROM action WHERE id = ?", arguments: [id]) else {
+        throw ServiceError.notFound(kind: "action", id: id)
+      }
+      return try Self.answered(row)
+    }
   }
 
   /// Stores `action`; its `current_configuration` only when inserting (it never changes after).
@@ -155,11 +167,7 @@ struct ActionStore: Sendable {
     let bound = StatementArguments(arguments + [page.size, page.offset]) ?? []
     let actions = try await self.store.read { db in
       try Row.fetchAll(db, sql: "SELECT message, configuration FROM action \(whereClause) ORDER BY created_at DESC, id LIMIT ? OFFSET ?", arguments: bound)
-        .map { row in
-          var action = try Fixpoint_V1_Action(serializedBytes: row["message"] as Data)
-          if let configuration = row["configuration"] as Data? { action.currentConfiguration = try Google_Protobuf_Struct(serializedBytes: configuration) }
-          return action
-        }
+        .map(Self.answered)
     }
     return (actions, page)
   }

@@ -132,7 +132,7 @@ extension Executor {
     // verification) is rolled back from that snapshot.
     var snapshotID: String?
     var reason = reason
-    let changeRequest = Self.changeRequestID(try await self.actions.get(id))
+    let changeRequest = Self.changeRequestID(try await self.store.read { db in try ActionStore.load(id, in: db) })
     do {
       snapshotID = try await self.inventory.getSnapshot(.with { $0.changeRequestID = changeRequest }).id
     } catch let error as RPCError where error.code == .notFound {

@@ -24,7 +24,7 @@ extension Executor {
         }
         for id in stuck {
           if Task.isShuttingDownGracefully { return }
-          let action = try await self.actions.get(id)
+          let action = try await self.store.read { db in try ActionStore.load(id, in: db) }
           try await self.resourceLocks.run(action.resource.resourceID) {
             do {
               let outcome = try await self.perform(action)

@@ -10,7 +10,7 @@ extension Executor {
   func rollback(_ request: Fixpoint_V1_RollbackActionRequest, by actor: Principal) async throws -> Fixpoint_V1_Action {
     try Validate.id(request.actionID, field: "action_id", prefix: "act")
     try Validate.text(request.comment, field: "comment", max: 2000, required: false)
-    let action = try await self.actions.get(request.actionID)
+    let action = try await self.store.read { db in try ActionStore.load(request.actionID, in: db) }
     guard action.state == .completed || action.state == .failed else {
       try Lifecycle.check(from: action.state, to: .rolledBack)
       return action
