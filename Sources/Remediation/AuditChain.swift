@@ -1,9 +1,7 @@
 import Crypto
 import FixpointCore
-import FixpointProtocol
 import Foundation
 import GRDB
-import SwiftProtobuf
 
 /// The append-only audit trail: every transition with actor, time, comment and details, each
 /// entry carrying SHA-256 over its content and the previous entry's hash. Editing, inserting or
@@ -85,16 +83,14 @@ enum AuditChain {
   }
 
   /// Walks the whole chain; the first broken entry and why, or valid.
-  static func verify(in db: Database) throws -> Fixpoint_V1_VerifyAuditChainResponse {
+  static func verify(in db: Database) throws -> Check {
     var previous = Self.genesis
     var expected: Int64 = 1
     var checked: Int64 = 0
     let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY sequence")
     while let row = try cursor.next() {
       let sequence: Int64 = row["sequence"]
-      func broken(_ problem: String) -> Fixpoint_V1_VerifyAuditChainResponse {
-        .with { $0.valid = false; $0.entriesChecked = checked; $0.brokenAtSequence = sequence; $0.problem = problem }
-      }
+      func broken(_ problem: String) -> Check { Check(valid: false, entriesChecked: checked, brokenAtSequence: sequence, problem: problem) }
       if sequence != expected { return broken("entry \(expected) is missing (deleted), or \(sequence) was inserted") }
       if row["previous_hash"] as String != previous {
         return broken("entry \(sequence) does not follow entry \(sequence - 1): an entry before it was edited, inserted or deleted")
@@ -104,25 +100,15 @@ enum AuditChain {
       expected += 1
       checked += 1
     }
-    return .with { $0.valid = true; $0.entriesChecked = checked }
+    return Check(valid: true, entriesChecked: checked)
   }
 
-  static func proto(_ row: Row) -> Fixpoint_V1_AuditEntry {
-    .with { e in
-      e.sequence = row["sequence"]
-      e.actionID = row["action_id"]
-      e.fromState = row["from_state"]
-      e.toState = row["to_state"]
-      e.actor = .with {
-        $0.subject = row["actor"]
-        $0.role = row["role"]
-        $0.time = .init(date: Date(timeIntervalSince1970: row["at"]))
-      }
-      e.comment = row["comment"]
-      if let details = try? Google_Protobuf_Struct(jsonString: row["details"]) { e.details = details }
-      e.hash = row["hash"]
-      e.previousHash = row["previous_hash"]
-    }
+  /// What `verify` found: valid, or the first broken entry and why.
+  struct Check: Sendable {
+    var valid: Bool
+    var entriesChecked: Int64
+    var brokenAtSequence: Int64 = 0
+    var problem = ""
   }
 }
 

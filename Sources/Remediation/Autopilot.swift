@@ -1,5 +1,4 @@
 import FixpointCore
-import FixpointProtocol
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -65,8 +64,8 @@ final class Autopilot: Service, Sendable {
     let outcome: String
     var resolve = false
     do {
-      let action = try await self.executor.suggest(.with { $0.findingID = finding.id }, by: Executor.system)
-      outcome = "action \(action.id) (\(Lifecycle.name(action.state)))"
+      let action = try await self.executor.suggest(findingID: finding.id, by: Executor.system)
+      outcome = "action \(action.id) (\(action.state))"
       if action.state == .approved, !action.requiresApproval { self.schedule.withLock { $0.due = true } }
     } catch is Executor.InventoryUnavailable {
       // Left unplanned: the next turn tries again once inventory answers.
@@ -99,9 +98,9 @@ final class Autopilot: Service, Sendable {
     }
     guard due else { return }
     let approved = try await self.executor.store.read { db in
-      try Data.fetchAll(db, sql: "SELECT message FROM action WHERE state = ? ORDER BY created_at", arguments: [Fixpoint_V1_ActionState.approved.rawValue])
+      try Data.fetchAll(db, sql: "SELECT message FROM action WHERE state = ? ORDER BY created_at", arguments: [ActionState.approved.rawValue])
     }
-    let automatic = try approved.map { try Fixpoint_V1_Action(serializedBytes: $0) }
+    let automatic = try approved.map(Action.init(serializedBytes:))
       .filter { !$0.requiresApproval && $0.requested.subject == Executor.system.subject }
     let waiting = self.schedule.withLock { s in
       let still = Set(automatic.map(\.id))
@@ -110,13 +109,13 @@ final class Autopilot: Service, Sendable {
     }
     let ids = automatic.filter { (waiting[$0.id] ?? now) <= now }.map(\.id)
     guard !ids.isEmpty else { return }
-    let execution = try await self.executor.execute(.with { $0.actionIds = ids }, by: Executor.system)
+    let execution = try await self.executor.execute(ids, by: Executor.system)
     let after = Date()
     self.schedule.withLock { s in
       for id in ids { s.retryAt[id] = nil }
       for n in execution.notRun {
         s.retryAt[n.actionID] = switch n.cause {
-        case .windowClosed where n.hasNextWindowOpensAt: n.nextWindowOpensAt.date
+        case .windowClosed where n.nextWindowOpensAt != nil: n.nextWindowOpensAt!
         case .inventoryUnavailable: after.addingTimeInterval(5)
         default: after.addingTimeInterval(Self.retryDelay)
         }

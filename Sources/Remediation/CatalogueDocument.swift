@@ -1,5 +1,4 @@
 import FixpointControls
-import FixpointProtocol
 import Foundation
 
 /// `docs/catalogue.md`, written from the code's own metadata: the frameworks, every control (what
@@ -99,23 +98,7 @@ public enum CatalogueDocument {
 
   static func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
 
-  static func tier(_ tier: Fixpoint_V1_Tier) -> String {
-    switch tier {
-    case .t1AutoSafe: "1"
-    case .t2Verify: "2"
-    case .t3ChangeWindow: "3"
-    default: "?"
-    }
-  }
+  static func tier(_ tier: Tier) -> String { "\(tier.rawValue)" }
 
-  static func risk(_ risk: Fixpoint_V1_Severity) -> String {
-    switch risk {
-    case .info: "info"
-    case .low: "low"
-    case .medium: "medium"
-    case .high: "high"
-    case .critical: "critical"
-    default: "?"
-    }
-  }
+  static func risk(_ risk: Severity) -> String { risk == .informational ? "info" : risk.rawValue }
 }

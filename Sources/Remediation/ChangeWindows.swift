@@ -1,5 +1,4 @@
 import FixpointCore
-import FixpointProtocol
 import Foundation
 
 /// A change window: it opens at each minute its cron expression matches (in its time zone) and
@@ -8,19 +7,21 @@ struct ChangeWindow: Sendable {
   let cron: CronExpression
   let duration: TimeInterval
   let timeZone: TimeZone
-  let proto: Fixpoint_V1_ChangeWindow
+  /// The cron expression as given, and the zone's name as given ("" for UTC).
+  let cronText: String
+  let timeZoneName: String
 
-  init(_ proto: Fixpoint_V1_ChangeWindow) throws(ServiceError) {
-    self.cron = try CronExpression(proto.cron)
-    guard (60...(7 * 86_400)).contains(proto.durationSeconds) else {
+  init(cron: String, durationSeconds: Int64, timeZone: String) throws(ServiceError) {
+    self.cron = try CronExpression(cron)
+    guard (60...(7 * 86_400)).contains(durationSeconds) else {
       throw .invalidArgument(field: "duration_seconds", reason: "must be between 60 and 604800")
     }
-    guard let zone = TimeZone(identifier: proto.timeZone.isEmpty ? "UTC" : proto.timeZone) else {
-      throw .invalidArgument(field: "time_zone", reason: "'\(proto.timeZone)' is not a time zone name such as Europe/Berlin")
+    guard let zone = TimeZone(identifier: timeZone.isEmpty ? "UTC" : timeZone) else {
+      throw .invalidArgument(field: "time_zone", reason: "'\(timeZone)' is not a time zone name such as Europe/Berlin")
     }
-    self.duration = TimeInterval(proto.durationSeconds)
+    self.duration = TimeInterval(durationSeconds)
     self.timeZone = zone
-    self.proto = proto
+    (self.cronText, self.timeZoneName) = (cron, timeZone)
   }
 
   /// Whether the window is open at `date`: some minute within the last `duration` matched.
@@ -44,11 +45,9 @@ struct ChangeWindow: Sendable {
     }
     do {
       return try list.map { item in
-        try ChangeWindow(.with {
-          $0.cron = item["cron"] as? String ?? ""
-          $0.durationSeconds = Int64(item["duration_seconds"] as? Int ?? 0)
-          $0.timeZone = item["time_zone"] as? String ?? "UTC"
-        })
+        try ChangeWindow(
+          cron: item["cron"] as? String ?? "", durationSeconds: Int64(item["duration_seconds"] as? Int ?? 0),
+          timeZone: item["time_zone"] as? String ?? "UTC")
       }
     } catch let error as ServiceError {
       throw SettingsError.invalid(key: "dispatcher.change.windows", reason: "\(error)")

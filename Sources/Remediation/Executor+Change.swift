@@ -1,41 +1,32 @@
 import FixpointControls
 import FixpointCore
 import FixpointDocuments
-import FixpointProtocol
 import Foundation
 import GRDB
 import GRPCCore
-import GRPCNIOTransportHTTP2Posix
 import Logging
-import SwiftProtobuf
 
 /// One action's change: applied through inventory with a snapshot, verified by its control, recorded as completed or failed.
 extension Executor {
   /// How an action's change ended, for `finish`.
-  enum Outcome { case changed(snapshotID: String, applied: [Fixpoint_V1_PathDiff], note: String), alreadyCompliant(snapshotID: String) }
+  enum Outcome { case changed(snapshotID: String, applied: [PathDiff], note: String), alreadyCompliant(snapshotID: String) }
 
   /// The cloud part of an execution, one inventory call that is safe to repeat: inventory reads
   /// the fields fresh, stores the snapshot, re-validates (already compliant → nothing written),
   /// writes and reads back. A repeat after a crash reuses the snapshot and the first answer.
-  func perform(_ action: Fixpoint_V1_Action) async throws -> Outcome {
+  func perform(_ action: Action) async throws -> Outcome {
     // Batch selection never runs guidance; one approved and left executing by an older version fails here, named.
     guard !action.isGuidanceOnly else { throw ServiceError.failedPrecondition(Self.guidanceOnly(action)) }
     let reverts = HandlerCatalogue.byName[action.handler]?.info.revertsToBaseline == true
     let control = reverts ? nil : try await self.control(of: action)
-    let applied = try await self.callInventory("apply the change") {
-      try await self.inventory.applyChange(.with {
-        $0.requestID = Self.changeRequestID(action)
-        $0.changeSet = action.changeSet
-        $0.snapshot = true
-        if HandlerCatalogue.byName[action.handler]?.info.deliversNewAccessKey == true { $0.newAccessKeySink = self.handlerConfig.iamKeySink }
-      })
-    }
+    let keySink = HandlerCatalogue.byName[action.handler]?.info.deliversNewAccessKey == true ? self.handlerConfig.iamKeySink : nil
+    let applied = try await self.inventory.apply(action.changeSet, requestID: Self.changeRequestID(action), newAccessKeySink: keySink)
     // inventory re-read the fields after writing (or found them in place): when the control passes
     // on that read it is the verification; otherwise read again, bounded (eventual consistency).
     if let control {
-      try await self.verify(action.changeSet, control: control, after: applied.hasAfter ? applied.after : nil)
+      try await self.verify(action.changeSet, control: control, after: applied.after)
     } else {
-      try await self.verifyValues(action.changeSet, after: applied.hasAfter ? applied.after : nil)
+      try await self.verifyValues(action.changeSet, after: applied.after)
     }
     if applied.diffs.isEmpty { return .alreadyCompliant(snapshotID: applied.snapshotID) }
     let note = applied.newAccessKeyID.isEmpty ? "" : "; new access key \(applied.newAccessKeyID) delivered to \(self.handlerConfig.iamKeySink)"
@@ -43,12 +34,12 @@ extension Executor {
   }
 
   /// The request id of an action's change in inventory (and so of its snapshot): one per attempt.
-  static func changeRequestID(_ action: Fixpoint_V1_Action) -> String {
+  static func changeRequestID(_ action: Action) -> String {
     action.attempt <= 1 ? "\(action.id)-apply" : "\(action.id)-apply-\(action.attempt)"
   }
 
   /// The control an action fixes: the one its finding names, as its handler resolves it.
-  func control(of action: Fixpoint_V1_Action) async throws -> any Control {
+  func control(of action: Action) async throws -> any Control {
     guard let handler = HandlerCatalogue.byName[action.handler] else {
       throw ServiceError.failedPrecondition("action \(action.id) names the unknown handler \(action.handler)")
     }
@@ -62,15 +53,11 @@ extension Executor {
   /// Passes when `control` passes on a fresh read of the resource: first `after` (inventory's read
   /// right after the change), then new reads, a bounded number of times, for eventual
   /// consistency. Not "the values written are there": the control itself must pass.
-  func verify(_ changeSet: Fixpoint_V1_ChangeSet, control: any Control, after: Google_Protobuf_Struct?) async throws {
+  func verify(_ changeSet: ChangeSet, control: any Control, after: JSONValue?) async throws {
     let parameters = self.handlerConfig.parameters(for: control.id)
     var document = after
     for attempt in 1...5 {
-      if document == nil {
-        document = try await self.callInventory("verify the change") {
-          try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).after
-        }
-      }
+      if document == nil { document = try await self.inventory.read(changeSet) ?? [:] }
       let verdict = Self.verdict(of: control, on: document!, parameters: parameters)
       if verdict == .pass { return }
       if attempt == 5 { throw ServiceError.failedPrecondition("verification failed: \(control.id) does not pass after the change: \(verdict)") }
@@ -81,14 +68,10 @@ extension Executor {
 
   /// For a handler no control verifies (RevertToBaseline): each written field reads back as
   /// planned, on inventory's read after the change and then fresh reads, bounded.
-  func verifyValues(_ changeSet: Fixpoint_V1_ChangeSet, after: Google_Protobuf_Struct?) async throws {
+  func verifyValues(_ changeSet: ChangeSet, after: JSONValue?) async throws {
     var document = after
     for attempt in 1...5 {
-      if document == nil {
-        document = try await self.callInventory("verify the change") {
-          try await self.inventory.applyChange(.with { $0.changeSet = changeSet; $0.dryRun = true }).after
-        }
-      }
+      if document == nil { document = try await self.inventory.read(changeSet) ?? [:] }
       let differing = RevertToBaseline.verdict(changeSet, after: document!)
       if differing.isEmpty { return }
       if attempt == 5 { throw ServiceError.failedPrecondition("verification failed: \(differing.joined(separator: ", ")) do not read back as planned") }
@@ -97,12 +80,12 @@ extension Executor {
     }
   }
 
-  /// The control's verdict on a document as inventory answers it.
-  static func verdict(of control: any Control, on document: Google_Protobuf_Struct, parameters: Parameters) -> Verdict {
-    control.evaluate((try? JSONValue(document)) ?? [:], parameters)
+  /// The control's verdict on a resource's document.
+  static func verdict(of control: any Control, on document: JSONValue, parameters: Parameters) -> Verdict {
+    control.evaluate(document, parameters)
   }
 
-  func finish(_ id: String, actor: Principal, outcome: Outcome) async throws -> Fixpoint_V1_Action {
+  func finish(_ id: String, actor: Principal, outcome: Outcome) async throws -> Action {
     let window = TimeInterval(self.policy.rollbackWindowSeconds)
     let actions = self.actions
     return try await self.store.write { db in
@@ -116,17 +99,17 @@ extension Executor {
       case .alreadyCompliant: comment = "already compliant: recorded as a no-op"
       }
       try actions.transition(&action, to: .completed, actor: actor, comment: comment, reason: applied, in: db) { a in
-        a.completedAt = .init(date: Date())
+        a.completedAt = Date()
         switch outcome {
         case .changed(let snapshotID, _, _), .alreadyCompliant(let snapshotID): a.snapshotID = snapshotID
         }
-        if case .changed = outcome, a.reversible { a.rollbackDeadline = .init(date: Date().addingTimeInterval(window)) }
+        if case .changed = outcome, a.reversible { a.rollbackDeadline = Date().addingTimeInterval(window) }
       }
       return action
     }
   }
 
-  func fail(_ id: String, actor: Principal, reason: String) async throws -> Fixpoint_V1_Action {
+  func fail(_ id: String, actor: Principal, reason: String) async throws -> Action {
     let actions = self.actions
     // A change that failed after inventory took its snapshot (a partial write, a failed
     // verification) is rolled back from that snapshot.
@@ -134,9 +117,7 @@ extension Executor {
     var reason = reason
     let changeRequest = Self.changeRequestID(try await self.store.read { db in try ActionStore.load(id, in: db) })
     do {
-      snapshotID = try await self.inventory.getSnapshot(.with { $0.changeRequestID = changeRequest }).id
-    } catch let error as RPCError where error.code == .notFound {
-      snapshotID = nil  // nothing was snapshotted, so nothing was written
+      snapshotID = try await self.inventory.snapshotID(forChange: changeRequest)  // nil: nothing was snapshotted, so nothing was written
     } catch {
       reason += "; whether a change was made is unknown: inventory's snapshot for \(changeRequest) could not be looked up (\(error))"
       self.logger.error("snapshot lookup failed", metadata: ["action": "\(id)", "error": "\(error)"])
@@ -159,7 +140,7 @@ extension Executor {
       return try await self.store.write { db in
         var action = try ActionStore.load(id, in: db)
         action.failureReason += "; the automatic rollback failed: \(error)"
-        try ActionStore.save(action, openKey: nil, in: db)
+        try ActionStore.save(action, in: db)
         _ = try AuditChain.append(
           actionID: id, from: "failed", to: "failed", actor: Self.system, comment: "automatic rollback failed",
           details: ["reason": "\(error)", "snapshot_id": action.snapshotID], in: db)

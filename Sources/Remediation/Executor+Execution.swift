@@ -1,63 +1,61 @@
 import FixpointControls
 import FixpointCore
 import FixpointDocuments
-import FixpointProtocol
 import Foundation
 import GRDB
 import GRPCCore
-import GRPCNIOTransportHTTP2Posix
 import Logging
-import SwiftProtobuf
 
 /// Executing a batch: which actions run, each tier within its limits, paused on an outage, retried by an operator.
 extension Executor {
   /// What an ExecuteAction call did: the actions that ran, as they ended, and every other action
   /// it was asked about with the reason it did not run.
   struct Execution: Sendable {
-    var ran: [Fixpoint_V1_Action] = []
+    var ran: [Action] = []
     var notRun: [NotRun] = []
   }
 
-  func execute(_ request: Fixpoint_V1_ExecuteActionRequest, by actor: Principal) async throws -> Execution {
-    guard request.allApproved != !request.actionIds.isEmpty else {
+  /// Executes the actions `ids` names, or with `allApproved` every approved one; with `dryRun`
+  /// plans each on a fresh read and changes nothing; with `retryFailed` first puts the named
+  /// failed actions back for a new attempt.
+  func execute(_ ids: [String], allApproved: Bool = false, dryRun: Bool = false, retryFailed: Bool = false, by actor: Principal) async throws
+    -> Execution
+  {
+    guard allApproved != !ids.isEmpty else {
       throw ServiceError.invalidArgument(field: "action_ids", reason: "give action ids, or all_approved, not both")
     }
-    var ids = request.actionIds
+    var ids = ids
     for (i, id) in ids.enumerated() { try Validate.id(id, field: "action_ids[\(i)]", prefix: "act") }
-    if request.retryFailed {
-      guard !request.allApproved, !request.dryRun else {
+    if retryFailed {
+      guard !allApproved, !dryRun else {
         throw ServiceError.invalidArgument(field: "retry_failed", reason: "name the failed actions in action_ids; not with all_approved or dry_run")
       }
       try await self.retry(ids, by: actor)
     }
-    if request.allApproved {
+    if allApproved {
       ids = try await self.store.read { db in
-        try String.fetchAll(db, sql: "SELECT id FROM action WHERE state = ? ORDER BY created_at", arguments: [Fixpoint_V1_ActionState.approved.rawValue])
+        try String.fetchAll(db, sql: "SELECT id FROM action WHERE state = ? ORDER BY created_at", arguments: [ActionState.approved.rawValue])
       }
     }
     let selected = ids
     let loaded = try await self.store.read { db in try selected.map { try ActionStore.load($0, in: db) } }
-    if request.dryRun {
-      var out: [Fixpoint_V1_Action] = []
+    if dryRun {
+      var out: [Action] = []
       for var action in loaded {
-        if !action.changeSet.operations.isEmpty {
-          action.plannedDiff = try await self.callInventory("plan the change") {
-            try await self.inventory.applyChange(.with { $0.changeSet = action.changeSet; $0.dryRun = true }).diffs
-          }
-        }
+        if !action.changeSet.operations.isEmpty { action.plannedDiff = try await self.inventory.plan(action.changeSet) }
         out.append(action)
       }
       return Execution(ran: out)
     }
     var execution = Execution()
-    var runnable: [Fixpoint_V1_Action] = []
+    var runnable: [Action] = []
     let now = Date()
     for action in loaded {
       if let refusal = self.refusal(of: action, at: now) { execution.notRun.append(refusal) } else { runnable.append(action) }
     }
-    if !runnable.isEmpty, let unreachable = await self.inventoryUnreachable() {
+    if !runnable.isEmpty, let unreachable = await self.inventory.unreachable() {
       // Nothing is started against an inventory that is not there: each action stays approved.
-      execution.notRun += runnable.map { a in .with { $0.actionID = a.id; $0.cause = .inventoryUnavailable; $0.reason = unreachable } }
+      execution.notRun += runnable.map { NotRun(actionID: $0.id, cause: .inventoryUnavailable, reason: unreachable) }
       runnable = []
     }
     let (allowed, held) = try await self.blastRadius(runnable)
@@ -85,8 +83,8 @@ extension Executor {
           a.attempt = attempt
           a.failureReason = ""
           a.snapshotID = ""
-          a.clearApproved()
-          a.clearApprovalExpiresAt()
+          a.approved = nil
+          a.approvalExpiresAt = nil
         }
       }
     }
@@ -118,7 +116,7 @@ extension Executor {
 
   /// How one action's execution ended for the caller.
   enum Ended: Sendable {
-    case ran(Fixpoint_V1_Action)
+    case ran(Action)
     case notRun(NotRun)
     var id: String {
       switch self {
@@ -142,11 +140,7 @@ extension Executor {
             return try await self.executeOne(id, by: actor, timeout: timeout)
           } catch {
             self.logger.error("recording an execution failed", metadata: ["action": "\(id)", "error": "\(error)"])
-            return .notRun(.with {
-              $0.actionID = id
-              $0.cause = .internalError
-              $0.reason = "the dispatcher could not record the outcome of action \(id): \(error)"
-            })
+            return .notRun(NotRun(actionID: id, cause: .internalError, reason: "the dispatcher could not record the outcome of action \(id): \(error)"))
           }
         }
       }
@@ -158,28 +152,13 @@ extension Executor {
           // Inventory went away mid-batch: what has not started stays approved, untouched, rather
           // than each action waiting on a dead connection in turn.
           done += ids[next...].map { id in
-            .notRun(.with { $0.actionID = id; $0.cause = .inventoryUnavailable; $0.reason = "not started: \(paused.reason)" })
+            .notRun(NotRun(actionID: id, cause: .inventoryUnavailable, reason: "not started: \(paused.reason)"))
           }
           next = ids.count
         }
         launch()
       }
       return done
-    }
-  }
-
-  /// Nil when inventory serves, or why not. Waits up to `patience` for its connection, so a call
-  /// made just after inventory came back (while the client is between reconnection attempts)
-  /// runs instead of answering "unavailable".
-  func inventoryUnreachable(patience: Duration = .seconds(10)) async -> String? {
-    var options = CallOptions.defaults
-    options.waitForReady = true
-    options.timeout = patience
-    do {
-      let status = try await self.inventoryHealth.check(.init(), options: options).status
-      return status == .serving ? nil : "inventory is not serving (\(status)); the action stays approved and runs on the next execute"
-    } catch {
-      return "inventory could not be reached within \(patience) (\(error)); the action stays approved and runs on the next execute"
     }
   }
 
@@ -192,14 +171,14 @@ extension Executor {
     // Only the call that moves the action to executing runs it: two calls can select the same
     // approved action (an operator's execute beside the automatic one), and the second used to
     // run it again once the first had finished, and then fail to record a second ending.
-    let (started, mine) = try await self.store.write { db -> (Fixpoint_V1_Action, Bool) in
+    let (started, mine) = try await self.store.write { db -> (Action, Bool) in
       var action = try ActionStore.load(id, in: db)
       guard action.state == .approved else { return (action, false) }
       try actions.transition(&action, to: .executing, actor: actor, comment: "", in: db)
       return (action, true)
     }
     guard mine else {
-      return .notRun(self.refusal(of: started, at: Date()) ?? .with { $0.actionID = id; $0.cause = .inProgress; $0.reason = "action \(id) is executing in another call" })
+      return .notRun(self.refusal(of: started, at: Date()) ?? NotRun(actionID: id, cause: .inProgress, reason: "action \(id) is executing in another call"))
     }
     return try await self.resourceLocks.run(started.resource.resourceID) {
       do {
@@ -223,6 +202,6 @@ extension Executor {
       try actions.transition(&action, to: .approved, actor: actor, comment: "paused: inventory unreachable", reason: reason, in: db)
     }
     self.logger.warning("execution paused", metadata: ["action": "\(id)", "error": "\(error)"])
-    return .with { $0.actionID = id; $0.cause = .inventoryUnavailable; $0.reason = reason }
+    return NotRun(actionID: id, cause: .inventoryUnavailable, reason: reason)
   }
 }

@@ -1,5 +1,4 @@
 import FixpointCore
-import FixpointProtocol
 import Foundation
 import GRDB
 import GRPCCore
@@ -20,7 +19,7 @@ extension Executor {
           // Only what an earlier process left: an action a live ExecuteAction started since is its.
           try String.fetchAll(
             db, sql: "SELECT id FROM action WHERE state = ? AND updated_at < ?",
-            arguments: [Fixpoint_V1_ActionState.executing.rawValue, self.startedAt])
+            arguments: [ActionState.executing.rawValue, self.startedAt])
         }
         for id in stuck {
           if Task.isShuttingDownGracefully { return }

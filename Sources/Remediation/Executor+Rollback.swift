@@ -1,5 +1,4 @@
 import FixpointCore
-import FixpointProtocol
 import Foundation
 import GRDB
 import GRPCCore
@@ -7,10 +6,10 @@ import Logging
 
 /// Rolling back a completed (or failed) action from its snapshot, within the window.
 extension Executor {
-  func rollback(_ request: Fixpoint_V1_RollbackActionRequest, by actor: Principal) async throws -> Fixpoint_V1_Action {
-    try Validate.id(request.actionID, field: "action_id", prefix: "act")
-    try Validate.text(request.comment, field: "comment", max: 2000, required: false)
-    let action = try await self.store.read { db in try ActionStore.load(request.actionID, in: db) }
+  func rollback(_ id: String, comment: String, by actor: Principal) async throws -> Action {
+    try Validate.id(id, field: "action_id", prefix: "act")
+    try Validate.text(comment, field: "comment", max: 2000, required: false)
+    let action = try await self.store.read { db in try ActionStore.load(id, in: db) }
     guard action.state == .completed || action.state == .failed else {
       try Lifecycle.check(from: action.state, to: .rolledBack)
       return action
@@ -18,23 +17,19 @@ extension Executor {
     guard action.reversible else { throw ServiceError.failedPrecondition("action \(action.id) (\(action.handler)) is not reversible") }
     guard !action.snapshotID.isEmpty else { throw ServiceError.failedPrecondition("action \(action.id) changed nothing; there is nothing to roll back") }
     if action.state == .completed {
-      guard action.hasRollbackDeadline else { throw ServiceError.failedPrecondition("action \(action.id) made no change to roll back") }
-      guard action.rollbackDeadline.date >= Date() else {
-        throw ServiceError.failedPrecondition("the rollback window of action \(action.id) closed at \(action.rollbackDeadline.date)")
+      guard let deadline = action.rollbackDeadline else { throw ServiceError.failedPrecondition("action \(action.id) made no change to roll back") }
+      guard deadline >= Date() else {
+        throw ServiceError.failedPrecondition("the rollback window of action \(action.id) closed at \(deadline)")
       }
     }
     return try await self.resourceLocks.run(action.resource.resourceID) {
-      try await self.restore(action, actor: actor, comment: request.comment)
+      try await self.restore(action, actor: actor, comment: comment)
     }
   }
 
-  func restore(_ action: Fixpoint_V1_Action, actor: Principal, comment: String) async throws -> Fixpoint_V1_Action {
-    _ = try await self.callInventory("restore the snapshot") {
-      try await self.inventory.restoreSnapshot(.with { $0.requestID = "\(action.id)-rollback"; $0.snapshotID = action.snapshotID })
-    }
-    let pending = try await self.callInventory("verify the rollback") {
-      try await self.inventory.restoreSnapshot(.with { $0.snapshotID = action.snapshotID; $0.dryRun = true }).diffs
-    }
+  func restore(_ action: Action, actor: Principal, comment: String) async throws -> Action {
+    try await self.inventory.restore(action.snapshotID, requestID: "\(action.id)-rollback")
+    let pending = try await self.inventory.differences(from: action.snapshotID)
     guard pending.isEmpty else {
       throw ServiceError.failedPrecondition("the rollback did not take: \(pending.map(\.path).joined(separator: ", ")) still differ from the snapshot")
     }

@@ -1,5 +1,4 @@
 import FixpointCore
-import FixpointProtocol
 
 /// The remediation lifecycle as a pure function: which state an action may move to from which.
 ///
@@ -10,12 +9,10 @@ import FixpointProtocol
 ///                           └───────────────┴──────────────────────┘
 ///                           └──▶ rejected
 enum Lifecycle {
-  typealias State = Fixpoint_V1_ActionState
+  typealias State = ActionState
 
   /// Every state an action can be in.
-  static let states: [State] = [
-    .suggested, .pendingApproval, .approved, .executing, .completed, .failed, .rolledBack, .rejected,
-  ]
+  static let states = State.allCases
 
   /// The legal moves.
   static let moves: [State: Set<State>] = [
@@ -44,17 +41,5 @@ enum Lifecycle {
   }
 
   /// `pending_approval`, `rolled_back`, …
-  static func name(_ s: State) -> String {
-    switch s {
-    case .suggested: "suggested"
-    case .pendingApproval: "pending_approval"
-    case .approved: "approved"
-    case .executing: "executing"
-    case .completed: "completed"
-    case .failed: "failed"
-    case .rolledBack: "rolled_back"
-    case .rejected: "rejected"
-    default: "unspecified"
-    }
-  }
+  static func name(_ s: State) -> String { s.description }
 }

@@ -1,13 +1,19 @@
 import FixpointCore
-import FixpointProtocol
 import Foundation
 import GRDB
 import Metrics
 
 /// Remediation metrics, computed from the audit trail (the record of what happened) and the
 /// action table, and published as gauges on /metrics after every change of state.
-enum RemediationMetrics {
-  static func compute(in db: Database) throws -> Fixpoint_V1_RemediationMetrics {
+struct RemediationMetrics: Sendable {
+  var meanTimeToRemediateSeconds: Double
+  var successRate: Double
+  var rollbackRate: Double
+  /// Per control: how many actions came again for a resource that already had one.
+  var recurrenceByControl: [String: Int64]
+  var actionsByState: [String: Int64]
+
+  static func compute(in db: Database) throws -> RemediationMetrics {
     // Time to remediate: from the suggestion to the completion, for actions that changed something.
     let durations = try Double.fetchAll(db, sql: """
       SELECT MAX(CASE WHEN to_state = 'completed' THEN at END) - MIN(CASE WHEN to_state = 'suggested' THEN at END)
@@ -30,19 +36,18 @@ enum RemediationMetrics {
       GROUP BY control
       """)
     let states = try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM action GROUP BY state")
-    return .with { m in
-      m.meanTimeToRemediateSeconds = durations.isEmpty ? 0 : durations.reduce(0, +) / Double(durations.count)
-      m.successRate = completed + failed == 0 ? 0 : completed / (completed + failed)
-      m.rollbackRate = completed == 0 ? 0 : rolledBack / completed
-      m.recurrenceByControl = Dictionary(uniqueKeysWithValues: recurrence.map { ($0["control"] as String, Int64($0["again"] as Int)) })
-      m.actionsByState = Dictionary(uniqueKeysWithValues: states.map {
-        (Lifecycle.name(Fixpoint_V1_ActionState(rawValue: $0["state"]) ?? .unspecified), Int64($0["n"] as Int))
-      })
-    }
+    return RemediationMetrics(
+      meanTimeToRemediateSeconds: durations.isEmpty ? 0 : durations.reduce(0, +) / Double(durations.count),
+      successRate: completed + failed == 0 ? 0 : completed / (completed + failed),
+      rollbackRate: completed == 0 ? 0 : rolledBack / completed,
+      recurrenceByControl: Dictionary(uniqueKeysWithValues: recurrence.map { ($0["control"] as String, Int64($0["again"] as Int)) }),
+      actionsByState: Dictionary(uniqueKeysWithValues: states.map {
+        (ActionState(rawValue: $0["state"]).map(Lifecycle.name) ?? "unspecified", Int64($0["n"] as Int))
+      }))
   }
 
   /// Sets the gauges `fixpoint_remediation_*`.
-  static func publish(_ m: Fixpoint_V1_RemediationMetrics) {
+  static func publish(_ m: RemediationMetrics) {
     Gauge(label: "fixpoint_remediation_mean_time_to_remediate_seconds").record(m.meanTimeToRemediateSeconds)
     Gauge(label: "fixpoint_remediation_success_rate").record(m.successRate)
     Gauge(label: "fixpoint_remediation_rollback_rate").record(m.rollbackRate)

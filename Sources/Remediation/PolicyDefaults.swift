@@ -1,9 +1,8 @@
 import Configuration
 import Foundation
+import FixpointControls
 import FixpointCore
-import FixpointProtocol
 import GRDB
-import SwiftProtobuf
 import Synchronization
 
 /// The policy: configured at start, changed at run time by UpdatePolicy (stored, and then it wins
@@ -20,10 +19,12 @@ struct PolicyDefaults: Sendable {
   /// When tier 3 actions may execute.
   var changeWindows: [ChangeWindow]
   /// Per handler: always or never require approval (tier 3 and `auto_remediate=false` still do).
-  var handlerOverrides: [String: Fixpoint_V1_Policy.Override] = [:]
-  /// Findings below this severity are not remediated without an approval.
-  var minAutoSeverity: Fixpoint_V1_Severity = .unspecified
-  var updated: Fixpoint_V1_ActorStamp?
+  var handlerOverrides: [String: ApprovalOverride] = [:]
+  /// Findings below this severity are not remediated without an approval (nil: any severity).
+  var minAutoSeverity: Severity?
+  var updated: ActorStamp?
+
+  enum ApprovalOverride: Sendable { case always, never }
 
   /// Reads `dispatcher.approval.required` (bool, true; also `REMEDIATION_REQUIRE_APPROVAL`),
   /// `dispatcher.rollback.window.seconds` (int, 1800, at most 48 h) and
@@ -57,73 +58,14 @@ struct PolicyDefaults: Sendable {
       throw SettingsError.invalid(key: "dispatcher.approval.ttl.seconds", reason: "must be positive")
     }
   }
-
-  var proto: Fixpoint_V1_Policy {
-    .with {
-      $0.requireApproval = self.requireApproval
-      $0.rollbackWindowSeconds = Int64(self.rollbackWindowSeconds)
-      $0.approvalTtlSeconds = Int64(self.approvalTTLSeconds)
-      $0.blastRadiusMaxCount = Int32(self.blastRadiusMaxCount)
-      $0.blastRadiusMaxShare = self.blastRadiusMaxShare
-      $0.autoRollbackOnFailedVerification = self.autoRollbackOnFailedVerification
-      $0.changeWindows = self.changeWindows.map(\.proto)
-      $0.handlerOverrides = self.handlerOverrides
-      $0.minAutoSeverity = self.minAutoSeverity
-      if let updated = self.updated { $0.updated = updated }
-    }
-  }
 }
 
 extension PolicyDefaults {
+  /// The policy's fields by the protocol's names, as an update mask names them.
   static let fields = [
     "require_approval", "handler_overrides", "change_windows", "approval_ttl_seconds", "rollback_window_seconds", "min_auto_severity",
     "blast_radius_max_count", "blast_radius_max_share", "auto_rollback_on_failed_verification",
   ]
-
-  /// Applies the fields of `p` named in `mask` (all when empty), validating each; nothing changes
-  /// when any is invalid.
-  func applying(_ p: Fixpoint_V1_Policy, mask: [String], handlers: Set<String>) throws(ServiceError) -> PolicyDefaults {
-    var next = self
-    let names = mask.isEmpty ? Self.fields : mask
-    for (i, name) in names.enumerated() {
-      switch name {
-      case "require_approval": next.requireApproval = p.requireApproval
-      case "handler_overrides":
-        for (handler, override) in p.handlerOverrides {
-          guard handlers.contains(handler) else { throw .invalidArgument(field: "policy.handler_overrides[\(handler)]", reason: "unknown handler") }
-          guard override != .unspecified else { throw .invalidArgument(field: "policy.handler_overrides[\(handler)]", reason: "say DEFAULT, ALWAYS or NEVER") }
-        }
-        next.handlerOverrides = p.handlerOverrides.filter { $0.value != .default }
-      case "change_windows":
-        next.changeWindows = try p.changeWindows.enumerated().map { j, w throws(ServiceError) in
-          do { return try ChangeWindow(w) } catch { throw .invalidArgument(field: "policy.change_windows[\(j)]", reason: "\(error)") }
-        }
-      case "approval_ttl_seconds":
-        guard (60...(30 * 86_400)).contains(p.approvalTtlSeconds) else {
-          throw .invalidArgument(field: "policy.approval_ttl_seconds", reason: "must be between 60 and 2592000")
-        }
-        next.approvalTTLSeconds = Int(p.approvalTtlSeconds)
-      case "rollback_window_seconds":
-        guard (0...172_800).contains(p.rollbackWindowSeconds) else {
-          throw .invalidArgument(field: "policy.rollback_window_seconds", reason: "must be between 0 and 172800 (48 h)")
-        }
-        next.rollbackWindowSeconds = Int(p.rollbackWindowSeconds)
-      case "min_auto_severity": next.minAutoSeverity = p.minAutoSeverity
-      case "blast_radius_max_count":
-        guard p.blastRadiusMaxCount >= 0 else { throw .invalidArgument(field: "policy.blast_radius_max_count", reason: "must not be negative") }
-        next.blastRadiusMaxCount = Int(p.blastRadiusMaxCount)
-      case "blast_radius_max_share":
-        guard (0...1).contains(p.blastRadiusMaxShare) else {
-          throw .invalidArgument(field: "policy.blast_radius_max_share", reason: "must be between 0 and 1 (0: no limit)")
-        }
-        next.blastRadiusMaxShare = p.blastRadiusMaxShare
-      case "auto_rollback_on_failed_verification": next.autoRollbackOnFailedVerification = p.autoRollbackOnFailedVerification
-      default:
-        throw .invalidArgument(field: "update_mask[\(i)]", reason: "'\(name)' is not a policy field (\(Self.fields.joined(separator: ", ")))")
-      }
-    }
-    return next
-  }
 }
 
 /// The policy in force, shared by the RPCs and the executor; changes are stored and audited.
@@ -140,9 +82,7 @@ final class PolicyBook: Sendable {
     self.store = store
     var policy = configured
     if let data = try store.readAtStartup({ db in try Data.fetchOne(db, sql: "SELECT message FROM policy WHERE id = 1") }) {
-      let stored = try Fixpoint_V1_Policy(serializedBytes: data)
-      policy = try policy.applying(stored, mask: [], handlers: Set(HandlerCatalogue.byName.keys))
-      policy.updated = stored.updated
+      policy = try policy.applyingStored(data)
     }
     self.state = Mutex(policy)
   }
@@ -153,19 +93,19 @@ final class PolicyBook: Sendable {
   /// serialised, so two concurrent updates of different fields both hold (reading outside the
   /// write let the second overwrite the first with what it had read). The in-memory copy follows
   /// the commit, in commit order.
-  func update(_ request: Fixpoint_V1_UpdatePolicyRequest, by actor: Principal) async throws -> Fixpoint_V1_Policy {
-    let fields = request.updateMask.isEmpty ? "all" : request.updateMask.joined(separator: ",")
+  func update(fields: [String], by actor: Principal, _ change: @escaping @Sendable (PolicyDefaults) throws -> PolicyDefaults) async throws
+    -> PolicyDefaults
+  {
+    let named = fields.isEmpty ? "all" : fields.joined(separator: ",")
     return try await self.store.write { db in
-      var next = try self.current.applying(request.policy, mask: request.updateMask, handlers: Set(HandlerCatalogue.byName.keys))
-      next.updated = .with { $0.subject = actor.subject; $0.role = actor.role.rawValue; $0.time = .init(date: Date()) }
-      let message = next.proto
-      try db.execute(sql: "INSERT OR REPLACE INTO policy (id, message) VALUES (1, ?)", arguments: [try message.serializedData()])
-      try AuditChain.append(
-        actionID: "policy", from: "", to: "updated", actor: actor, comment: "fields: \(fields)",
-        details: ["policy": (try? message.jsonString()) ?? ""], in: db)
+      var next = try change(self.current)
+      next.updated = ActorStamp(actor)
+      let (stored, text) = try next.storedForm()
+      try db.execute(sql: "INSERT OR REPLACE INTO policy (id, message) VALUES (1, ?)", arguments: [stored])
+      try AuditChain.append(actionID: "policy", from: "", to: "updated", actor: actor, comment: "fields: \(named)", details: ["policy": text], in: db)
       let committed = next
       db.afterNextTransaction { _ in self.state.withLock { $0 = committed } }
-      return message
+      return next
     }
   }
 }

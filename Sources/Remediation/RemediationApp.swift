@@ -33,7 +33,7 @@ public enum RemediationApp {
     let autoSuggest = r.bool(forKey: "dispatcher.auto.suggest", default: true)
     let findings = FindingStore(store: store, outbox: Outbox(source: .dispatcher), autoPlan: autoSuggest)
     var limits = TierLimits()
-    for (tier, key, concurrency, timeout) in [(Fixpoint_V1_Tier.t1AutoSafe, "tier1", 10, 30), (.t2Verify, "tier2", 5, 120), (.t3ChangeWindow, "tier3", 2, 600)] {
+    for (tier, key, concurrency, timeout) in [(Tier.autoSafe, "tier1", 10, 30), (.verify, "tier2", 5, 120), (.changeWindow, "tier3", 2, 600)] {
       limits.concurrency[tier] = max(1, r.int(forKey: ConfigKey("dispatcher.\(key).concurrency"), default: concurrency))
       limits.timeout[tier] = .seconds(max(1, r.int(forKey: ConfigKey("dispatcher.\(key).timeout.seconds"), default: timeout)))
     }

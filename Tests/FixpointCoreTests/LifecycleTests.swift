@@ -15,6 +15,25 @@ struct LifecycleTests {
     "approved>executing", "executing>completed", "executing>failed", "executing>approved", "completed>rolled_back", "failed>rolled_back", "failed>approved", "failed>pending_approval",
   ]
 
+  @Test("the dispatcher's logic works on its own types: the protocol's appear only at its edges (RPCs, inventory's client, the finding intake, Wire.swift)")
+  func generatedTypesAtTheEdge() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let dispatcher = root.appendingPathComponent("Sources/Remediation")
+    let edges: Set<String> = ["Wire.swift", "RemediationRPCs.swift", "InventoryPeer.swift", "RemediationApp.swift", "FindingStore.swift"]
+    var offenders: [String] = []
+    var scanned = 0
+    for case let file as URL in FileManager.default.enumerator(at: dispatcher, includingPropertiesForKeys: nil)! where file.pathExtension == "swift" {
+      scanned += 1
+      guard !edges.contains(file.lastPathComponent) else { continue }
+      for (n, line) in try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+      where line.contains("Fixpoint_V1_") || line.contains("Google_Protobuf_") || line.contains("import FixpointProtocol") {
+        offenders.append("\(file.lastPathComponent):\(n + 1): \(line.trimmingCharacters(in: .whitespaces))")
+      }
+    }
+    #expect(scanned > 20, "the dispatcher's sources were found")
+    #expect(offenders.isEmpty, "convert in Wire.swift (Domain.swift has the dispatcher's types):\n\(offenders.joined(separator: "\n"))")
+  }
+
   @Test("every pair of states: exactly the legal moves pass; the rest fail naming both states")
   func everyPair() {
     var passed = 0
@@ -72,10 +91,11 @@ struct LifecycleTests {
       }
     }
     let store = try Store(path: path, migrations: before + [ActionStore.configurationMigration])
-    let (loaded, answered) = try store.pool.read { db in
-      (try ActionStore.load("act_0001", in: db), try ActionStore.withConfiguration(try ActionStore.load("act_0001", in: db), in: db))
+    let (message, answered) = try store.pool.read { db in
+      (try Data.fetchOne(db, sql: "SELECT message FROM action WHERE id = 'act_0001'")!,
+       try ActionStore.answered(try Row.fetchOne(db, sql: "SELECT message, configuration FROM action WHERE id = 'act_0001'")!))
     }
-    #expect(!loaded.hasCurrentConfiguration && answered == action)
+    #expect(!(try Fixpoint_V1_Action(serializedBytes: message)).hasCurrentConfiguration && answered == action)
     let stored = try store.pool.read { try Data.fetchOne($0, sql: "SELECT configuration FROM action WHERE id = 'act_0001'") }
     #expect(try stored.map { try Google_Protobuf_Struct(serializedBytes: $0) } == configuration)
   }
@@ -116,20 +136,24 @@ struct LifecycleTests {
 @Suite("Handler catalogue")
 struct HandlerCatalogueTests {
   /// A misconfigured document for each resource type the handlers fix.
-  static let samples: [String: Google_Protobuf_Struct] = [
+  static let samples: [String: JSONValue] = [
     "s3_bucket": ["name": "b", "versioning": "Disabled"],
     "s3_account_public_access_block": [:],
-    "security_group": ["ingress": .init(structValue: ["tcp 22-22 0.0.0.0/0": .init(structValue: [
-      "protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_ipv4": "0.0.0.0/0", "rule_id": "sgr-1"])]), "network_interface_count": 12],
-    "ec2_instance": ["metadata_options": .init(structValue: ["http_tokens": "optional"])],
+    "security_group": ["ingress": ["tcp 22-22 0.0.0.0/0": [
+      "protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_ipv4": "0.0.0.0/0", "rule_id": "sgr-1"]], "network_interface_count": 12],
+    "ec2_instance": ["metadata_options": ["http_tokens": "optional"]],
     "guardduty_detector": ["enabled": false],
     "rds_instance": ["backup_retention_period": 0, "publicly_accessible": true, "deletion_protection": false],
     "cloudtrail_trail": ["log_file_validation_enabled": false],
     "kms_key": ["key_manager": "CUSTOMER", "key_spec": "SYMMETRIC_DEFAULT", "rotation_enabled": false],
     "ebs_encryption_default": ["enabled": false],
     "ebs_volume": ["encrypted": false, "state": "in-use"],
-    "iam_user": ["access_keys": .init(structValue: ["AKIAOLD": .init(structValue: ["status": "Active", "created": "2025-01-02T03:04:05Z"])])],
+    "iam_user": ["access_keys": ["AKIAOLD": ["status": "Active", "created": "2025-01-02T03:04:05Z"]]],
   ]
+
+  static func resource(_ type: String, name: String = "sample", _ configuration: JSONValue) -> InventoryResource {
+    InventoryResource(id: "res_1", externalID: "", type: type, providerID: "", region: "", name: name, tags: [:], configuration: configuration)
+  }
 
   @Test("every handler has its metadata, a plan (the dry run's input) for a misconfigured resource, and an end-to-end test")
   func catalogue() throws {
@@ -140,50 +164,45 @@ struct HandlerCatalogueTests {
     for handler in HandlerCatalogue.all {
       let info = handler.info
       #expect(!info.name.isEmpty && !info.description.isEmpty && !(info.controlIDs + info.findingTypes).isEmpty && !info.resourceTypes.isEmpty, "\(info.name)")
-      #expect(info.tier != .unspecified && info.risk != .unspecified, "\(info.name)")
       #expect(info.permissions.isEmpty == (info.name == "ManualGuidance"), "\(info.name) declares the permissions it needs")
       #expect(e2e.contains("\"\(info.name)\""), "\(info.name) has no end-to-end test in RemediationTests or DriftTests")
       let type = info.resourceTypes[0]
-      let resource = Fixpoint_V1_Resource.with { $0.id = "res_1"; $0.type = type; $0.name = "sample"; $0.configuration = Self.samples[type] ?? [:] }
+      let resource = Self.resource(type, Self.samples[type] ?? [:])
       switch info.name {
       case "IAMAccessKeyRotation":
         #expect(throws: ServiceError.self, "refuses without a key sink") { try handler.plan(resource, config: HandlerConfig()) }
         let sink = HandlerConfig(iamKeySink: "secretsmanager:fixpoint/keys")
         let plan = try handler.plan(resource, config: sink)
-        #expect(plan.operations.map(\.path) == ["access_keys[AKIAOLD].status"] && plan.operations[0].value.stringValue == "Inactive")
+        #expect(plan.operations.map(\.path.description) == ["access_keys[AKIAOLD].status"] && plan.operations[0].value == "Inactive")
         #expect(plan.description.contains("secretsmanager:fixpoint/keys"), "\(plan.description)")
         // A key younger than the limit passes IAM.3, so there is nothing to suggest; a user at IAM's two keys is refused.
         var young = resource
-        young.configuration = ["access_keys": .init(structValue: ["AKIANEW": .init(structValue: [
-          "status": "Active", "created": .init(stringLiteral: ISO8601DateFormatter().string(from: Date()))])])]
+        young.configuration = ["access_keys": ["AKIANEW": ["status": "Active", "created": .string(ISO8601DateFormatter().string(from: Date()))]]]
         #expect(throws: ServiceError.self, "IAM.3 passes: already compliant") { try handler.plan(young, config: sink) }
         var two = resource
-        two.configuration.fields["access_keys"]!.structValue.fields["AKIASECOND"] = .init(structValue: ["status": "Inactive", "created": "2025-06-01T00:00:00Z"])
+        two.configuration.set(["status": "Inactive", "created": "2025-06-01T00:00:00Z"], at: DocumentPath(segments: ["access_keys", "AKIASECOND"]))
         #expect(throws: ServiceError.self, "two keys: IAM allows no third") { try handler.plan(two, config: sink) }
       case "RevertToBaseline":
-        #expect(info.tier == .t3ChangeWindow && info.findingTypes == ["drift/configuration"])
+        #expect(info.tier == .changeWindow && info.findingTypes == ["drift/configuration"])
         #expect(throws: ServiceError.self, "plans only from a baseline") { try handler.plan(resource, config: HandlerConfig()) }
         let revert = RevertToBaseline()
-        let bucket = Fixpoint_V1_Resource.with {
-          $0.id = "res_1"; $0.type = "s3_bucket"; $0.name = "b"
-          $0.configuration = ["name": "b", "tags": .init(structValue: ["env": "staging"]), "versioning": "Enabled", "acl_grants": .init(listValue: [])]
-        }
+        let bucket = Self.resource("s3_bucket", name: "b", ["name": "b", "tags": ["env": "staging"], "versioning": "Enabled", "acl_grants": []])
         let baseline: JSONValue = ["name": "b", "tags": ["env": "prod", "team": "sec"], "versioning": "Suspended", "acl_grants": []]
         let plan = try revert.plan(bucket, baseline: baseline, baselineID: "bln_1")
-        #expect(plan.operations.map(\.path) == ["tags", "versioning"] && plan.description.contains("bln_1"))
-        #expect(try plan.operations.map { try JSONValue($0.value) } == [["env": "prod", "team": "sec"], "Suspended"])
+        #expect(plan.operations.map(\.path.description) == ["tags", "versioning"] && plan.description.contains("bln_1"))
+        #expect(plan.operations.map(\.value) == [["env": "prod", "team": "sec"], "Suspended"])
         // A read-only field that differs can only be accepted; nothing to revert is no action.
         var grants = baseline
         grants.set([["grantee": "AllUsers", "permission": "READ"]], at: DocumentPath(segments: ["acl_grants"]))
         #expect { try revert.plan(bucket, baseline: grants, baselineID: "bln_1") } throws: {
           "\($0)".contains("b differs from its baseline in acl_grants, which Fixpoint cannot write: capture a new baseline to accept it")
         }
-        let same = try JSONValue(bucket.configuration)
+        let same = bucket.configuration
         #expect(throws: ServiceError.self, "matches the baseline") { try revert.plan(bucket, baseline: same, baselineID: "bln_1") }
         // Verification: the fields read back as planned (tag order and assigned ids aside).
-        let changeSet = Fixpoint_V1_ChangeSet.with { $0.resource.type = "s3_bucket"; $0.operations = plan.operations }
-        #expect(RevertToBaseline.verdict(changeSet, after: ["tags": .init(structValue: ["team": "sec", "env": "prod"]), "versioning": "Suspended"]).isEmpty)
-        #expect(RevertToBaseline.verdict(changeSet, after: ["tags": .init(structValue: ["env": "prod"]), "versioning": "Suspended"]) == ["tags.team"])
+        let changeSet = ChangeSet(resource: bucket.ref, operations: plan.operations)
+        #expect(RevertToBaseline.verdict(changeSet, after: ["tags": ["team": "sec", "env": "prod"], "versioning": "Suspended"]).isEmpty)
+        #expect(RevertToBaseline.verdict(changeSet, after: ["tags": ["env": "prod"], "versioning": "Suspended"]) == ["tags.team"])
         continue
       case "ManualGuidance":
         let plan = try handler.plan(resource, config: HandlerConfig())
@@ -193,7 +212,7 @@ struct HandlerCatalogueTests {
         #expect(!plan.operations.isEmpty && !plan.description.isEmpty, "\(info.name)")
       }
       // A handler refuses resources of other types.
-      let other = Fixpoint_V1_Resource.with { $0.type = "not_a_type" }
+      let other = Self.resource("not_a_type", [:])
       #expect(throws: ServiceError.self) { try handler.plan(other, config: HandlerConfig()) }
     }
     // CIS v3.0.0 requirements find their handler too; the one CIS requirement for buckets and the
@@ -205,8 +224,8 @@ struct HandlerCatalogueTests {
     #expect(HandlerCatalogue.matching(controlID: "cis-3.0/5.2", findingType: "")?.info.name == "BlockPublicAdminPorts")
     #expect(HandlerCatalogue.matching(controlID: "CIS.1.14", findingType: "") == nil, "a CIS id without its version matches nothing")
     // BlockPublicAdminPorts raises the risk of a group many interfaces use.
-    let busy = try BlockPublicAdminPorts().plan(.with { $0.type = "security_group"; $0.configuration = Self.samples["security_group"]! }, config: HandlerConfig())
-    #expect(busy.risk == .high && busy.operations.map(\.path) == ["ingress[tcp 22-22 0.0.0.0/0]"])
+    let busy = try BlockPublicAdminPorts().plan(Self.resource("security_group", Self.samples["security_group"]!), config: HandlerConfig())
+    #expect(busy.risk == .high && busy.operations.map(\.path.description) == ["ingress[tcp 22-22 0.0.0.0/0]"])
   }
 }
 
@@ -222,7 +241,7 @@ struct ChangeWindowTests {
 
   @Test("a weekday-evening window in Berlin is open inside its hours only, across midnight and time zones")
   func berlin() throws {
-    let w = try ChangeWindow(.with { $0.cron = "0 22 * * 1-5"; $0.durationSeconds = 7200; $0.timeZone = "Europe/Berlin" })
+    let w = try ChangeWindow(cron: "0 22 * * 1-5", durationSeconds: 7200, timeZone: "Europe/Berlin")
     #expect(w.isOpen(at: Self.date("2026-11-24 22:00", "Europe/Berlin")))  // Tuesday
     #expect(w.isOpen(at: Self.date("2026-11-24 23:59", "Europe/Berlin")))
     #expect(!w.isOpen(at: Self.date("2026-11-25 00:00", "Europe/Berlin")))
@@ -245,7 +264,7 @@ struct ChangeWindowTests {
     for bad in ["* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8", "*/0 * * * *", "5-1 * * * *", "a * * * *"] {
       #expect(throws: ServiceError.self, "\(bad)") { try CronExpression(bad) }
     }
-    #expect(throws: ServiceError.self) { try ChangeWindow(.with { $0.cron = "* * * * *"; $0.durationSeconds = 3600; $0.timeZone = "Mars/Olympus" }) }
+    #expect(throws: ServiceError.self) { try ChangeWindow(cron: "* * * * *", durationSeconds: 3600, timeZone: "Mars/Olympus") }
     // The next matching minute, in the expression's time zone.
     let berlin = TimeZone(identifier: "Europe/Berlin")!
     #expect(try CronExpression("0 */4 * * *").next(after: Self.date("2026-11-22 10:15"), in: utc.timeZone) == Self.date("2026-11-22 12:00"))
@@ -253,7 +272,7 @@ struct ChangeWindowTests {
     #expect(try CronExpression("0 0 1 1 *").next(after: Self.date("2026-11-22 10:15"), in: utc.timeZone) == Self.date("2027-01-01 00:00"))
     #expect(try CronExpression("* * * * *").next(after: Self.date("2026-11-22 10:15"), in: utc.timeZone) == Self.date("2026-11-22 10:16"))
     #expect(try CronExpression("0 0 30 2 *").next(after: Self.date("2026-11-22 10:15"), in: utc.timeZone) == nil, "February 30th never comes")
-    #expect(throws: ServiceError.self) { try ChangeWindow(.with { $0.cron = "* * * * *"; $0.durationSeconds = 10 }) }
+    #expect(throws: ServiceError.self) { try ChangeWindow(cron: "* * * * *", durationSeconds: 10, timeZone: "") }
   }
 }
 
@@ -262,17 +281,15 @@ struct VerificationTests {
   @Test("verification is the control passing on the re-read, not the written values being there")
   func controlDecides() throws {
     let s3_2 = try #require(ControlCatalogue.byID["S3.2"])
-    let publicPolicy: Google_Protobuf_Value = .init(structValue: ["Statement": .init(listValue: [.init(structValue: [
-      "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"])])])
+    let publicPolicy: JSONValue = ["Statement": [["Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"]]]
     // The block the fix wrote is read back, but a public policy still works: not verified.
-    let partial: Google_Protobuf_Struct = ["name": "b", "policy": publicPolicy,
-      "public_access_block": .init(structValue: ["block_public_acls": true, "ignore_public_acls": true])]
+    let partial: JSONValue = ["name": "b", "policy": publicPolicy, "public_access_block": ["block_public_acls": true, "ignore_public_acls": true]]
     #expect(Executor.verdict(of: s3_2, on: partial, parameters: Parameters()).isFail)
-    let full: Google_Protobuf_Struct = ["name": "b", "policy": publicPolicy, "public_access_block": .init(structValue: [
-      "block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true])]
+    let full: JSONValue = ["name": "b", "policy": publicPolicy, "public_access_block": [
+      "block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true]]
     #expect(Executor.verdict(of: s3_2, on: full, parameters: Parameters()) == .pass)
     // A re-read that could not read the policy verifies nothing.
-    let unread: Google_Protobuf_Struct = ["name": "b", "_unreadable": .init(structValue: ["policy": "AccessDenied"])]
+    let unread: JSONValue = ["name": "b", "_unreadable": ["policy": "AccessDenied"]]
     if case .notEvaluated = Executor.verdict(of: s3_2, on: unread, parameters: Parameters()) {} else { Issue.record("unreadable verified") }
   }
 }

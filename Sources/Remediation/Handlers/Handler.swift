@@ -1,9 +1,7 @@
 import FixpointControls
 import FixpointCore
 import FixpointDocuments
-import FixpointProtocol
 import Foundation
-import SwiftProtobuf
 
 /// What a handler declares about itself. What it checks and the change that fixes it are its
 /// controls' (FixpointControls); the handler adds how a fix is run: tier, risk, permissions,
@@ -19,8 +17,8 @@ struct HandlerInfo: Sendable {
   var aliases: [String] = []
   var findingTypes: [String] = []
   var resourceTypes: [String]
-  var tier: Fixpoint_V1_Tier
-  var risk: Fixpoint_V1_Severity
+  var tier: Tier
+  var risk: Severity
   var permissions: [String]
   var reversible: Bool
   /// Execution first makes a new access key whose secret inventory delivers to
@@ -40,28 +38,14 @@ struct HandlerInfo: Sendable {
     var seen = Set<String>()
     return (self.fixes + cis + self.aliases).filter { seen.insert($0).inserted }
   }
-
-  var proto: Fixpoint_V1_Handler {
-    .with {
-      $0.name = self.name
-      $0.description_p = self.description
-      $0.controlIds = self.controlIDs
-      $0.findingTypes = self.findingTypes
-      $0.tier = self.tier
-      $0.risk = self.risk
-      $0.permissions = self.permissions
-      $0.reversible = self.reversible
-      $0.resourceTypes = self.resourceTypes
-    }
-  }
 }
 
 /// A handler's plan for one resource: the exact change set (paths and values in inventory's
 /// document, docs/resources.md), a plain-language description, and its risk for this resource.
 struct HandlerPlan: Sendable {
-  var operations: [Fixpoint_V1_PathOperation]
+  var operations: [PathOperation]
   var description: String
-  var risk: Fixpoint_V1_Severity
+  var risk: Severity
   /// For handlers that make no change.
   var guidance: String = ""
 }
@@ -95,7 +79,7 @@ protocol RemediationHandler: Sendable {
   /// The plan that makes `control` pass on `resource`, or an error saying why there is none: the
   /// resource already passes ("already compliant"), the control does not apply, a field it needs
   /// could not be read, or this handler cannot fix it.
-  func plan(_ resource: Fixpoint_V1_Resource, control: (any Control)?, config: HandlerConfig) throws(ServiceError) -> HandlerPlan
+  func plan(_ resource: InventoryResource, control: (any Control)?, config: HandlerConfig) throws(ServiceError) -> HandlerPlan
   /// The control a finding's id names for a resource of `resourceType` (see the default).
   func control(for id: String, resourceType: String) -> (any Control)?
 }
@@ -126,12 +110,12 @@ extension RemediationHandler {
   }
 
   /// The plan for the first control that applies to `resource`.
-  func plan(_ resource: Fixpoint_V1_Resource, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
+  func plan(_ resource: InventoryResource, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
     try self.plan(resource, control: self.control(for: "", resourceType: resource.type), config: config)
   }
 
   /// Validate: the resource must be of a type this handler fixes.
-  func requireType(_ resource: Fixpoint_V1_Resource) throws(ServiceError) {
+  func requireType(_ resource: InventoryResource) throws(ServiceError) {
     guard self.info.resourceTypes.contains(resource.type) else {
       throw .failedPrecondition("\(self.info.name) fixes \(self.info.resourceTypes.joined(separator: ", ")), not \(resource.type)")
     }
@@ -139,12 +123,12 @@ extension RemediationHandler {
 
   /// The control's verdict on `resource`'s document, and the document; refuses (FAILED_PRECONDITION)
   /// unless the control fails there: already compliant, not applicable, not evaluated.
-  func failing(_ resource: Fixpoint_V1_Resource, _ control: (any Control)?, _ config: HandlerConfig) throws(ServiceError)
+  func failing(_ resource: InventoryResource, _ control: (any Control)?, _ config: HandlerConfig) throws(ServiceError)
     -> (control: any Control, document: JSONValue, parameters: Parameters, reason: String)
   {
     try self.requireType(resource)
     guard let control else { throw .failedPrecondition("\(self.info.name) has no control for \(resource.type) resources") }
-    let document = (try? JSONValue(resource.configuration)) ?? [:]
+    let document = resource.configuration
     let parameters = control.resolving(config.parameters(for: control.id))
     switch control.evaluate(document, parameters) {
     case .pass:
@@ -160,20 +144,15 @@ extension RemediationHandler {
 
   /// The plan of a handler whose fix is exactly its control's remedy.
   func controlPlan(
-    _ resource: Fixpoint_V1_Resource, _ control: (any Control)?, _ config: HandlerConfig, describe: (Fixpoint_V1_Resource) -> String
+    _ resource: InventoryResource, _ control: (any Control)?, _ config: HandlerConfig, describe: (InventoryResource) -> String
   ) throws(ServiceError) -> HandlerPlan {
     let failing = try self.failing(resource, control, config)
     guard let operations = failing.control.remedy(failing.document, failing.parameters), !operations.isEmpty else {
       throw .failedPrecondition("\(failing.control.id) on \(resource.name) is fixed by hand: \(failing.control.remediation)")
     }
     return HandlerPlan(
-      operations: operations.map(\.proto), description: "\(describe(resource)) (\(failing.control.id): \(failing.reason))", risk: self.info.risk)
+      operations: operations, description: "\(describe(resource)) (\(failing.control.id): \(failing.reason))", risk: self.info.risk)
   }
-}
-
-extension PathOperation {
-  /// As the protocol's PathOperation.
-  var proto: Fixpoint_V1_PathOperation { .with { $0.path = self.path.description; $0.value = self.value.protoValue } }
 }
 
 /// Every handler, in one place.
@@ -194,8 +173,4 @@ enum HandlerCatalogue {
     }
     return candidates.first { $0.info.resourceTypes.contains(resourceType) } ?? candidates.first
   }
-}
-
-extension Fixpoint_V1_Resource {
-  func field(_ name: String) -> Google_Protobuf_Value? { self.configuration.fields[name] }
 }

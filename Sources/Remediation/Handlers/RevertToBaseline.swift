@@ -1,8 +1,6 @@
 import FixpointControls
 import FixpointCore
 import FixpointDocuments
-import FixpointProtocol
-import SwiftProtobuf
 
 /// Puts a resource back to its latest baseline, for a configuration drift (one no control names:
 /// nothing else fixes it). Offered only when every field that differs is one inventory can write;
@@ -16,17 +14,17 @@ struct RevertToBaseline: RemediationHandler {
     name: "RevertToBaseline", description: "Set the fields a configuration drift changed back to the resource's latest baseline",
     fixes: [], findingTypes: ["drift/configuration"],
     resourceTypes: ResourceSchema.all.filter { !$0.writable.isEmpty }.map(\.type),
-    tier: .t3ChangeWindow, risk: .medium, permissions: ["the write permissions of each field reverted (see docs/resources.md)"], reversible: true,
+    tier: .changeWindow, risk: .medium, permissions: ["the write permissions of each field reverted (see docs/resources.md)"], reversible: true,
     revertsToBaseline: true)
 
-  func plan(_ resource: Fixpoint_V1_Resource, control: (any Control)?, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
+  func plan(_ resource: InventoryResource, control: (any Control)?, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
     throw .failedPrecondition("RevertToBaseline plans from the resource's baseline")
   }
 
   /// The change that makes `resource` equal `baseline` again.
-  func plan(_ resource: Fixpoint_V1_Resource, baseline: JSONValue, baselineID: String) throws(ServiceError) -> HandlerPlan {
+  func plan(_ resource: InventoryResource, baseline: JSONValue, baselineID: String) throws(ServiceError) -> HandlerPlan {
     try self.requireType(resource)
-    let live = (try? JSONValue(resource.configuration)) ?? [:]
+    let live = resource.configuration
     let schema = ResourceSchema.of(resource.type)
     let fields = Array(Set(diff(baseline, live, type: resource.type).map(\.path.unit))).sorted()
     guard !fields.isEmpty else { throw .failedPrecondition("already compliant: \(resource.type) \(resource.name) matches baseline \(baselineID)") }
@@ -38,15 +36,14 @@ struct RevertToBaseline: RemediationHandler {
     }
     let operations = fields.map { field in PathOperation(DocumentPath(segments: [field]), baseline[field] ?? .null) }
     return HandlerPlan(
-      operations: operations.map(\.proto),
+      operations: operations,
       description: "Revert \(fields.joined(separator: ", ")) of \(resource.type) \(resource.name) to baseline \(baselineID)", risk: self.info.risk)
   }
 
   /// Each written field reads back as planned, compared as drift compares it.
-  static func verdict(_ changeSet: Fixpoint_V1_ChangeSet, after: Google_Protobuf_Struct) -> [String] {
-    let live = (try? JSONValue(after)) ?? [:]
+  static func verdict(_ changeSet: ChangeSet, after live: JSONValue) -> [String] {
     var planned: [String: JSONValue] = [:]
-    for op in changeSet.operations { planned[op.path] = (try? JSONValue(op.value)) ?? .null }
+    for op in changeSet.operations { planned[op.path.description] = op.value }
     let subset = JSONValue.object(Dictionary(uniqueKeysWithValues: planned.keys.map { ($0, live[$0] ?? .null) }))
     return diff(.object(planned), subset, type: changeSet.resource.type).map(\.path.description)
   }
