@@ -81,7 +81,7 @@ let package = Package(
     ),
     .target(
       name: "FixpointCore",
-      dependencies: ["FixpointProtocol", "FixpointDocuments"] + grpc + [
+      dependencies: ["FixpointProtocol", "FixpointDocuments", "FixpointControls"] + grpc + [
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),

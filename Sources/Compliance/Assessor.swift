@@ -263,19 +263,6 @@ struct AssessmentRunner: Service {
   func run() async throws { await self.assessor.runQueue() }
 }
 
-extension Severity {
-  /// As the protocol's severity.
-  var proto: Fixpoint_V1_Severity {
-    switch self {
-    case .informational: .info
-    case .low: .low
-    case .medium: .medium
-    case .high: .high
-    case .critical: .critical
-    }
-  }
-}
-
 extension ResultRecord {
   var resourceRef: Fixpoint_V1_ResourceRef {
     .init(resourceID: self.resource_id, externalID: self.external_id, type: self.resource_type, providerID: self.provider_id, region: self.region)

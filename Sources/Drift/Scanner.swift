@@ -411,14 +411,3 @@ extension Fixpoint_V1_Drift.Kind {
   }
 }
 
-extension Severity {
-  var proto: Fixpoint_V1_Severity {
-    switch self {
-    case .informational: .info
-    case .low: .low
-    case .medium: .medium
-    case .high: .high
-    case .critical: .critical
-    }
-  }
-}

@@ -58,13 +58,13 @@ struct InventoryPeer: Sendable {
   /// otherwise on a fresh read.
   func plan(_ changeSet: ChangeSet, fromRecord: Bool = false) async throws -> [PathDiff] {
     try await self.call("plan the change") {
-      try await self.client.applyChange(.with { $0.changeSet = changeSet.wire; $0.dryRun = true; $0.fromRecord = fromRecord })
+      try await self.client.applyChange(.with { $0.changeSet = changeSet.proto; $0.dryRun = true; $0.fromRecord = fromRecord })
     }.diffs.map(PathDiff.init)
   }
 
   /// A fresh read of the resource's document, for a verification.
   func read(_ changeSet: ChangeSet) async throws -> JSONValue? {
-    let answer = try await self.call("verify the change") { try await self.client.applyChange(.with { $0.changeSet = changeSet.wire; $0.dryRun = true }) }
+    let answer = try await self.call("verify the change") { try await self.client.applyChange(.with { $0.changeSet = changeSet.proto; $0.dryRun = true }) }
     return answer.hasAfter ? try JSONValue(answer.after) : nil
   }
 
@@ -73,13 +73,13 @@ struct InventoryPeer: Sendable {
     let answer = try await self.call("apply the change") {
       try await self.client.applyChange(.with {
         $0.requestID = requestID
-        $0.changeSet = changeSet.wire
+        $0.changeSet = changeSet.proto
         $0.snapshot = true
         if let sink = newAccessKeySink { $0.newAccessKeySink = sink }
       })
     }
     return AppliedChange(
-      snapshotID: answer.snapshotID, diffs: try answer.diffs.map(PathDiff.init), after: answer.hasAfter ? try JSONValue(answer.after) : nil,
+      snapshotID: answer.snapshotID, diffs: answer.diffs.map(PathDiff.init), after: answer.hasAfter ? try JSONValue(answer.after) : nil,
       newAccessKeyID: answer.newAccessKeyID)
   }
 

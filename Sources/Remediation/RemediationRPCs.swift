@@ -24,11 +24,11 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func listHandlers(request: Fixpoint_V1_ListHandlersRequest, context: ServerContext) async throws -> Fixpoint_V1_ListHandlersResponse {
-    .with { $0.handlers = HandlerCatalogue.all.map(\.info.wire) }
+    .with { $0.handlers = HandlerCatalogue.all.map(\.info.proto) }
   }
 
   func getPolicy(request: Fixpoint_V1_GetPolicyRequest, context: ServerContext) async throws -> Fixpoint_V1_Policy {
-    self.book.current.wire
+    self.book.current.proto
   }
 
   func suggestAction(request: Fixpoint_V1_SuggestActionRequest, context: ServerContext) async throws -> Fixpoint_V1_Action {
@@ -72,8 +72,8 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
     let execution = try await self.executor.execute(
       request.actionIds, allApproved: request.allApproved, dryRun: request.dryRun, retryFailed: request.retryFailed, by: try currentPrincipal())
     return .with {
-      $0.actions = execution.ran.map(\.wire)
-      $0.notRun = execution.notRun.map(\.wire)
+      $0.actions = execution.ran.map(\.proto)
+      $0.notRun = execution.notRun.map(\.proto)
     }
   }
 
@@ -89,7 +89,7 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
       (request.actionID.isEmpty
         ? try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence LIMIT ? OFFSET ?", arguments: [page.size, page.offset])
         : try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE action_id = ? ORDER BY sequence LIMIT ? OFFSET ?", arguments: [request.actionID, page.size, page.offset])
-      ).map(AuditChain.wire)
+      ).map(AuditChain.proto)
     }
     return .with {
       ($0.entries, $0.nextPageToken) = page.fit(entries)
@@ -97,20 +97,20 @@ struct RemediationRPCs: Fixpoint_V1_RemediationService.SimpleServiceProtocol {
   }
 
   func verifyAuditChain(request: Fixpoint_V1_VerifyAuditChainRequest, context: ServerContext) async throws -> Fixpoint_V1_VerifyAuditChainResponse {
-    try await self.executor.store.read { db in try AuditChain.verify(in: db) }.wire
+    try await self.executor.store.read { db in try AuditChain.verify(in: db) }.proto
   }
 
   func updatePolicy(request: Fixpoint_V1_UpdatePolicyRequest, context: ServerContext) async throws -> Fixpoint_V1_Policy {
     let (policy, mask) = (request.policy, request.updateMask)
     return try await self.book.update(fields: mask, by: try currentPrincipal()) { current in
       try current.applying(policy, mask: mask, handlers: Set(HandlerCatalogue.byName.keys))
-    }.wire
+    }.proto
   }
 
   func getMetrics(request: Fixpoint_V1_GetMetricsRequest, context: ServerContext) async throws -> Fixpoint_V1_RemediationMetrics {
     let metrics = try await self.executor.store.read { db in try RemediationMetrics.compute(in: db) }
     RemediationMetrics.publish(metrics)
-    return metrics.wire
+    return metrics.proto
   }
 }
 
@@ -120,7 +120,7 @@ extension ActionStore {
   /// `action` as an RPC answers it (as it was when the call ended, or as it was first answered
   /// for a repeated request id), with the resource document it was suggested on.
   func answer(_ action: Action) async throws -> Fixpoint_V1_Action {
-    var answer = action.wire
+    var answer = action.proto
     let id = action.id
     if let data = try await self.store.read({ db in try Data.fetchOne(db, sql: "SELECT configuration FROM action WHERE id = ?", arguments: [id]) }) {
       answer.currentConfiguration = try Google_Protobuf_Struct(serializedBytes: data)

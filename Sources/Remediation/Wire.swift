@@ -10,45 +10,22 @@ import SwiftProtobuf
 // directions: the RPCs' requests and answers, the events, inventory's RPCs and the stored rows
 // (an action is stored as its `Action` message, the protocol's versioned encoding).
 
-extension Severity {
-  init(_ wire: Fixpoint_V1_Severity) {
-    self =
-      switch wire {
-      case .info: .informational
-      case .low: .low
-      case .high: .high
-      case .critical: .critical
-      default: .medium
-      }
-  }
-
-  var wire: Fixpoint_V1_Severity {
-    switch self {
-    case .informational: .info
-    case .low: .low
-    case .medium: .medium
-    case .high: .high
-    case .critical: .critical
-    }
-  }
-}
-
 extension Tier {
   init(_ wire: Fixpoint_V1_Tier) { self = Tier(rawValue: wire.rawValue) ?? .changeWindow }
-  var wire: Fixpoint_V1_Tier { Fixpoint_V1_Tier(rawValue: self.rawValue) ?? .t3ChangeWindow }
+  var proto: Fixpoint_V1_Tier { Fixpoint_V1_Tier(rawValue: self.rawValue) ?? .t3ChangeWindow }
 }
 
 extension ActionState {
   /// nil for UNSPECIFIED or a code this version does not know.
   init?(_ wire: Fixpoint_V1_ActionState) { self.init(rawValue: wire.rawValue) }
-  var wire: Fixpoint_V1_ActionState { Fixpoint_V1_ActionState(rawValue: self.rawValue) ?? .unspecified }
+  var proto: Fixpoint_V1_ActionState { Fixpoint_V1_ActionState(rawValue: self.rawValue) ?? .unspecified }
 }
 
 extension ResourceRef {
   init(_ wire: Fixpoint_V1_ResourceRef) {
     self.init(resourceID: wire.resourceID, externalID: wire.externalID, type: wire.type, providerID: wire.providerID, region: wire.region)
   }
-  var wire: Fixpoint_V1_ResourceRef {
+  var proto: Fixpoint_V1_ResourceRef {
     Fixpoint_V1_ResourceRef(resourceID: self.resourceID, externalID: self.externalID, type: self.type, providerID: self.providerID, region: self.region)
   }
 }
@@ -65,23 +42,25 @@ extension PathOperation {
   init(_ wire: Fixpoint_V1_PathOperation) throws {
     self.init(try DocumentPath(wire.path), try JSONValue(wire.value))
   }
-  var wire: Fixpoint_V1_PathOperation { .with { $0.path = self.path.description; $0.value = self.value.protoValue } }
+  var proto: Fixpoint_V1_PathOperation { .with { $0.path = self.path.description; $0.value = self.value.protoValue } }
 }
 
 extension ChangeSet {
   init(_ wire: Fixpoint_V1_ChangeSet) throws {
     self.init(resource: ResourceRef(wire.resource), operations: try wire.operations.map(PathOperation.init))
   }
-  var wire: Fixpoint_V1_ChangeSet { .with { $0.resource = self.resource.wire; $0.operations = self.operations.map(\.wire) } }
+  var proto: Fixpoint_V1_ChangeSet { .with { $0.resource = self.resource.proto; $0.operations = self.operations.map(\.proto) } }
 }
 
 extension PathDiff {
-  init(_ wire: Fixpoint_V1_PathDiff) throws {
+  /// A diff as inventory said it; a value that is not JSON (a Value with no kind) reads as null, as
+  /// the audit trail shows it, rather than making the action unreadable.
+  init(_ wire: Fixpoint_V1_PathDiff) {
+    func value(_ v: Google_Protobuf_Value) -> JSONValue { (try? JSONValue(v)) ?? .null }
     self.init(
-      path: wire.path, before: wire.hasBefore ? try JSONValue(wire.before) : nil, after: wire.hasAfter ? try JSONValue(wire.after) : nil,
-      unchanged: wire.unchanged)
+      path: wire.path, before: wire.hasBefore ? value(wire.before) : nil, after: wire.hasAfter ? value(wire.after) : nil, unchanged: wire.unchanged)
   }
-  var wire: Fixpoint_V1_PathDiff {
+  var proto: Fixpoint_V1_PathDiff {
     .with {
       $0.path = self.path
       if let before = self.before { $0.before = before.protoValue }
@@ -94,7 +73,7 @@ extension PathDiff {
 extension ActorStamp {
   init(_ wire: Fixpoint_V1_ActorStamp) { self.init(subject: wire.subject, role: wire.role, time: wire.time.date) }
   init(_ principal: Principal, at time: Date = Date()) { self.init(subject: principal.subject, role: principal.role.rawValue, time: time) }
-  var wire: Fixpoint_V1_ActorStamp { .with { $0.subject = self.subject; $0.role = self.role; $0.time = .init(date: self.time) } }
+  var proto: Fixpoint_V1_ActorStamp { .with { $0.subject = self.subject; $0.role = self.role; $0.time = .init(date: self.time) } }
 }
 
 extension Action {
@@ -105,8 +84,8 @@ extension Action {
     }
     self.init(
       id: wire.id, findingID: wire.findingID, handler: wire.handler, state: state, description: wire.description_p,
-      resource: ResourceRef(wire.resource), changeSet: try ChangeSet(wire.changeSet), plannedDiff: try wire.plannedDiff.map(PathDiff.init),
-      risk: Severity(wire.risk), tier: Tier(wire.tier), reversible: wire.reversible, requiresApproval: wire.requiresApproval,
+      resource: ResourceRef(wire.resource), changeSet: try ChangeSet(wire.changeSet), plannedDiff: wire.plannedDiff.map(PathDiff.init),
+      risk: Severity(wire.risk) ?? .medium, tier: Tier(wire.tier), reversible: wire.reversible, requiresApproval: wire.requiresApproval,
       snapshotID: wire.snapshotID, requested: ActorStamp(wire.requested), approved: wire.hasApproved ? ActorStamp(wire.approved) : nil,
       approvalExpiresAt: wire.hasApprovalExpiresAt ? wire.approvalExpiresAt.date : nil,
       completedAt: wire.hasCompletedAt ? wire.completedAt.date : nil,
@@ -117,23 +96,23 @@ extension Action {
   init(serializedBytes data: Data) throws { try self.init(Fixpoint_V1_Action(serializedBytes: data)) }
 
   /// The message, without `current_configuration` (`ActionStore.answered` adds it).
-  var wire: Fixpoint_V1_Action {
+  var proto: Fixpoint_V1_Action {
     .with {
       $0.id = self.id
       $0.findingID = self.findingID
       $0.handler = self.handler
-      $0.state = self.state.wire
+      $0.state = self.state.proto
       $0.description_p = self.description
-      $0.resource = self.resource.wire
-      $0.changeSet = self.changeSet.wire
-      $0.plannedDiff = self.plannedDiff.map(\.wire)
-      $0.risk = self.risk.wire
-      $0.tier = self.tier.wire
+      $0.resource = self.resource.proto
+      $0.changeSet = self.changeSet.proto
+      $0.plannedDiff = self.plannedDiff.map(\.proto)
+      $0.risk = self.risk.proto
+      $0.tier = self.tier.proto
       $0.reversible = self.reversible
       $0.requiresApproval = self.requiresApproval
       $0.snapshotID = self.snapshotID
-      $0.requested = self.requested.wire
-      if let approved = self.approved { $0.approved = approved.wire }
+      $0.requested = self.requested.proto
+      if let approved = self.approved { $0.approved = approved.proto }
       if let at = self.approvalExpiresAt { $0.approvalExpiresAt = .init(date: at) }
       if let at = self.completedAt { $0.completedAt = .init(date: at) }
       if let at = self.rollbackDeadline { $0.rollbackDeadline = .init(date: at) }
@@ -143,17 +122,17 @@ extension Action {
     }
   }
 
-  func serializedData() throws -> Data { try self.wire.serializedData() }
+  func serializedData() throws -> Data { try self.proto.serializedData() }
 
   /// The `remediation.<state>` event of its move from `from` to its state.
   func event(from: String, actor: Principal, comment: String, reason: String, outbox: Outbox) -> Fixpoint_V1_Event {
-    outbox.makeEvent(type: "remediation.\(self.state)", subject: self.id, severity: self.risk.wire) { e in
+    outbox.makeEvent(type: "remediation.\(self.state)", subject: self.id, severity: self.risk.proto) { e in
       e.remediation = .with {
         $0.actionID = self.id
         $0.fromState = from
         $0.toState = self.state.description
         $0.handler = self.handler
-        $0.resource = self.resource.wire
+        $0.resource = self.resource.proto
         $0.actor = actor.subject
         $0.comment = comment
         $0.reason = reason
@@ -163,7 +142,7 @@ extension Action {
 }
 
 extension NotRun {
-  var wire: Fixpoint_V1_NotRun {
+  var proto: Fixpoint_V1_NotRun {
     .with {
       $0.actionID = self.actionID
       $0.cause =
@@ -185,14 +164,14 @@ extension NotRun {
 }
 
 extension HandlerInfo {
-  var wire: Fixpoint_V1_Handler {
+  var proto: Fixpoint_V1_Handler {
     .with {
       $0.name = self.name
       $0.description_p = self.description
       $0.controlIds = self.controlIDs
       $0.findingTypes = self.findingTypes
-      $0.tier = self.tier.wire
-      $0.risk = self.risk.wire
+      $0.tier = self.tier.proto
+      $0.risk = self.risk.proto
       $0.permissions = self.permissions
       $0.reversible = self.reversible
       $0.resourceTypes = self.resourceTypes
@@ -212,7 +191,7 @@ struct Once: Sendable {
   /// Once per `requestID` of `method` (none when it is empty).
   static func request(_ method: String, _ request: some SwiftProtobuf.Message & Sendable, requestID: String) -> Once {
     Once { store, body in
-      try Action(try await RequestLog.once(store, method: method, request: request, requestID: requestID) { db in try body(db).wire })
+      try Action(try await RequestLog.once(store, method: method, request: request, requestID: requestID) { db in try body(db).proto })
     }
   }
 }
@@ -280,15 +259,14 @@ extension FindingRecord {
 
   /// Its severity as stored (the protocol's codes); one that gave none ranks lowest.
   var severityLevel: Severity {
-    let wire = Fixpoint_V1_Severity(rawValue: self.severity) ?? .unspecified
-    return wire == .unspecified ? .informational : Severity(wire)
+    Severity(Fixpoint_V1_Severity(rawValue: self.severity) ?? .unspecified) ?? .informational
   }
 
   var isOpen: Bool { self.status == Fixpoint_V1_Finding.Status.open.rawValue }
 }
 
 extension PolicyDefaults {
-  var wire: Fixpoint_V1_Policy {
+  var proto: Fixpoint_V1_Policy {
     .with {
       $0.requireApproval = self.requireApproval
       $0.rollbackWindowSeconds = Int64(self.rollbackWindowSeconds)
@@ -300,14 +278,14 @@ extension PolicyDefaults {
         .with { $0.cron = w.cronText; $0.durationSeconds = Int64(w.duration); $0.timeZone = w.timeZoneName }
       }
       $0.handlerOverrides = self.handlerOverrides.mapValues { $0 == .always ? .always : .never }
-      $0.minAutoSeverity = self.minAutoSeverity?.wire ?? .unspecified
-      if let updated = self.updated { $0.updated = updated.wire }
+      $0.minAutoSeverity = self.minAutoSeverity?.proto ?? .unspecified
+      if let updated = self.updated { $0.updated = updated.proto }
     }
   }
 
   /// As the `policy` row stores it (the message), and as the audit entry shows it (its JSON).
   func storedForm() throws -> (Data, String) {
-    let message = self.wire
+    let message = self.proto
     return (try message.serializedData(), (try? message.jsonString()) ?? "")
   }
 
@@ -355,7 +333,7 @@ extension PolicyDefaults {
         next.rollbackWindowSeconds = Int(p.rollbackWindowSeconds)
       case "min_auto_severity":
         guard (0...5).contains(p.minAutoSeverity.rawValue) else { throw .invalidArgument(field: "policy.min_auto_severity", reason: "unknown severity") }
-        next.minAutoSeverity = p.minAutoSeverity == .unspecified ? nil : Severity(p.minAutoSeverity)
+        next.minAutoSeverity = Severity(p.minAutoSeverity)
       case "blast_radius_max_count":
         guard p.blastRadiusMaxCount >= 0 else { throw .invalidArgument(field: "policy.blast_radius_max_count", reason: "must not be negative") }
         next.blastRadiusMaxCount = Int(p.blastRadiusMaxCount)
@@ -375,7 +353,7 @@ extension PolicyDefaults {
 
 extension AuditChain {
   /// An entry as GetAuditTrail answers it, from its row.
-  static func wire(_ row: Row) -> Fixpoint_V1_AuditEntry {
+  static func proto(_ row: Row) -> Fixpoint_V1_AuditEntry {
     .with { e in
       e.sequence = row["sequence"]
       e.actionID = row["action_id"]
@@ -395,7 +373,7 @@ extension AuditChain {
 }
 
 extension AuditChain.Check {
-  var wire: Fixpoint_V1_VerifyAuditChainResponse {
+  var proto: Fixpoint_V1_VerifyAuditChainResponse {
     .with {
       $0.valid = self.valid
       $0.entriesChecked = self.entriesChecked
@@ -406,7 +384,7 @@ extension AuditChain.Check {
 }
 
 extension RemediationMetrics {
-  var wire: Fixpoint_V1_RemediationMetrics {
+  var proto: Fixpoint_V1_RemediationMetrics {
     .with {
       $0.meanTimeToRemediateSeconds = self.meanTimeToRemediateSeconds
       $0.successRate = self.successRate
