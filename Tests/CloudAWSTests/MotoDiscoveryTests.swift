@@ -12,7 +12,7 @@ struct MotoDiscoveryTests {
   static func seeded() async throws -> (MotoServer, AWSAccount, JSONValue) {
     let moto = try await MotoServer()
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python/seed.py").path
-    let (status, out, err) = try runCommand([try TestPython.interpreter(), script, moto.endpoint, Self.region])
+    let (status, out, err) = try await runCommand([try TestPython.interpreter(), script, moto.endpoint, Self.region])
     guard status == 0 else { throw TestSupportError("seed failed: \(err)") }
     let client = try AWSClient(
       credentials: StaticCredentials(AWSCredentials(accessKeyID: "AKIAFIXPOINTTEST0001", secretAccessKey: "test-secret")),

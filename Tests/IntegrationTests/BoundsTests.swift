@@ -65,7 +65,7 @@ struct BoundsTests {
           return round(time.monotonic() - start, 2)
       print(json.dumps([closed_after(b""), closed_after(b"PRI * HTTP/2.0\\r\\n")]))
       """
-    let (status, out, err) = try runCommand([try TestPython.interpreter(), "-c", script, "\(cluster.grpcPort(.compliance))"])
+    let (status, out, err) = try await runCommand([try TestPython.interpreter(), "-c", script, "\(cluster.grpcPort(.compliance))"])
     try #require(status == 0, "\(err)")
     let seconds = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [Double] ?? []
     #expect(seconds.count == 2 && seconds.allSatisfy { $0 < 6 }, "closed after \(seconds) s")
@@ -89,7 +89,7 @@ struct BoundsTests {
               closed += 1
       print(closed)
       """
-    let (floodStatus, floodOut, floodErr) = try runCommand([try TestPython.interpreter(), "-c", flood, "\(cluster.grpcPort(.compliance))"])
+    let (floodStatus, floodOut, floodErr) = try await runCommand([try TestPython.interpreter(), "-c", flood, "\(cluster.grpcPort(.compliance))"])
     try #require(floodStatus == 0, "\(floodErr)")
     let refusedAtOnce = Int(floodOut.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     #expect(refusedAtOnce >= 8 && refusedAtOnce < 20, "\(refusedAtOnce) of 20 closed at once")
@@ -99,7 +99,7 @@ struct BoundsTests {
 
     // ConnectProvider against an STS that is not there (a closed loopback port): UNAVAILABLE
     // naming the endpoint within inventory.connect.timeout (3 s here), and nothing recorded.
-    let closed = try Self.closedPort()
+    let closed = try await Self.closedPort()
     let start = ContinuousClock.now
     await #expect(performing: { try await connect("nowhere") { $0.endpoint = "http://127.0.0.1:\(closed)" } }, throws: { error in
       guard let e = error as? RPCError else { return false }
@@ -160,7 +160,7 @@ struct BoundsTests {
       listing(b"", metadata=metadata, timeout=30)
       print(json.dumps(first))
       """
-    let (pyStatus, pyOut, pyErr) = try runCommand([try TestPython.interpreter(), "-c", grpcio, "127.0.0.1:\(cluster.grpcPort(.notifier))", body.path, cluster.adminToken])
+    let (pyStatus, pyOut, pyErr) = try await runCommand([try TestPython.interpreter(), "-c", grpcio, "127.0.0.1:\(cluster.grpcPort(.notifier))", body.path, cluster.adminToken])
     try #require(pyStatus == 0, "\(pyErr)")
     let answer = try JSONSerialization.jsonObject(with: Data(pyOut.utf8)) as? [String] ?? []
     #expect(answer.first == "RESOURCE_EXHAUSTED" && answer.last?.contains("limit of \(16 << 20) bytes") == true, "\(answer)")
@@ -257,25 +257,25 @@ struct BoundsTests {
     try await Task.sleep(for: .seconds(3))
     #expect(try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: pending) } == 1, "delivered with a refused token")
 
-    let (status, output) = try Cluster.run(Cluster.binDir + "/fixpoint", ["token", "rotate-service", "--data-dir", cluster.dataDir])
+    let (status, output) = try await Cluster.run(Cluster.binDir + "/fixpoint", ["token", "rotate-service", "--data-dir", cluster.dataDir])
     #expect(status == 0, "\(output)")
     #expect(try await Cluster.eventually { try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: pending) } == 0 }, "not delivered after rotation")
     #expect(try cluster.query(.notifier) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM inbox") } == 1)
     // --if-due leaves a fresh token alone.
     let rotated = try String(contentsOfFile: files.serviceToken, encoding: .utf8)
-    #expect(try Cluster.run(Cluster.binDir + "/fixpoint", ["token", "rotate-service", "--if-due", "--data-dir", cluster.dataDir]).0 == 0)
+    #expect(try await Cluster.run(Cluster.binDir + "/fixpoint", ["token", "rotate-service", "--if-due", "--data-dir", cluster.dataDir]).0 == 0)
     #expect(try String(contentsOfFile: files.serviceToken, encoding: .utf8) == rotated)
 
     // A ten-year token, as `fixpoint init` used to write: the service says what to do and exits.
     try (try await signer.issue(subject: "fixpoint-services", role: .service, ttl: 3650 * 86_400) + "\n").write(toFile: files.serviceToken, atomically: true, encoding: .utf8)
-    let port = try Self.closedPort()
-    let (exit, said) = try Cluster.run(Cluster.binDir + "/remediation-dispatcher", ["--data-dir", cluster.dataDir, "--grpc-port", "\(port)", "--metrics-port", "0"])
+    let port = try await Self.closedPort()
+    let (exit, said) = try await Cluster.run(Cluster.binDir + "/remediation-dispatcher", ["--data-dir", cluster.dataDir, "--grpc-port", "\(port)", "--metrics-port", "0"])
     #expect(exit != 0 && said.contains("auth.token.max.days") && said.contains("fixpoint token rotate-service"), "\(exit): \(said)")
   }
 
   /// A loopback port below 32768 that nothing listens on (bound, then released).
-  static func closedPort() throws -> Int {
-    let (status, out, _) = try runCommand([try TestPython.interpreter(), "-c", "import random, socket\nwhile True:\n    p = random.randrange(20000, 32000)\n    try:\n        socket.socket().bind(('127.0.0.1', p)); print(p); break\n    except OSError:\n        pass"])
+  static func closedPort() async throws -> Int {
+    let (status, out, _) = try await runCommand([try TestPython.interpreter(), "-c", "import random, socket\nwhile True:\n    p = random.randrange(20000, 32000)\n    try:\n        socket.socket().bind(('127.0.0.1', p)); print(p); break\n    except OSError:\n        pass"])
     guard status == 0, let port = Int(out.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw ClusterError("no free port") }
     return port
   }

@@ -29,11 +29,11 @@ final class Cluster: Sendable {
     self.extraArguments = extraArguments
     self.basePort = try LoopbackPorts.block(width: 15, in: 20_000..<30_000)
     self.dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("fixpoint-it-\(UUID().uuidString.prefix(8))").path
-    let (status, output) = try Self.run(Self.binDir + "/fixpoint", ["init", "--data-dir", self.dataDir])
+    let (status, output) = try await Self.run(Self.binDir + "/fixpoint", ["init", "--data-dir", self.dataDir])
     guard status == 0 else { throw ClusterError("fixpoint init failed: \(output)") }
     self.adminToken = try String(contentsOfFile: KeyFiles(dataDirectory: self.dataDir).adminToken, encoding: .utf8)
       .trimmingCharacters(in: .whitespacesAndNewlines)
-    self.tls = mutualTLS ? try Self.makeCertificates(in: self.dataDir + "/tls") : nil
+    self.tls = mutualTLS ? try await Self.makeCertificates(in: self.dataDir + "/tls") : nil
     for service in ServiceName.allCases { try self.start(service) }
     for service in ServiceName.allCases { try await self.waitUntilServing(service) }
   }
@@ -93,12 +93,12 @@ final class Cluster: Sendable {
   func logPath(_ service: ServiceName) -> String { "\(self.dataDir)/\(service.rawValue).log" }
 
   /// Sends `signal` and returns how long the process took to exit (nil if it did not within `timeout`).
-  func stop(_ service: ServiceName, signal: Int32, timeout: TimeInterval = 10) -> (Duration, Int32)? {
+  func stop(_ service: ServiceName, signal: Int32, timeout: TimeInterval = 10) async -> (Duration, Int32)? {
     guard let p = self.processes.withLock({ $0[service] }) else { return nil }
     let start = ContinuousClock.now
     kill(p.processIdentifier, signal)
     let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
+    while p.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
     return p.isRunning ? nil : (ContinuousClock.now - start, p.terminationStatus)
   }
 
@@ -124,7 +124,7 @@ final class Cluster: Sendable {
 
   /// A token for `role`, signed with this cluster's key.
   func token(role: Role, subject: String = "tester") async throws -> String {
-    let (status, output) = try Self.run(Self.binDir + "/fixpoint", ["token", "issue", "--data-dir", self.dataDir, "--subject", subject, "--role", role.rawValue, "--ttl", "10m"])
+    let (status, output) = try await Self.run(Self.binDir + "/fixpoint", ["token", "issue", "--data-dir", self.dataDir, "--subject", subject, "--role", role.rawValue, "--ttl", "10m"])
     guard status == 0 else { throw ClusterError(output) }
     return output.trimmingCharacters(in: .whitespacesAndNewlines)
   }
@@ -147,7 +147,7 @@ final class Cluster: Sendable {
   }
 
   /// A CA, and one certificate signed by it for both server and client use (SAN 127.0.0.1, localhost).
-  static func makeCertificates(in dir: String) throws -> TLSSettings {
+  static func makeCertificates(in dir: String) async throws -> TLSSettings {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let script = """
       set -e
@@ -158,14 +158,14 @@ final class Cluster: Sendable {
       printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nkeyUsage=critical,digitalSignature\\nextendedKeyUsage=serverAuth,clientAuth\\n' > node.ext
       openssl x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out node.pem -extfile node.ext 2>/dev/null
       """
-    let (status, output) = try self.run("/bin/bash", ["-c", script])
+    let (status, output) = try await self.run("/bin/bash", ["-c", script])
     guard status == 0 else { throw ClusterError("openssl failed: \(output)") }
     return TLSSettings(certificate: dir + "/node.pem", privateKey: dir + "/node.key", trustRoots: dir + "/ca.pem", mutual: true)
   }
 
   /// Runs a command to completion; returns its status and combined output.
-  static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (Int32, String) {
-    try ChildProcess.run(executable, arguments, environment: environment ?? [:])
+  static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> (Int32, String) {
+    try await blocking { try ChildProcess.run(executable, arguments, environment: environment ?? [:]) }
   }
 }
 

@@ -131,7 +131,7 @@ struct ComplianceTests {
     // Every automated control has a misconfigured resource in the estate, and a compliant one (for
     // an account's single resource: the same account once fix_account.py has run).
     let expected = f.seed["expected"] as! [String: [String]]
-    let (fixedStatus, fixedOut, fixError) = try runCommand([
+    let (fixedStatus, fixedOut, fixError) = try await runCommand([
       try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/fix_account.py").path, f.moto.endpoint, AWSFixture.region,
     ])
     try #require(fixedStatus == 0, "\(fixError)")
@@ -227,12 +227,12 @@ struct ComplianceTests {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     let env = CLITests.environment(f.cluster)
     for (format, file) in [("sarif", "report.sarif"), ("junit", "report.junit.xml"), ("asff", "report.asff.json"), ("csv", "report.csv"), ("html", "report.html")] {
-      let (status, output) = try Cluster.run(CLITests.fixpoint, ["compliance", "export", waived.id, "--format", format, "-o", "\(dir)/\(file)"], environment: env)
+      let (status, output) = try await Cluster.run(CLITests.fixpoint, ["compliance", "export", waived.id, "--format", format, "-o", "\(dir)/\(file)"], environment: env)
       #expect(status == 0, "\(format): \(output)")
     }
     let waivedResults = try await f.results(waived.id)
     let failingCount = waivedResults.filter { $0.status == .fail }.count
-    let (checked, report, checkError) = try runCommand([
+    let (checked, report, checkError) = try await runCommand([
       try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/check_exports.py").path, dir,
       Cluster.root.appendingPathComponent("Tests/IntegrationTests/schemas/sarif-schema-2.1.0.json").path,
     ])
@@ -247,7 +247,7 @@ struct ComplianceTests {
     #expect(e["csv_rows"] as? Int == waivedResults.count && e["csv_fail"] as? Int == failingCount)
     #expect((e["html_bars"] as? Int ?? 0) == waived.scores.count && e["html_failing_rows"] as? Int == failingCount && e["html_self_contained"] as? Bool == true, "\(e)")
     // The HTML report as a browser shows it: headless Chromium lays it out and paints the bars.
-    let (rendered, renderOut, renderError) = try runCommand([
+    let (rendered, renderOut, renderError) = try await runCommand([
       try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/render_html.py").path,
       "\(dir)/report.html", "\(dir)/report.png",
     ])
@@ -294,40 +294,40 @@ struct ComplianceTests {
 
     // The operator's commands, against the same services.
     let env = CLITests.environment(f.cluster)
-    func cli(_ args: [String]) throws -> (Int32, String) { try Cluster.run(CLITests.fixpoint, ["compliance"] + args, environment: env) }
-    let (assessed, summary) = try cli(["assess", "--framework", "fsbp", "--provider", f.providerID, "--wait"])
+    func cli(_ args: [String]) async throws -> (Int32, String) { try await Cluster.run(CLITests.fixpoint, ["compliance"] + args, environment: env) }
+    let (assessed, summary) = try await cli(["assess", "--framework", "fsbp", "--provider", f.providerID, "--wait"])
     #expect(assessed == 3, "failures exit 3: \(summary)")
     #expect(summary.contains("fsbp ") && summary.contains("controls with data pass") && summary.contains("high"), "\(summary)")
     let latest = try #require(try f.cluster.query(.compliance) { try String.fetchOne($0, sql: "SELECT id FROM assessment ORDER BY requested_at DESC LIMIT 1") })
-    let (_, failing) = try cli(["results", latest, "--status", "fail", "--output", "json", "--limit", "1000"])
+    let (_, failing) = try await cli(["results", latest, "--status", "fail", "--output", "json", "--limit", "1000"])
     let storedFailures = try f.cluster.query(.compliance) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM result WHERE assessment_id = ? AND status = 2", arguments: [latest]) }
     #expect(try CLITests.json(failing).count == storedFailures)
-    let (_, shown) = try cli(["control", "EC2.53"])
+    let (_, shown) = try await cli(["control", "EC2.53"])
     #expect(shown.contains("cis-aws-3.0") && shown.contains("5.2") && shown.contains("reads:       ingress"), "\(shown)")
-    let (_, controls) = try cli(["controls", "--framework", "cis-aws-3.0", "--output", "json"])
+    let (_, controls) = try await cli(["controls", "--framework", "cis-aws-3.0", "--output", "json"])
     #expect(try CLITests.json(controls).contains { $0["id"] as? String == "S3.8" })
     let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
-    let (tooLong, refusal) = try cli(["waive", "--control", "S3.14", "--resource", bucket.id, "--reason", "archive", "--expires", "400d"])
+    let (tooLong, refusal) = try await cli(["waive", "--control", "S3.14", "--resource", bucket.id, "--reason", "archive", "--expires", "400d"])
     #expect(tooLong != 0 && refusal.contains("expires_at"), "\(refusal)")
-    let (waived, made) = try cli(["waive", "--control", "S3.14", "--resource", bucket.id, "--reason", "archive", "--expires", "30d", "--output", "json"])
+    let (waived, made) = try await cli(["waive", "--control", "S3.14", "--resource", bucket.id, "--reason", "archive", "--expires", "30d", "--output", "json"])
     #expect(waived == 0, "\(made)")
     let waiverID = try #require(try CLITests.json(made).first?["id"] as? String)
-    #expect(try CLITests.json(try cli(["waivers", "--output", "json"]).1).map { $0["id"] as? String } == [waiverID])
-    #expect(try cli(["unwaive", waiverID]).0 == 0)
-    #expect(try CLITests.json(try cli(["waivers", "--output", "json"]).1).isEmpty)
+    #expect(try CLITests.json(try await cli(["waivers", "--output", "json"]).1).map { $0["id"] as? String } == [waiverID])
+    #expect(try await cli(["unwaive", waiverID]).0 == 0)
+    #expect(try CLITests.json(try await cli(["waivers", "--output", "json"]).1).isEmpty)
     #expect(try f.cluster.query(.compliance) { try String.fetchOne($0, sql: "SELECT deleted_by FROM waiver WHERE id = ?", arguments: [waiverID]) } == "admin")
   }
 
   @Test("a read the credentials may not make (AccessDenied on GetBucketPolicy) leaves exactly the controls that need it not evaluated; a change to that field is refused")
   func unreadable() async throws {
     let proxy = try FaultProxy()
-    let f = try await AWSFixture.make(endpoint: { moto in try proxy.start(upstream: moto.endpoint) })
+    let f = try await AWSFixture.make(endpoint: { moto in try await proxy.start(upstream: moto.endpoint) })
     let before = Self.verdicts(try await f.results(try await f.assess().id))
     #expect(!before.values.contains(.notEvaluated))
-    _ = try proxy.deny([#"^s3 GET [^?]*\?(.*&)?policy(=|&|$)"#])
+    _ = try await proxy.deny([#"^s3 GET [^?]*\?(.*&)?policy(=|&|$)"#])
     let synced = try await f.sync()
     #expect(synced.progress.state == .succeeded, "a field that cannot be read does not fail the sync: \(synced.progress.message)")
-    #expect((try proxy.state()["denied"] as? Int ?? 0) > 0)
+    #expect((try await proxy.state()["denied"] as? Int ?? 0) > 0)
     let assessed = try await f.assess()
     let results = try await f.results(assessed.id)
     let buckets = Set(try await f.resources().filter { $0.type == "s3_bucket" }.map(\.name))

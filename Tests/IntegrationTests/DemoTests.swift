@@ -16,14 +16,14 @@ struct DemoTests {
     let offset = try Self.freePortOffset()
     let python = try TestPython.interpreter()
     let started = ContinuousClock.now
-    let (status, output) = try Cluster.run(Cluster.binDir + "/fixpoint", [
+    let (status, output) = try await Cluster.run(Cluster.binDir + "/fixpoint", [
       "demo", "--exit", "--endpoint", moto.endpoint, "--data-dir", dir, "--port-offset", "\(offset)", "--python", python,
     ])
     try #require(status == 0, "\(output.suffix(4000))")
     print("demo took \(ContinuousClock.now - started)")
 
     // The emulator, read with boto3.
-    let (readStatus, read, readError) = try runCommand([python, Cluster.root.appendingPathComponent("scripts/lib/demo_estate.py").path, "read", moto.endpoint])
+    let (readStatus, read, readError) = try await runCommand([python, Cluster.root.appendingPathComponent("scripts/lib/demo_estate.py").path, "read", moto.endpoint])
     try #require(readStatus == 0, "\(readError)")
     let state = try #require(try JSONSerialization.jsonObject(with: Data(read.utf8)) as? [String: [String: Any]])
     for (region, short) in [("us-east-1", "use1"), ("eu-west-1", "euw1")] {
@@ -65,7 +65,7 @@ struct DemoTests {
     #expect(!hooks.isEmpty && hooks.allSatisfy { !(($0["verified"] as? [Any]) ?? []).isEmpty }, "\(hooks.count) webhooks")
     #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir + "/mail/new")) ?? []).count >= 1)
     // --exit stopped everything it started.
-    let (_, left, _) = try runCommand(["pgrep", "-f", "--", "--data-dir \(dir)"])
+    let (_, left, _) = try await runCommand(["pgrep", "-f", "--", "--data-dir \(dir)"])
     #expect(left.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still running: \(left)")
   }
 

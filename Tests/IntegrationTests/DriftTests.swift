@@ -15,8 +15,8 @@ extension AWSFixture {
   }
 
   /// Changes (or reverts) seed.py's resources with boto3 behind Fixpoint's back.
-  func driftChanges(_ mode: String) throws -> [String: String] {
-    let (status, out, err) = try runCommand([
+  func driftChanges(_ mode: String) async throws -> [String: String] {
+    let (status, out, err) = try await runCommand([
       try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/drift_changes.py").path,
       self.moto.endpoint, Self.region, mode,
     ])
@@ -56,10 +56,10 @@ struct DriftTests {
     let id = { (name: String) in resources.first { $0.name == name }!.id }
     #expect(try Self.open(f, names: names).isEmpty, "a first sync is its own baseline")
 
-    _ = try f.driftChanges("change")
+    _ = try await f.driftChanges("change")
     // One resource, before any sync: the scan asks inventory to read it from the cloud first.
     let env = CLITests.environment(f.cluster)
-    let (scanned, scanOutput) = try Cluster.run(CLITests.fixpoint, ["drift", "scan", "--resource", id("fp-imdsv2"), "--wait"], environment: env)
+    let (scanned, scanOutput) = try await Cluster.run(CLITests.fixpoint, ["drift", "scan", "--resource", id("fp-imdsv2"), "--wait"], environment: env)
     #expect(scanned == 3, "a drift found exits 3: \(scanOutput)")
     let scannedOne = try Self.open(f, names: names)
     #expect(scannedOne.keys.sorted() == ["fp-imdsv2"], "only the scanned resource: \(scannedOne)")
@@ -119,9 +119,9 @@ struct DriftTests {
     #expect(configurationFinding == "drift/configuration", "a configuration drift is recorded without a control")
 
     // The operator's view: the differences side by side.
-    let (shown, showOutput) = try Cluster.run(CLITests.fixpoint, ["drifts", "show", imdsDrift], environment: env)
+    let (shown, showOutput) = try await Cluster.run(CLITests.fixpoint, ["drifts", "show", imdsDrift], environment: env)
     #expect(shown == 0 && showOutput.contains("metadata_options.http_tokens") && showOutput.contains("\"required\"") && showOutput.contains("\"optional\""), "\(showOutput)")
-    let (listed, listOutput) = try Cluster.run(CLITests.fixpoint, ["drifts", "list", "--kind", "security", "--output", "json"], environment: env)
+    let (listed, listOutput) = try await Cluster.run(CLITests.fixpoint, ["drifts", "list", "--kind", "security", "--output", "json"], environment: env)
     let listedDrifts = try JSONSerialization.jsonObject(with: Data(listOutput.utf8)) as? [[String: Any]]
     #expect(listed == 0 && listedDrifts?.count == 3, "\(listOutput)")
 
@@ -145,7 +145,7 @@ struct DriftTests {
 
     // Put everything back: the drifts resolve by themselves, and their findings with them; the
     // bucket, whose baseline now says staging, drifts back the other way.
-    _ = try f.driftChanges("revert")
+    _ = try await f.driftChanges("revert")
     #expect(try await f.sync().progress.state == .succeeded)
     _ = try await Cluster.eventually(timeout: 30) { try Self.open(f, names: names).keys.sorted() == ["fp-good-bucket"] }
     let left = try Self.open(f, names: names)
@@ -167,15 +167,15 @@ struct DriftTests {
       dispatcherArguments: ["--dispatcher-change-windows", #"[{"cron": "* * * * *", "duration_seconds": 3600, "time_zone": "UTC"}]"#],
       complianceArguments: ["--compliance-assess-after-sync", "false"])
     let bucket = try #require(try await f.resources().first { $0.name == "fp-good-bucket" })
-    let tags = { () throws -> [String: String] in
+    let tags = { () async throws -> [String: String] in
       let script = "import boto3,sys,json\nprint(json.dumps({t['Key']: t['Value'] for t in boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',"
         + "aws_access_key_id='AKIAFIXPOINTSEED0001',aws_secret_access_key='x').get_bucket_tagging(Bucket='fp-good-bucket')['TagSet']}))"
-      let (status, out, err) = try runCommand([try TestPython.interpreter(), "-c", script, f.moto.endpoint])
+      let (status, out, err) = try await runCommand([try TestPython.interpreter(), "-c", script, f.moto.endpoint])
       guard status == 0 else { throw ClusterError(err) }
       return try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: String]
     }
-    let original = try tags()
-    _ = try f.driftChanges("change")
+    let original = try await tags()
+    _ = try await f.driftChanges("change")
     #expect(try await f.sync().progress.state == .succeeded)
     var findingID: String?
     _ = try await Cluster.eventually(timeout: 30) {
@@ -198,9 +198,9 @@ struct DriftTests {
     _ = try await f.dispatcher(token: approver) { try await $0.approveAction(.with { $0.actionID = action.id; $0.comment = "put it back" }) }
     let done = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }).actions[0] }
     #expect(done.state == .completed, "\(done.failureReason)")
-    #expect(try tags() == original, "moto holds the baseline's tags again")
+    #expect(try await tags() == original, "moto holds the baseline's tags again")
     let rolled = try await f.dispatcher { try await $0.rollbackAction(.with { $0.actionID = action.id; $0.comment = "the staging tag was right" }) }
     #expect(rolled.state == .rolledBack)
-    #expect(try tags() == ["env": "staging"], "the rollback restores the drifted value")
+    #expect(try await tags() == ["env": "staging"], "the rollback restores the drifted value")
   }
 }

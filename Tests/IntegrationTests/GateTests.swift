@@ -9,8 +9,8 @@ struct GateCLITests {
   static let fixtures = Cluster.root.appendingPathComponent("Tests/FixpointGateTests/fixtures").path
 
   /// Runs the gate with an empty environment but PATH, in a fresh directory: nothing running, nothing configured.
-  static func gate(_ arguments: [String], in dir: String) throws -> (status: Int32, stdout: String, stderr: String) {
-    try runCommand(["env", "-i", "PATH=/usr/bin:/bin", "sh", "-c", "cd \"$0\" && exec \"$@\"", dir, Cluster.binDir + "/fixpoint", "gate"] + arguments)
+  static func gate(_ arguments: [String], in dir: String) async throws -> (status: Int32, stdout: String, stderr: String) {
+    try await runCommand(["env", "-i", "PATH=/usr/bin:/bin", "sh", "-c", "cd \"$0\" && exec \"$@\"", dir, Cluster.binDir + "/fixpoint", "gate"] + arguments)
   }
 
   static func scratch() throws -> String {
@@ -20,19 +20,19 @@ struct GateCLITests {
   }
 
   @Test("with no service running: exit 1 on failures with the summary, 0 under --fail-on critical with a waiver, SARIF and JUnit in one run, valid for their consumers")
-  func reports() throws {
+  func reports() async throws {
     let dir = try Self.scratch()
     let plan = Self.fixtures + "/controls.plan.json"
-    let failing = try Self.gate([plan, "--source-dir", Self.fixtures + "/src"], in: dir)
+    let failing = try await Self.gate([plan, "--source-dir", Self.fixtures + "/src"], in: dir)
     #expect(failing.status == 1, "\(failing.stderr)")
     #expect(failing.stdout.contains("FAIL  HIGH  aws_s3_bucket.open  S3.8") && failing.stdout.contains("src/main.tf:3"), "\(failing.stdout)")
     #expect(failing.stdout.contains("38 failed (critical 4, high 12, medium 14, low 8)") && failing.stdout.contains("gate FAILED"), "\(failing.stdout)")
 
     // Several reports in one run; the summary goes to stderr when stdout carries none.
-    let both = try Self.gate([plan, "--source-dir", Self.fixtures + "/src", "--format", "sarif", "-o", "gate.sarif", "--format", "junit", "-o", "gate.xml",
+    let both = try await Self.gate([plan, "--source-dir", Self.fixtures + "/src", "--format", "sarif", "-o", "gate.sarif", "--format", "junit", "-o", "gate.xml",
                               "--format", "json", "-o", "gate.json"], in: dir)
     #expect(both.status == 1 && both.stdout.isEmpty && both.stderr.contains("gate FAILED"), "\(both)")
-    let (checked, out, err) = try runCommand([
+    let (checked, out, err) = try await runCommand([
       try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/check_gate.py").path, dir + "/gate.sarif",
       dir + "/gate.xml", Cluster.root.appendingPathComponent("Tests/IntegrationTests/schemas/sarif-schema-2.1.0.json").path,
     ])
@@ -67,18 +67,18 @@ struct GateCLITests {
         owner: web@example.com
         expires: 2020-01-01
       """.write(toFile: dir + "/waivers.yaml", atomically: true, encoding: .utf8)
-    let waived = try Self.gate([plan, "--fail-on", "critical", "--waivers", "waivers.yaml"], in: dir)
+    let waived = try await Self.gate([plan, "--fail-on", "critical", "--waivers", "waivers.yaml"], in: dir)
     #expect(waived.status == 0, "\(waived)")
     #expect(waived.stdout.contains("waived  aws_db_instance.bad  RDS.2  until 2099-12-31") && waived.stdout.contains("expired waiver  S3.8  aws_s3_bucket.open"), "\(waived.stdout)")
     #expect(waived.stdout.contains("gate passed"), "\(waived.stdout)")
     // The same plan fails at high: S3.8 is high and its waiver has expired.
-    #expect(try Self.gate([plan, "--fail-on", "high", "--waivers", "waivers.yaml"], in: dir).status == 1)
+    #expect(try await Self.gate([plan, "--fail-on", "high", "--waivers", "waivers.yaml"], in: dir).status == 1)
     // A plan whose only failures are medium passes --fail-on high.
-    #expect(try Self.gate([plan, "--fail-on", "high", "--check", "S3.9", "--check", "S3.17", "--check", "KMS.4"], in: dir).status == 0)
+    #expect(try await Self.gate([plan, "--fail-on", "high", "--check", "S3.9", "--check", "S3.17", "--check", "KMS.4"], in: dir).status == 0)
   }
 
   @Test("usage and input errors exit 2 with one line on stderr: unreadable, not JSON, an array, a plan format 2.x, 200 MB, deep nesting, bad flags; help exits 0")
-  func badInput() throws {
+  func badInput() async throws {
     let dir = try Self.scratch()
     let files: [(String, String, String)] = [
       ("not.json", "{\"format_version\": ", "not valid JSON"),
@@ -105,13 +105,13 @@ struct GateCLITests {
       ([], "file"),
     ]
     for (arguments, expected) in cases {
-      let run = try Self.gate(arguments, in: dir)
+      let run = try await Self.gate(arguments, in: dir)
       #expect(run.status == 2, "\(arguments): \(run.status) \(run.stderr)")
       let lines = run.stderr.split(separator: "\n")
       #expect(lines.count == 1 && run.stderr.contains(expected) && run.stderr.count < 600, "\(arguments): \(run.stderr)")
       #expect(run.stdout.isEmpty, "\(arguments): \(run.stdout)")
     }
-    let help = try Self.gate(["--help"], in: dir)
+    let help = try await Self.gate(["--help"], in: dir)
     #expect(help.status == 0 && help.stdout.contains("Exit codes") && help.stdout.contains("--fail-on"), "\(help.stderr)")
   }
 }

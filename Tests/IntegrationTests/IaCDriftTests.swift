@@ -89,14 +89,14 @@ struct IaCDriftTests {
     try Self.state(live, imdsv1Tokens: "required").write(to: URL(fileURLWithPath: statePath))
     let env = CLITests.environment(f.cluster)
 
-    let (uploaded, uploadOutput) = try Cluster.run(
+    let (uploaded, uploadOutput) = try await Cluster.run(
       CLITests.fixpoint, ["iac", "upload", statePath, "--name", "estate", "--provider", f.providerID, "--region", AWSFixture.region], environment: env)
     #expect(uploaded == 0 && uploadOutput.contains("version 1: 6 resources") && uploadOutput.contains("aws_iam_access_key ×1"), "\(uploadOutput)")
     // The kept copy holds no secret from the state.
     let kept = try f.cluster.query(.drift) { try Data.fetchOne($0, sql: "SELECT content FROM iac_version")! }
     for secret in ["db-password-in-clear", "access-key-secret-in-clear"] { #expect(kept.range(of: Data(secret.utf8)) == nil, "\(secret) was kept") }
 
-    let (compared, reportOutput) = try Cluster.run(CLITests.fixpoint, ["iac", "drift", "estate", "--output", "json"], environment: env)
+    let (compared, reportOutput) = try await Cluster.run(CLITests.fixpoint, ["iac", "drift", "estate", "--output", "json"], environment: env)
     #expect(compared == 3, "drift exits 3: \(reportOutput)")
     // The report as drift's SQLite file holds it.
     let report = try f.cluster.query(.drift) { db in
@@ -124,17 +124,17 @@ struct IaCDriftTests {
     }
     #expect((drift?["source"] as String?)?.hasPrefix("iac:iac_") == true && drift?["control_id"] as String? == "EC2.8", "\(String(describing: drift))")
     #expect((drift?["compared_with"] as String?)?.hasSuffix("@1") == true)
-    let (_, tableOutput) = try Cluster.run(CLITests.fixpoint, ["iac", "drift", "estate"], environment: env)
+    let (_, tableOutput) = try await Cluster.run(CLITests.fixpoint, ["iac", "drift", "estate"], environment: env)
     #expect(tableOutput.contains("metadata_options.http_tokens") && tableOutput.contains("fp-declared-not-live") && tableOutput.contains("coverage"), "\(tableOutput)")
 
     // Version 2 declares what is live: the drift resolves; the first version stays in history. A
     // re-upload without a scope keeps the definition's.
     try Self.state(live, imdsv1Tokens: "optional").write(to: URL(fileURLWithPath: statePath))
-    let (again, againOutput) = try Cluster.run(CLITests.fixpoint, ["iac", "upload", statePath, "--name", "estate"], environment: env)
+    let (again, againOutput) = try await Cluster.run(CLITests.fixpoint, ["iac", "upload", statePath, "--name", "estate"], environment: env)
     #expect(again == 0 && againOutput.contains("version 2"), "\(againOutput)")
     let kept2 = try f.cluster.query(.drift) { try Row.fetchOne($0, sql: "SELECT provider_id, regions FROM iac_definition WHERE name = 'estate'") }
     #expect(kept2?["provider_id"] as String? == f.providerID && kept2?["regions"] as String? == "[\"\(AWSFixture.region)\"]")
-    let (second, _) = try Cluster.run(CLITests.fixpoint, ["iac", "drift", "estate", "--output", "json"], environment: env)
+    let (second, _) = try await Cluster.run(CLITests.fixpoint, ["iac", "drift", "estate", "--output", "json"], environment: env)
     #expect(second == 3, "still missing and unmanaged ones")
     let (resolved, versions) = try f.cluster.query(.drift) { db in
       (try Int.fetchOne(db, sql: "SELECT status FROM drift WHERE resource_id = ? AND source LIKE 'iac:%'", arguments: [imdsv1]),
@@ -177,7 +177,7 @@ struct IaCDriftTests {
       try await d.uploadIaCDefinition(.with { $0.name = "plan"; $0.content = plan; $0.scope = .with { $0.providerID = f.providerID; $0.regions = [AWSFixture.region] } })
     }
     #expect(planned.format == .terraformPlan && planned.resourceCount == 2)
-    let (_, planOutput) = try Cluster.run(CLITests.fixpoint, ["iac", "drift", "plan", "--output", "json"], environment: env)
+    let (_, planOutput) = try await Cluster.run(CLITests.fixpoint, ["iac", "drift", "plan", "--output", "json"], environment: env)
     let planReport = (try JSONSerialization.jsonObject(with: Data(planOutput.utf8)) as? [[String: Any]])?.first
     #expect((planReport?["changed"] as? [Any]) == nil, "the unknown http_tokens is not compared: \(planOutput)")
     #expect(((planReport?["missing"] as? [[String: Any]])?.map { $0["address"] as? String }) == ["aws_s3_bucket.new"], "\(planOutput)")
@@ -191,7 +191,7 @@ struct IaCDriftTests {
     })
 
     // Deleting a definition removes its versions and reports.
-    let (deleted, _) = try Cluster.run(CLITests.fixpoint, ["iac", "delete", "estate"], environment: env)
+    let (deleted, _) = try await Cluster.run(CLITests.fixpoint, ["iac", "delete", "estate"], environment: env)
     #expect(deleted == 0)
     let left = try f.cluster.query(.drift) { db in
       [try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM iac_version WHERE definition_id NOT IN (?, ?)", arguments: [k8s.id, planned.id])!,
@@ -223,7 +223,7 @@ struct IaCDriftTests {
     let f = try await AWSFixture.make(complianceArguments: ["--compliance-assess-after-sync", "false"])
     let create = "import boto3,sys\nboto3.client('cloudformation',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
       + "aws_secret_access_key='x').create_stack(StackName='fp-stack',TemplateBody=sys.argv[2])"
-    let (status, _, err) = try runCommand([try TestPython.interpreter(), "-c", create, f.moto.endpoint, Self.template])
+    let (status, _, err) = try await runCommand([try TestPython.interpreter(), "-c", create, f.moto.endpoint, Self.template])
     try #require(status == 0, "\(err)")
     #expect(try await f.sync().progress.state == .succeeded)
     let uploaded = try await f.drift { d in

@@ -23,7 +23,7 @@ struct AWSFixture: Sendable {
   /// moto, the five services, the seed, a connected provider (through `endpoint`, moto by
   /// default) and a finished sync.
   static func make(
-    endpoint: ((MotoServer) throws -> String)? = nil, inventoryArguments: [String] = [], dispatcherArguments: [String] = [],
+    endpoint: ((MotoServer) async throws -> String)? = nil, inventoryArguments: [String] = [], dispatcherArguments: [String] = [],
     complianceArguments: [String] = [], notifierArguments: [String] = []
   ) async throws -> AWSFixture {
     let moto = try await MotoServer()
@@ -31,8 +31,8 @@ struct AWSFixture: Sendable {
       extraArguments: [
         .inventory: inventoryArguments, .dispatcher: dispatcherArguments, .compliance: complianceArguments, .notifier: notifierArguments,
       ])
-    let providerEndpoint = try endpoint?(moto) ?? moto.endpoint
-    let (status, out, err) = try runCommand([try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/CloudAWSTests/python/seed.py").path, moto.endpoint, Self.region])
+    let providerEndpoint = try await endpoint?(moto) ?? moto.endpoint
+    let (status, out, err) = try await runCommand([try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/CloudAWSTests/python/seed.py").path, moto.endpoint, Self.region])
     guard status == 0 else { throw ClusterError("seed failed: \(err)") }
     let provider = try await cluster.withClient(.inventory) { client in
       try await Fixpoint_V1_InventoryService.Client(wrapping: client).connectProvider(.with {
@@ -80,8 +80,8 @@ struct AWSFixture: Sendable {
   }
 
   /// boto3's view of everything the setter test touches.
-  func probe() throws -> [String: Any] {
-    let (status, out, err) = try runCommand([try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/probe.py").path, self.moto.endpoint, Self.region])
+  func probe() async throws -> [String: Any] {
+    let (status, out, err) = try await runCommand([try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/probe.py").path, self.moto.endpoint, Self.region])
     guard status == 0 else { throw ClusterError("probe failed: \(err)") }
     return try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [String: Any]
   }
@@ -138,7 +138,7 @@ struct InventoryAWSTests {
     let gone = try #require(resources.first { $0.type == "security_group" && $0.name == "fp-private-https" })
     let delete = "import boto3,sys\nboto3.client('ec2',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
       + "aws_secret_access_key='x').delete_security_group(GroupId=sys.argv[2])"
-    let (deleted, _, deleteError) = try runCommand([try TestPython.interpreter(), "-c", delete, f.moto.endpoint, gone.configuration.fields["id"]?.stringValue ?? ""])
+    let (deleted, _, deleteError) = try await runCommand([try TestPython.interpreter(), "-c", delete, f.moto.endpoint, gone.configuration.fields["id"]?.stringValue ?? ""])
     try #require(deleted == 0, "\(deleteError)")
     let afterDelete = try await f.sync()
     #expect(afterDelete.deleted == 1 && afterDelete.created == 0)
@@ -160,7 +160,7 @@ struct InventoryAWSTests {
   @Test("every setter: a dry run changes nothing, apply shows in boto3, a repeat is a no-op, restore brings the snapshot back")
   func setters() async throws {
     let f = try await AWSFixture.make()
-    let initial = try f.probe()
+    let initial = try await f.probe()
     let keyARN = initial["plain_key_arn"] as! String
     let privateSG = initial["private_sg"] as! String
     let alice = try await f.resource("iam_user", "fp-alice")
@@ -235,7 +235,7 @@ struct InventoryAWSTests {
       let dry = try await f.inventory { try await $0.applyChange(.with { $0.changeSet = changeSet(r, path, value); $0.dryRun = true }) }
       #expect(dry.dryRun && dry.diffs.count == 1 && dry.diffs.first.map { try? DocumentPath($0.path) } == (try? DocumentPath(path)), "\(r.type) \(path): \(dry.diffs)")
     }
-    let afterDryRuns = try f.probe()
+    let afterDryRuns = try await f.probe()
     for key in Set(cases.map(\.3)) { #expect(same(afterDryRuns[key], initial[key]), "dry run changed \(key)") }
 
     // Apply: boto3 reads the new values.
@@ -248,7 +248,7 @@ struct InventoryAWSTests {
     let retried = try await f.inventory { try await $0.applyChange(.with {
       $0.requestID = "apply-\(firstResource.id)-\(firstPath)"; $0.changeSet = changeSet(firstResource, firstPath, firstValue) }) }
     #expect(retried.diffs.count == 1 && retried.diffs[0].path == firstPath, "the stored answer, not a fresh no-op")
-    let applied = try f.probe()
+    let applied = try await f.probe()
     for (r, path, _, key, expected) in cases where !(expected is NSNull) {
       #expect(same(applied[key], expected), "\(r.type) \(path): boto3 reads \(applied[key] ?? "nothing"), expected \(expected)")
     }
@@ -258,13 +258,13 @@ struct InventoryAWSTests {
       let repeated = try await f.inventory { try await $0.applyChange(.with { $0.changeSet = changeSet(r, path, value) }) }
       #expect(repeated.diffs.isEmpty, "\(r.type) \(path) not idempotent: \(repeated.diffs)")
     }
-    #expect(same(try f.probe() as Any, applied as Any))
+    #expect(same(try await f.probe() as Any, applied as Any))
 
     // Restore every snapshot, newest first: boto3 reads the original values again.
     for id in snapshots.reversed() {
       _ = try await f.inventory { try await $0.restoreSnapshot(.with { $0.snapshotID = id }) }
     }
-    var restored = try f.probe()
+    var restored = try await f.probe()
     // S3 cannot unversion a bucket: the restore of "Disabled" is "Suspended" (documented).
     #expect(same(restored["bucket.versioning"], "Suspended"))
     restored["bucket.versioning"] = initial["bucket.versioning"]
@@ -274,8 +274,8 @@ struct InventoryAWSTests {
   @Test("bad input is refused naming the field, and nothing is written or called")
   func badInput() async throws {
     let proxy = try FaultProxy()
-    let f = try await AWSFixture.make(endpoint: { moto in try proxy.start(upstream: moto.endpoint) })
-    let callsBefore = try proxy.state()["forwarded"] as? Int
+    let f = try await AWSFixture.make(endpoint: { moto in try await proxy.start(upstream: moto.endpoint) })
+    let callsBefore = try await proxy.state()["forwarded"] as? Int
     let providersBefore = try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") }
     func connect(_ edit: @escaping @Sendable (inout Fixpoint_V1_ConnectProviderRequest) -> Void) async -> RPCError? {
       do {
@@ -307,10 +307,10 @@ struct InventoryAWSTests {
     }
     #expect(try f.cluster.query(.inventory) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM provider") } == providersBefore)
 
-    #expect(try proxy.state()["forwarded"] as? Int == callsBefore, "no AWS call for a refused connect")
+    #expect(try await proxy.state()["forwarded"] as? Int == callsBefore, "no AWS call for a refused connect")
     let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
-    let before = try f.probe()
-    let callsBeforeChanges = try proxy.state()["forwarded"] as? Int
+    let before = try await f.probe()
+    let callsBeforeChanges = try await proxy.state()["forwarded"] as? Int
     let bad: [(String, String, String)] = [
       ("nonsense", "true", "no changeable field 'nonsense'"),
       ("encryption..x", "true", "is not a document path"),
@@ -329,8 +329,8 @@ struct InventoryAWSTests {
         #expect(error.code == .invalidArgument && error.message.contains(reason) && error.message.contains("change_set.operations"), "\(path): \(error.message)")
       }
     }
-    #expect(try proxy.state()["forwarded"] as? Int == callsBeforeChanges, "no AWS call for a refused change")
-    #expect(same(try f.probe() as Any, before as Any), "nothing changed in AWS")
+    #expect(try await proxy.state()["forwarded"] as? Int == callsBeforeChanges, "no AWS call for a refused change")
+    #expect(same(try await f.probe() as Any, before as Any), "nothing changed in AWS")
     await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.syncProvider(.with { $0.providerID = f.providerID; $0.types = ["s3_buckets"] }) } }
     await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.listResources(.with { $0.type = "S3 Bucket!" }) } }
   }
@@ -340,35 +340,35 @@ struct InventoryAWSTests {
     let proxy = try FaultProxy()
     let capMS = 400
     let f = try await AWSFixture.make(
-      endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
+      endpoint: { moto in try await proxy.start(upstream: moto.endpoint) },
       inventoryArguments: ["--inventory-aws-backoff-cap-ms", "\(capMS)", "--inventory-aws-max-attempts", "10"])
-    func fault(_ count: Int) throws -> [String: Int] {
-      let state = count < 0 ? try proxy.state() : try proxy.throttle(count)
+    func fault(_ count: Int) async throws -> [String: Int] {
+      let state = count < 0 ? try await proxy.state() : try await proxy.throttle(count)
       return state.compactMapValues { $0 as? Int }
     }
     let calmStart = ContinuousClock.now
     let calm = try await f.sync()
     let calmElapsed = ContinuousClock.now - calmStart
     let faults = 40
-    _ = try fault(faults)
+    _ = try await fault(faults)
     let start = ContinuousClock.now
     let throttled = try await f.sync()
     let elapsed = ContinuousClock.now - start
     #expect(throttled.progress.state == .succeeded, "\(throttled.progress.message)")
     #expect(throttled.unchanged == calm.unchanged && throttled.deleted == 0, "nothing looked deleted because of throttling")
-    #expect(try fault(-1)["served"] == faults)
+    #expect(try await fault(-1)["served"] == faults)
     // Each throttled try waits at most the cap; even if they all fell on one call in turn, the
     // sync cannot take longer than the faults' waits plus a calm sync (with room for a busy machine).
     #expect(elapsed < .milliseconds(faults * capMS) + calmElapsed * 3 + .seconds(5), "took \(elapsed); a calm sync took \(calmElapsed)")
 
     let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
-    _ = try fault(3)
+    _ = try await fault(3)
     let applied = try await f.inventory { try await $0.applyChange(.with { s in
       s.changeSet = .with { $0.resource = .with { $0.resourceID = bucket.id }; $0.operations = [.with { $0.path = "versioning"; $0.value = json(#""Enabled""#) }] }
     }) }
     #expect(applied.diffs.count == 1)
-    #expect(try fault(-1)["served"] == faults + 3)
-    #expect(same(try f.probe()["bucket.versioning"], "Enabled"))
+    #expect(try await fault(-1)["served"] == faults + 3)
+    #expect(same(try await f.probe()["bucket.versioning"], "Enabled"))
   }
 
   /// moto keeps each account's state apart and answers for the account that issued the keys, so a
@@ -406,7 +406,7 @@ struct InventoryAWSTests {
   func changeRole() async throws {
     let proxy = try FaultProxy()
     let f = try await AWSFixture.make()
-    let endpoint = try proxy.start(upstream: f.moto.endpoint)
+    let endpoint = try await proxy.start(upstream: f.moto.endpoint)
     let (readRole, changeRole) = ("arn:aws:iam::123456789012:role/fixpoint-read", "arn:aws:iam::123456789012:role/fixpoint-change")
     @Sendable func connect(_ name: String, change: String) async throws -> Fixpoint_V1_Provider {
       try await f.inventory { try await $0.connectProvider(.with {
@@ -449,7 +449,7 @@ struct InventoryAWSTests {
 
     // Who signed what, as the proxy saw it: every S3 write with the change role's keys, and
     // the reads (discovery, the fresh read before the change, verification) with the read role's.
-    let state = try proxy.state()
+    let state = try await proxy.state()
     let assumed = state["assumed"] as? [String: String] ?? [:]
     let byKey = state["s3_by_key"] as? [String: [String: Int]] ?? [:]
     func role(_ key: String) -> String { assumed[key] ?? "keys \(key)" }
@@ -467,25 +467,25 @@ struct InventoryAWSTests {
     env["AWS_ACCESS_KEY_ID"] = "AKIAFIXPOINTTEST0004"
     env["AWS_SECRET_ACCESS_KEY"] = AWSFixture.secret
     let fixpoint = CLITests.fixpoint
-    let (code, connected) = try Cluster.run(fixpoint, ["provider", "connect", "aws", "--name", "cli", "--endpoint", f.moto.endpoint, "--output", "json"], environment: env)
+    let (code, connected) = try await Cluster.run(fixpoint, ["provider", "connect", "aws", "--name", "cli", "--endpoint", f.moto.endpoint, "--output", "json"], environment: env)
     #expect(code == 0, "\(connected)")
     #expect(!connected.contains(AWSFixture.secret))
     let id = try #require(try CLITests.json(connected).first?["id"] as? String)
-    let (synced, syncOutput) = try Cluster.run(fixpoint, ["provider", "sync", id, "--types", "s3_bucket,security_group"], environment: env)
+    let (synced, syncOutput) = try await Cluster.run(fixpoint, ["provider", "sync", id, "--types", "s3_bucket,security_group"], environment: env)
     #expect(synced == 0, "\(syncOutput)")
     #expect(syncOutput.contains("syncing:") && syncOutput.contains("succeeded"), "progress, then the result")
-    let (_, listed) = try Cluster.run(fixpoint, ["resource", "list", "--provider", id, "--type", "s3_bucket", "--output", "json"], environment: env)
+    let (_, listed) = try await Cluster.run(fixpoint, ["resource", "list", "--provider", id, "--type", "s3_bucket", "--output", "json"], environment: env)
     let buckets = try CLITests.json(listed)
     #expect(Set(buckets.compactMap { $0["name"] as? String })
       == ["fp-bad-bucket", "fp-good-bucket", "fp-trail-logs", "fp-compliant-bucket", "fp-public-write-bucket"])
     let good = try #require(buckets.first { $0["name"] as? String == "fp-good-bucket" }?["id"] as? String)
-    let (_, shown) = try Cluster.run(fixpoint, ["resource", "show", good], environment: env)
+    let (_, shown) = try await Cluster.run(fixpoint, ["resource", "show", good], environment: env)
     #expect(shown.contains("\"sse_algorithm\" : \"AES256\"") && shown.contains("tags:        env=prod"), "\(shown)")
-    let (captured, _) = try Cluster.run(fixpoint, ["baseline", "capture", "--resource", good, "--comment", "reviewed"], environment: env)
+    let (captured, _) = try await Cluster.run(fixpoint, ["baseline", "capture", "--resource", good, "--comment", "reviewed"], environment: env)
     #expect(captured == 0)
-    let (_, baselines) = try Cluster.run(fixpoint, ["baseline", "list", "--resource", good, "--output", "json"], environment: env)
+    let (_, baselines) = try await Cluster.run(fixpoint, ["baseline", "list", "--resource", good, "--output", "json"], environment: env)
     #expect(try CLITests.json(baselines).compactMap { $0["reason"] as? String } == ["manual", "first_discovery"])
-    let (badType, badOutput) = try Cluster.run(fixpoint, ["provider", "sync", id, "--types", "buckets"], environment: env)
+    let (badType, badOutput) = try await Cluster.run(fixpoint, ["provider", "sync", id, "--types", "buckets"], environment: env)
     #expect(badType != 0 && badOutput.contains("unknown type 'buckets'"))
   }
 }
@@ -501,34 +501,34 @@ final class FaultProxy: @unchecked Sendable {
   }
 
   /// Starts the proxy in front of `upstream`; returns its endpoint.
-  func start(upstream: String) throws -> String {
+  func start(upstream: String) async throws -> String {
     self.process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     self.process.arguments = [try TestPython.interpreter(), Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/fault_proxy.py").path, "\(self.port)", upstream]
     self.process.standardOutput = FileHandle.nullDevice
     try self.process.run()
-    for _ in 0..<50 where (try? self.state()) == nil { Thread.sleep(forTimeInterval: 0.1) }
+    for _ in 0..<50 where (try? await self.state()) == nil { try await Task.sleep(for: .milliseconds(100)) }
     return "http://127.0.0.1:\(self.port)"
   }
 
   deinit { if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) } }
 
   /// Throttles the next `count` AWS calls; returns the proxy's counters.
-  func throttle(_ count: Int) throws -> [String: Any] { try self.call(["-X", "POST", "-d", "{\"count\": \(count)}"]) }
+  func throttle(_ count: Int) async throws -> [String: Any] { try await self.call(["-X", "POST", "-d", "{\"count\": \(count)}"]) }
 
   /// Answers AccessDenied, from now on, to calls whose "SERVICE METHOD PATH" matches a pattern.
-  func deny(_ patterns: [String]) throws -> [String: Any] {
+  func deny(_ patterns: [String]) async throws -> [String: Any] {
     let body = String(decoding: try JSONSerialization.data(withJSONObject: ["deny": patterns]), as: UTF8.self)
-    return try self.call(["-X", "POST", "-d", body])
+    return try await self.call(["-X", "POST", "-d", body])
   }
 
   /// From now on every forwarded call waits `seconds` first (0 lifts it).
-  func delay(_ seconds: Double) throws -> [String: Any] { try self.call(["-X", "POST", "-d", "{\"delay\": \(seconds)}"]) }
+  func delay(_ seconds: Double) async throws -> [String: Any] { try await self.call(["-X", "POST", "-d", "{\"delay\": \(seconds)}"]) }
 
   /// Counters: pending, served, forwarded, denied, and S3 writes by method and path.
-  func state() throws -> [String: Any] { try self.call([]) }
+  func state() async throws -> [String: Any] { try await self.call([]) }
 
-  private func call(_ arguments: [String]) throws -> [String: Any] {
-    let (status, out, err) = try runCommand(["curl", "-sf"] + arguments + ["http://127.0.0.1:\(self.port)/_fault"])
+  private func call(_ arguments: [String]) async throws -> [String: Any] {
+    let (status, out, err) = try await runCommand(["curl", "-sf"] + arguments + ["http://127.0.0.1:\(self.port)/_fault"])
     guard status == 0, let state = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] else {
       throw ClusterError("fault proxy: \(err)")
     }

@@ -24,7 +24,7 @@ final class Helper: @unchecked Sendable {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
   }
 
-  func start() throws {
+  func start() async throws {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try TestPython.interpreter())
     process.arguments = [Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/\(self.script)").path, "--port", "\(self.port)"] + self.arguments
@@ -39,7 +39,7 @@ final class Helper: @unchecked Sendable {
     self.process = process
     for _ in 0..<100 {
       if !LoopbackPorts.canBind(self.port) { return }
-      Thread.sleep(forTimeInterval: 0.1)
+      try await Task.sleep(for: .milliseconds(100))
     }
     throw ClusterError("\(self.script) did not listen on \(self.port): \((try? String(contentsOfFile: self.dir + "/helper.log", encoding: .utf8)) ?? "")")
   }
@@ -166,12 +166,12 @@ struct NotifierTests {
     let cluster = try await Self.notifier()
     let hook = try Helper("receiver.py", dir: cluster.dataDir + "/hook", arguments: ["--log", cluster.dataDir + "/hook/log.jsonl", "--secrets", cluster.dataDir + "/hook/secrets"])
     let slack = try Helper("receiver.py", dir: cluster.dataDir + "/slack", arguments: ["--log", cluster.dataDir + "/slack/log.jsonl"])
-    try hook.start()
-    try slack.start()
+    try await hook.start()
+    try await slack.start()
     let slackURL = "http://127.0.0.1:\(slack.port)/services/T000/B000/sekretslackpath"
     // The CLI prints the whsec_ secret once, in its JSON too.
     let env = ["FIXPOINT_NOTIFIER_ADDR": "127.0.0.1:\(cluster.grpcPort(.notifier))", "FIXPOINT_DATA_DIR": cluster.dataDir]
-    let (status, out) = try Cluster.run(
+    let (status, out) = try await Cluster.run(
       Cluster.binDir + "/fixpoint", ["channels", "create", "webhook", "--name", "ops-hook", "--url", "http://127.0.0.1:\(hook.port)/in", "--output", "json"],
       environment: env)
     #expect(status == 0, "\(out)")
@@ -180,7 +180,7 @@ struct NotifierTests {
     #expect(secret.hasPrefix("whsec_"))
     try secret.write(toFile: cluster.dataDir + "/hook/secrets", atomically: true, encoding: .utf8)
     let hookID = try #require(created["id"] as? String)
-    let (slackStatus, slackOut) = try Cluster.run(
+    let (slackStatus, slackOut) = try await Cluster.run(
       Cluster.binDir + "/fixpoint", ["channels", "create", "slack", "--name", "ops-slack", "--output", "json"],
       environment: env.merging(["FIXPOINT_SLACK_WEBHOOK_URL": slackURL]) { $1 })
     #expect(slackStatus == 0, "\(slackOut)")
@@ -268,7 +268,7 @@ struct NotifierTests {
     let slack = try Helper("receiver.py", dir: dir, arguments: ["--log", dir + "/log.jsonl", "--script", dir + "/script.json"])
     try #"[{"status": 429, "body": "rate_limited", "retry_after": 2}, {"status": 500, "body": "rollup_error"}, {"status": 200, "body": "ok"}, {"status": 404, "body": "no_service"}, {"status": 410, "body": "channel_is_archived"}]"#
       .write(toFile: dir + "/script.json", atomically: true, encoding: .utf8)
-    try slack.start()
+    try await slack.start()
     let channel = try await Self.client(cluster) {
       try await $0.createChannel(.with { $0.channel = .with { $0.name = "slack"; $0.kind = .slack; $0.secret = "http://127.0.0.1:\(slack.port)/services/x" } })
     }
@@ -309,7 +309,7 @@ struct NotifierTests {
     let dir = cluster.dataDir + "/hook"
     let hook = try Helper("receiver.py", dir: dir, arguments: ["--log", dir + "/log.jsonl", "--script", dir + "/script.json"])
     try #"[{"status": 503}, {"status": 503}, {"status": 503}, {"status": 503}]"#.write(toFile: dir + "/script.json", atomically: true, encoding: .utf8)
-    try hook.start()
+    try await hook.start()
     let channel = try await Self.webhookChannel(cluster, name: "flaky", url: "http://127.0.0.1:\(hook.port)/in")
     try await Self.subscribe(cluster, channel.id)
     // One delivery, so attempts are strictly one after another (two in flight could both fail before the breaker opens).
@@ -330,12 +330,12 @@ struct NotifierTests {
   func email() async throws {
     let base = NSTemporaryDirectory() + "fp-smtp-\(UUID().uuidString.prefix(8))"
     let smtp = try Helper("smtp_server.py", dir: base + "/ok", arguments: ["--dir", base + "/ok", "--user", "mailer", "--password", "pa55-w0rd-secret"])
-    try smtp.start()
+    try await smtp.start()
     let cluster = try await Self.notifier([
       "--notifier-smtp-ca-file", base + "/ok/cert.pem", "--notifier-group-wait-seconds", "0", "--notifier-group-by", "alert",
     ])
     let env = ["FIXPOINT_NOTIFIER_ADDR": "127.0.0.1:\(cluster.grpcPort(.notifier))", "FIXPOINT_DATA_DIR": cluster.dataDir, "FIXPOINT_SMTP_PASSWORD": "pa55-w0rd-secret"]
-    let (status, out) = try Cluster.run(
+    let (status, out) = try await Cluster.run(
       Cluster.binDir + "/fixpoint",
       ["channels", "create", "email", "--name", "ops-mail", "--smtp-host", "127.0.0.1", "--smtp-port", "\(smtp.port)", "--from", "fixpoint@example.com",
        "--to", "ops@example.com,sec@example.com", "--username", "mailer", "--output", "json"], environment: env)
@@ -360,7 +360,7 @@ struct NotifierTests {
       print(json.dumps({"date": m["Date"], "from": m["From"], "id": m["Message-ID"], "subject": str(m["Subject"]), "type": m.get_content_type(),
         "parts": [[p.get_content_type(), p.get_content()] for p in m.iter_parts()]}))
       """
-    let (parsed, json) = try Cluster.run(try TestPython.interpreter(), ["-c", parse, base + "/ok/new/1.eml"])
+    let (parsed, json) = try await Cluster.run(try TestPython.interpreter(), ["-c", parse, base + "/ok/new/1.eml"])
     #expect(parsed == 0, "\(json)")
     let mail = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     #expect(mail["type"] as? String == "multipart/alternative" && (mail["date"] as? String)?.isEmpty == false)
@@ -375,8 +375,8 @@ struct NotifierTests {
     // 451 at DATA is retried; 554 goes to the dead letter.
     let busy = try Helper("smtp_server.py", dir: base + "/busy", arguments: ["--dir", base + "/busy", "--tls-mode", "none", "--fail", "451"])
     let refusing = try Helper("smtp_server.py", dir: base + "/no", arguments: ["--dir", base + "/no", "--tls-mode", "none", "--fail", "554"])
-    try busy.start()
-    try refusing.start()
+    try await busy.start()
+    try await refusing.start()
     for (name, port) in [("busy", busy.port), ("refusing", refusing.port)] {
       let channel = try await Self.client(cluster) {
         try await $0.createChannel(.with {
@@ -447,7 +447,7 @@ struct NotifierTests {
     try await Task.sleep(for: .seconds(10))
     let waiting = try Self.deliveries(cluster, channel: channel.id)
     #expect(waiting.count == 50 && waiting.allSatisfy { $0["status"] as Int == 3 }, "all retrying while the receiver is down")
-    try hook.start()
+    try await hook.start()
     #expect(try await Cluster.eventually(timeout: 20) { try Self.deliveries(cluster, channel: channel.id).allSatisfy { $0["status"] as Int == 2 } })
     #expect(Set(Received.read(dir + "/log.jsonl").compactMap { $0.headers["webhook-id"] }).count == 50)
 
@@ -457,7 +457,7 @@ struct NotifierTests {
     try "[\(String(repeating: #"{"status": 200, "body": "ok"},"#, count: 50).dropLast())\(",")\(slow)]".write(toFile: dir + "/script.json", atomically: true, encoding: .utf8)
     try await Self.deliver(cluster, (100..<300).map { Self.violation($0) })
     #expect(try await Cluster.eventually(timeout: 20) { Received.read(dir + "/log.jsonl").count >= 80 })
-    _ = cluster.stop(.notifier, signal: SIGKILL)
+    _ = await cluster.stop(.notifier, signal: SIGKILL)
     let before = try Self.deliveries(cluster, channel: channel.id).filter { $0["status"] as Int == 2 }.count
     #expect(before < 250, "killed mid-queue: \(before) of 250 delivered")
     try cluster.start(.notifier)
@@ -479,7 +479,7 @@ struct NotifierTests {
   func remediationFailure() async throws {
     let proxy = try FaultProxy()
     let f = try await AWSFixture.make(
-      endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
+      endpoint: { moto in try await proxy.start(upstream: moto.endpoint) },
       dispatcherArguments: [
         "--dispatcher-approval-required", "false",
         "--dispatcher-change-windows", #"[{"cron": "* * * * *", "duration_seconds": 3600, "time_zone": "UTC"}]"#,
@@ -487,11 +487,11 @@ struct NotifierTests {
       notifierArguments: ["--notifier-egress-allow", "127.0.0.0/8", "--notifier-group-wait-seconds", "0"])
     let dir = f.cluster.dataDir + "/hook"
     let hook = try Helper("receiver.py", dir: dir, arguments: ["--log", dir + "/log.jsonl", "--secrets", dir + "/secrets"])
-    try hook.start()
+    try await hook.start()
     let channel = try await Self.webhookChannel(f.cluster, name: "ops", url: "http://127.0.0.1:\(hook.port)/in")
     try channel.signingSecret.write(toFile: dir + "/secrets", atomically: true, encoding: .utf8)
     try await Self.subscribe(f.cluster, channel.id, ["remediation.*"])
-    _ = try proxy.deny([#"^s3 PUT [^?]*\?(.*&)?publicAccessBlock(=|&|$)"#])
+    _ = try await proxy.deny([#"^s3 PUT [^?]*\?(.*&)?publicAccessBlock(=|&|$)"#])
     let bucket = try await f.resource("s3_bucket", "fp-bad-bucket")
     let action = try await f.suggest(bucket, control: "S3.8")
     let executed = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }).actions[0] }

@@ -58,7 +58,7 @@ struct RemediationTests {
       "--dispatcher-approval-required", "false",
       "--dispatcher-change-windows", #"[{"cron": "* * * * *", "duration_seconds": 3600, "time_zone": "UTC"}]"#,
     ])
-    let initial = try f.probe()
+    let initial = try await f.probe()
     let plainKey = try #require(try await f.resources().first { $0.type == "kms_key" && $0.configuration.fields["description"]?.stringValue == "fp not rotated" })
     var all = Self.cases
     all.append(("KMSKeyRotation", "kms_key", plainKey.name, "KMS.4", { same($0["kms.rotation"], true) }))
@@ -102,7 +102,7 @@ struct RemediationTests {
     let t3Done = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [t3.id] }).actions[0] }
     #expect(t3Done.state == .completed, "\(t3Done.failureReason)")
     done.append(t3Done)
-    let fixed = try f.probe()
+    let fixed = try await f.probe()
     for (handler, _, _, _, check) in all { #expect(check(fixed), "\(handler): boto3 does not read the fix") }
     #expect(((fixed["db"] as? [Any])?[1] as? Bool) == false, "RDSPublicAccessDisable: boto3 reads the instance as private")
 
@@ -125,7 +125,7 @@ struct RemediationTests {
       let rolled = try await f.dispatcher { try await $0.rollbackAction(.with { $0.actionID = action.id; $0.comment = "test" }) }
       #expect(rolled.state == .rolledBack, "\(action.handler)")
     }
-    var restored = try f.probe()
+    var restored = try await f.probe()
     restored["bucket.versioning"] = initial["bucket.versioning"]
     for key in ["bucket.public_access_block", "bucket.encryption", "account.public_access_block", "instance", "guardduty.enabled", "db", "trail",
                 "ebs_default", "sg", "kms.rotation"] {
@@ -140,7 +140,7 @@ struct RemediationTests {
     let metrics = try await f.dispatcher { try await $0.getMetrics(.init()) }
     #expect(metrics.successRate == 1 && abs(metrics.rollbackRate - 12.0 / 13.0) < 1e-9, "\(metrics)")
     #expect(metrics.meanTimeToRemediateSeconds > 0 && metrics.actionsByState == ["rolled_back": 12, "completed": 1])
-    let (_, scraped) = try Cluster.run("/usr/bin/env", ["curl", "-s", "http://127.0.0.1:\(f.cluster.metricsPort(.dispatcher))/metrics"])
+    let (_, scraped) = try await Cluster.run("/usr/bin/env", ["curl", "-s", "http://127.0.0.1:\(f.cluster.metricsPort(.dispatcher))/metrics"])
     #expect(scraped.contains("fixpoint_remediation_success_rate 1") && scraped.contains("fixpoint_remediation_actions{state=\"rolled_back\"} 12"), "\(scraped)")
   }
 
@@ -178,12 +178,12 @@ struct RemediationTests {
     }
     let create = "import boto3,sys\nprint(boto3.client('iam',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',"
       + "aws_secret_access_key='x').create_access_key(UserName='fp-alice')['AccessKey']['AccessKeyId'])"
-    let (created, orphanOut, createError) = try runCommand([try TestPython.interpreter(), "-c", create, f.moto.endpoint])
+    let (created, orphanOut, createError) = try await runCommand([try TestPython.interpreter(), "-c", create, f.moto.endpoint])
     try #require(created == 0, "\(createError)")
     let orphan = orphanOut.trimmingCharacters(in: .whitespacesAndNewlines)
     let executed = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }).actions[0] }
     #expect(executed.state == .completed && executed.snapshotID == interrupted.id, "\(executed.failureReason)")
-    let after = try f.probe()
+    let after = try await f.probe()
     let keys = try #require(after["alice.keys"] as? [String: String])
     let secret = try #require(after["alice.secret"] as? [String: String], "the sink holds the new key")
     let new = try #require(secret["AccessKeyId"])
@@ -205,13 +205,13 @@ struct RemediationTests {
       })
     }
     #expect(resumed.newAccessKeyID == new && resumed.snapshotID == executed.snapshotID)
-    let again = try f.probe()
+    let again = try await f.probe()
     #expect((again["alice.keys"] as? [String: String])?.count == 2 && again["alice.secret_versions"] as? Int == 1)
 
     // Rollback reactivates the old key; the new one stays (whoever fetched it keeps working).
     let rolled = try await f.dispatcher { try await $0.rollbackAction(.with { $0.actionID = action.id; $0.comment = "app not switched yet" }) }
     #expect(rolled.state == .rolledBack)
-    #expect(try f.probe()["alice.keys"] as? [String: String] == [old: "Active", new: "Active"])
+    #expect(try await f.probe()["alice.keys"] as? [String: String] == [old: "Active", new: "Active"])
     // A bad sink is refused before anything is read or written.
     await #expect { _ = try await f.cluster.withClient(.inventory) { c in
       try await Fixpoint_V1_InventoryService.Client(wrapping: c).applyChange(.with {
@@ -251,7 +251,7 @@ struct RemediationTests {
     let outside = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [t3.id] }) }
     #expect(outside.notRun.map(\.cause) == [.noChangeWindow] && outside.notRun[0].reason.contains("change window"), "\(outside)")
     #expect(try await f.dispatcher { try await $0.getAction(.with { $0.actionID = t3.id }) }.state == .approved)
-    #expect(same((try f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
+    #expect(same((try await f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
 
     // UpdatePolicy (admin only, validated, stored, audited): IMDSv2Enforcement now always needs approval.
     let operatorToken = try await f.cluster.token(role: .operator, subject: "olga")
@@ -305,11 +305,11 @@ struct RemediationTests {
     #expect(guarded.state == .approved)
     let held = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [guarded.id] }) }
     #expect(held.notRun.map(\.cause) == [.blastRadius] && held.notRun[0].reason.contains("1 of 5") && held.notRun[0].reason.contains("max.share"), "\(held)")
-    #expect(try f.probe()["bucket.encryption"] is NSNull, "nothing was changed")
+    #expect(try await f.probe()["bucket.encryption"] is NSNull, "nothing was changed")
     _ = try await f.dispatcher { try await $0.updatePolicy(.with { $0.updateMask = ["blast_radius_max_share"]; $0.policy.blastRadiusMaxShare = 0.5 }) }
     let ran = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [guarded.id] }).actions[0] }
     #expect(ran.state == .completed, "\(ran.failureReason)")
-    #expect(same(try f.probe()["bucket.encryption"], "aws:kms"))
+    #expect(same(try await f.probe()["bucket.encryption"], "aws:kms"))
 
     // Tampering with the audit table is found, and named.
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
@@ -333,32 +333,32 @@ struct RemediationTests {
     }
     let env = CLITests.environment(f.cluster)
     let fixpoint = CLITests.fixpoint
-    let (code, suggested) = try Cluster.run(fixpoint, ["remediation", "suggest", "--finding", finding.id, "--output", "json"], environment: env)
+    let (code, suggested) = try await Cluster.run(fixpoint, ["remediation", "suggest", "--finding", finding.id, "--output", "json"], environment: env)
     #expect(code == 0, "\(suggested)")
     let id = try #require(try CLITests.json(suggested).first?["id"] as? String)
-    let (_, shown) = try Cluster.run(fixpoint, ["remediation", "show", id], environment: env)
+    let (_, shown) = try await Cluster.run(fixpoint, ["remediation", "show", id], environment: env)
     #expect(shown.contains("pending-approval") && shown.contains("planned diff:") && shown.contains("public_access_block"), "\(shown)")
-    let (own, ownOutput) = try Cluster.run(fixpoint, ["remediation", "approve", id], environment: env)
+    let (own, ownOutput) = try await Cluster.run(fixpoint, ["remediation", "approve", id], environment: env)
     #expect(own != 0 && ownOutput.contains("permissionDenied"), "the requester cannot approve")
     var approver = env
     approver["FIXPOINT_TOKEN"] = try await f.cluster.token(role: .approver, subject: "bob")
-    let (approved, approvedOutput) = try Cluster.run(fixpoint, ["remediation", "approve", id, "--comment", "looks right"], environment: approver)
+    let (approved, approvedOutput) = try await Cluster.run(fixpoint, ["remediation", "approve", id, "--comment", "looks right"], environment: approver)
     #expect(approved == 0, "\(approvedOutput)")
-    let (executed, executedOutput) = try Cluster.run(fixpoint, ["remediation", "execute", id], environment: env)
+    let (executed, executedOutput) = try await Cluster.run(fixpoint, ["remediation", "execute", id], environment: env)
     #expect(executed == 0 && executedOutput.contains("completed"), "\(executedOutput)")
-    #expect(same(try f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
-    let (verified, verifyOutput) = try Cluster.run(fixpoint, ["audit", "verify"], environment: env)
+    #expect(same(try await f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
+    let (verified, verifyOutput) = try await Cluster.run(fixpoint, ["audit", "verify"], environment: env)
     #expect(verified == 0 && verifyOutput.contains("intact"))
-    let (rolled, _) = try Cluster.run(fixpoint, ["remediation", "rollback", id, "--comment", "undo"], environment: env)
+    let (rolled, _) = try await Cluster.run(fixpoint, ["remediation", "rollback", id, "--comment", "undo"], environment: env)
     #expect(rolled == 0)
-    #expect(same(try f.probe()["bucket.public_access_block"], NSNull()))
-    let (_, listed) = try Cluster.run(fixpoint, ["remediation", "list", "--state", "rolled-back", "--output", "json"], environment: env)
+    #expect(same(try await f.probe()["bucket.public_access_block"], NSNull()))
+    let (_, listed) = try await Cluster.run(fixpoint, ["remediation", "list", "--state", "rolled-back", "--output", "json"], environment: env)
     #expect(try CLITests.json(listed).compactMap { $0["id"] as? String } == [id])
-    let (set, setOutput) = try Cluster.run(fixpoint, ["policy", "set", "--window", "0 22 * * 1-5|2h|Europe/Berlin", "--approval-ttl", "12h"], environment: env)
+    let (set, setOutput) = try await Cluster.run(fixpoint, ["policy", "set", "--window", "0 22 * * 1-5|2h|Europe/Berlin", "--approval-ttl", "12h"], environment: env)
     #expect(set == 0 && setOutput.contains("0 22 * * 1-5") && setOutput.contains("43200"), "\(setOutput)")
-    let (badSet, badSetOutput) = try Cluster.run(fixpoint, ["policy", "set", "--override", "NoSuchHandler=always"], environment: env)
+    let (badSet, badSetOutput) = try await Cluster.run(fixpoint, ["policy", "set", "--override", "NoSuchHandler=always"], environment: env)
     #expect(badSet != 0 && badSetOutput.contains("unknown handler"))
-    let (_, trail) = try Cluster.run(fixpoint, ["audit", "show", id, "--output", "json"], environment: env)
+    let (_, trail) = try await Cluster.run(fixpoint, ["audit", "show", id, "--output", "json"], environment: env)
     #expect(try CLITests.json(trail).compactMap { $0["to_state"] as? String } == ["suggested", "pending_approval", "approved", "executing", "completed", "rolled_back"])
 
     // ASFF import: a failed finding on a known bucket, a passed one (skipped), one on a resource
@@ -375,7 +375,7 @@ struct RemediationTests {
     ]
     try JSONSerialization.data(withJSONObject: ["Findings": findings]).write(to: URL(fileURLWithPath: asff))
     for _ in 0..<2 {
-      let (imported, importOutput) = try Cluster.run(fixpoint, ["findings", "import", asff, "--output", "json"], environment: env)
+      let (imported, importOutput) = try await Cluster.run(fixpoint, ["findings", "import", asff, "--output", "json"], environment: env)
       #expect(imported == 0, "\(importOutput)")
       let outcomes = try CLITests.json(importOutput).compactMap { $0["outcome"] as? String }
       #expect(outcomes.count == 3 && outcomes[1].hasPrefix("skipped") && outcomes[2].contains("not in inventory"), "\(outcomes)")
@@ -393,7 +393,7 @@ struct RemediationTests {
                                     "Resources": [["Type": "AwsS3Bucket", "Id": "arn:aws:s3:::fp-bad-bucket"]]]
       try JSONSerialization.data(withJSONObject: [finding]).write(to: URL(fileURLWithPath: path))
       for _ in 0..<(n == 3 ? 1 : 2) {
-        let (code, out) = try Cluster.run(fixpoint, ["findings", "import", path, "--output", "json"] + (n == 3 ? ["--dry-run"] : []), environment: env)
+        let (code, out) = try await Cluster.run(fixpoint, ["findings", "import", path, "--output", "json"] + (n == 3 ? ["--dry-run"] : []), environment: env)
         let outcome = try CLITests.json(out).first?["outcome"] as? String ?? ""
         #expect(code == 0 && outcome == (n == 3 ? "would import" : "imported"), "\(out)")
       }
@@ -412,7 +412,7 @@ struct RemediationTests {
                                                 sized("big-2", "S3.2", String(repeating: "d", count: 20 << 20)),
                                                 sized("fits-3", "S3.13", "fine")]).write(to: URL(fileURLWithPath: mixed))
     for dry in [true, false] {
-      let (code, out) = try Cluster.run(fixpoint, ["findings", "import", mixed, "--output", "json"] + (dry ? ["--dry-run"] : []), environment: env)
+      let (code, out) = try await Cluster.run(fixpoint, ["findings", "import", mixed, "--output", "json"] + (dry ? ["--dry-run"] : []), environment: env)
       let outcomes = try CLITests.json(out).map { $0["outcome"] as? String ?? "" }
       #expect(code == 2 && outcomes.count == 3, "\(code): \(out.prefix(2000))")
       #expect(outcomes.first?.hasPrefix("refused: finding.description") == true, "\(outcomes.first ?? "")")
@@ -422,7 +422,7 @@ struct RemediationTests {
       #expect(stored == (dry ? [] : ["S3.13"]), "\(stored)")
     }
     let imported = try f.cluster.query(.dispatcher) { try String.fetchOne($0, sql: "SELECT id FROM finding WHERE control_id = 'S3.17'")! }
-    let (planned, plannedOutput) = try Cluster.run(fixpoint, ["remediation", "suggest", "--finding", imported, "--output", "json"], environment: env)
+    let (planned, plannedOutput) = try await Cluster.run(fixpoint, ["remediation", "suggest", "--finding", imported, "--output", "json"], environment: env)
     let plannedHandler = try CLITests.json(plannedOutput).first?["handler"] as? String
     #expect(planned == 0 && plannedHandler == "S3DefaultEncryption", "\(plannedOutput)")
   }
@@ -442,7 +442,7 @@ struct RemediationTests {
       finding("auto-2", "S3.8", "arn:aws:s3:::fp-good-bucket"),  // already passes
       finding("auto-3", "RDS.2", db.externalID),  // tier 3: always approved by a person, in a window
     ]]).write(to: URL(fileURLWithPath: asff))
-    let (imported, importOutput) = try Cluster.run(fixpoint, ["findings", "import", asff], environment: env)
+    let (imported, importOutput) = try await Cluster.run(fixpoint, ["findings", "import", asff], environment: env)
     #expect(imported == 0, "\(importOutput)")
 
     // No suggest: the dispatcher plans each finding and runs what needs no approval.
@@ -459,7 +459,7 @@ struct RemediationTests {
     #expect(findings.count == 3 && findings[0].1.hasPrefix("action act_") && findings[2].1.hasPrefix("action act_"), "\(findings)")
     #expect(findings.count == 3 && findings[1].1.hasPrefix("already compliant") && findings[1].2 == Fixpoint_V1_Finding.Status.resolved.rawValue, "\(findings)")
     // boto3 reads the fix; the audit trail shows no person in it.
-    #expect(same(try f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
+    #expect(same(try await f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
     let actions = try await f.dispatcher { try await $0.listActions(.init()).actions }
     let fix = try #require(actions.first { $0.state == .completed })
     #expect(fix.requested.subject == "fixpoint-dispatcher" && fix.resource.externalID.hasSuffix("fp-bad-bucket"), "\(fix.resource)")
@@ -471,31 +471,31 @@ struct RemediationTests {
 
     // The bulk verbs: suggest --all-open answers each open finding with its action; approve
     // --all-pending approves what bob may; execute --all-approved says why tier 3 did not run.
-    let (_, allOpen) = try Cluster.run(fixpoint, ["remediation", "suggest", "--all-open", "--output", "json"], environment: env)
+    let (_, allOpen) = try await Cluster.run(fixpoint, ["remediation", "suggest", "--all-open", "--output", "json"], environment: env)
     let rows = try CLITests.json(allOpen)
     #expect(Dictionary(uniqueKeysWithValues: rows.compactMap { r in (r["action"] as? String).map { ($0, r["state"] as? String ?? "") } })
       == [t3.id: "pending-approval", fix.id: "completed"], "each open finding answered with its one open action; \(rows)")
     var bob = env
     bob["FIXPOINT_TOKEN"] = try await f.cluster.token(role: .approver, subject: "bob")
-    let (approvedAll, approvedOutput) = try Cluster.run(fixpoint, ["remediation", "approve", "--all-pending", "--comment", "window tonight"], environment: bob)
+    let (approvedAll, approvedOutput) = try await Cluster.run(fixpoint, ["remediation", "approve", "--all-pending", "--comment", "window tonight"], environment: bob)
     #expect(approvedAll == 0 && approvedOutput.contains("1 pending: 1 approved, 0 not approved"), "\(approvedOutput)")
     #expect(try await f.dispatcher { try await $0.getAction(.with { $0.actionID = t3.id }) }.state == .approved)
-    let (executed, executedOutput) = try Cluster.run(fixpoint, ["remediation", "execute", "--all-approved"], environment: env)
+    let (executed, executedOutput) = try await Cluster.run(fixpoint, ["remediation", "execute", "--all-approved"], environment: env)
     #expect(executed == 3 && executedOutput.contains("not run (no-change-window)") && executedOutput.contains("1 asked: 0 ran, 0 failed, 1 not run"), "\(executedOutput)")
-    #expect(same((try f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
+    #expect(same((try await f.probe()["db"] as? [Any])?[1], true), "still public: nothing was changed")
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
 
     // The operator's names and listings: a provider by the name it was connected under; a listing
     // cut at --limit says so on stderr, JSON too; --limit 0 lists everything; help shows the
     // command's own options before the connection's.
-    let (synced, syncOut, syncErr) = try runCommand([fixpoint, "provider", "sync", "moto", "--output", "json"], environment: env)
+    let (synced, syncOut, syncErr) = try await runCommand([fixpoint, "provider", "sync", "moto", "--output", "json"], environment: env)
     let syncState = (try CLITests.json(syncOut).first?["progress"] as? [String: Any])?["state"] as? String
     #expect(synced == 0 && syncState == "STATE_SUCCEEDED", "\(syncErr)")
-    let (_, unknownOut, unknownErr) = try runCommand([fixpoint, "provider", "sync", "no-such-account"], environment: env)
+    let (_, unknownOut, unknownErr) = try await runCommand([fixpoint, "provider", "sync", "no-such-account"], environment: env)
     #expect(unknownOut.isEmpty && unknownErr.contains("no provider is named 'no-such-account'"), "\(unknownErr)")
     let total = try await f.inventory { try await $0.listResources(.with { $0.providerID = f.providerID; $0.pageSize = 1 }).totalSize }
-    let (_, cutOut, cutErr) = try runCommand([fixpoint, "resource", "list", "--provider", "moto", "--limit", "2", "--output", "json"], environment: env)
-    let (_, allOut, allErr) = try runCommand([fixpoint, "resource", "list", "--provider", "moto", "--limit", "0", "--output", "json"], environment: env)
+    let (_, cutOut, cutErr) = try await runCommand([fixpoint, "resource", "list", "--provider", "moto", "--limit", "2", "--output", "json"], environment: env)
+    let (_, allOut, allErr) = try await runCommand([fixpoint, "resource", "list", "--provider", "moto", "--limit", "0", "--output", "json"], environment: env)
     let (cut, all) = (try CLITests.json(cutOut).count, try CLITests.json(allOut).count)
     #expect(cut == 2 && cutErr.contains("stopped at --limit 2"), "\(cutErr)")
     #expect(all == Int(total) && total > 2 && allErr.isEmpty, "\(total) \(allErr)")
@@ -513,14 +513,14 @@ struct RemediationTests {
     await #expect { _ = try await f.inventory { try await $0.getResource(.with { $0.externalID = "x"; $0.resourceID = bucket.id }) } } throws: {
       ($0 as? RPCError).map { $0.code == .invalidArgument && $0.message.contains("not both") } ?? false
     }
-    let (shownByName, shownOut, shownErr) = try runCommand([fixpoint, "resource", "show", "fp-bad-bucket", "--output", "json"], environment: env)
+    let (shownByName, shownOut, shownErr) = try await runCommand([fixpoint, "resource", "show", "fp-bad-bucket", "--output", "json"], environment: env)
     let shownID = try CLITests.json(shownOut).first?["id"] as? String
     #expect(shownByName == 0 && shownID == bucket.id, "\(shownErr)")
-    let (_, byARN, _) = try runCommand([fixpoint, "remediation", "list", "--resource", bucket.externalID, "--output", "json"], environment: env)
+    let (_, byARN, _) = try await runCommand([fixpoint, "remediation", "list", "--resource", bucket.externalID, "--output", "json"], environment: env)
     #expect(try CLITests.json(byARN).compactMap { $0["id"] as? String } == [fix.id], "\(byARN)")
-    let (badAddr, _, badAddrErr) = try runCommand([fixpoint, "findings", "list", "--addr", "nowhere=127.0.0.1:1"], environment: env)
+    let (badAddr, _, badAddrErr) = try await runCommand([fixpoint, "findings", "list", "--addr", "nowhere=127.0.0.1:1"], environment: env)
     #expect(badAddr != 0 && badAddrErr.contains("--addr takes SERVICE=HOST:PORT"), "\(badAddrErr)")
-    let (_, help, _) = try runCommand([fixpoint, "remediation", "execute", "--help"], environment: env)
+    let (_, help, _) = try await runCommand([fixpoint, "remediation", "execute", "--help"], environment: env)
     let own = try #require(help.range(of: "--all-approved")), connection = try #require(help.range(of: "--addr <"))
     #expect(own.lowerBound < connection.lowerBound, "\(help)")
     // Concurrent UpdatePolicy calls: InProcessTests.dispatcherPolicy, on the in-process transport.
@@ -536,7 +536,7 @@ struct RemediationTests {
     let ids = [try await f.suggest(group, control: "EC2.53").id, try await f.suggest(group, control: "EC2.19").id]
     let answer = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = ids }) }
     #expect(answer.notRun.isEmpty, "\(answer.notRun)")
-    #expect(same((try f.probe()["sg"] as? [String: Any])?["ingress"], ["tcp 443-443 0.0.0.0/0"]))
+    #expect(same((try await f.probe()["sg"] as? [String: Any])?["ingress"], ["tcp 443-443 0.0.0.0/0"]))
     var trails: [[Fixpoint_V1_AuditEntry]] = []
     for id in ids { trails.append(try await f.dispatcher { try await $0.getAuditTrail(.with { $0.actionID = id }).entries }) }
     #expect(trails.map { $0.map(\.toState) } == Array(repeating: ["suggested", "approved", "executing", "completed"], count: 2), "\(trails)")
@@ -563,7 +563,7 @@ struct RemediationTests {
         .map { ($0["action_id"] as String, $0["states"] as String) }
     }
     #expect(trails.count == count && trails.allSatisfy { $0.1 == "suggested approved executing completed" }, "\(trails.filter { $0.1 != "suggested approved executing completed" })")
-    try Self.expectEachWrittenOnce(proxy, count: count)
+    try await Self.expectEachWrittenOnce(proxy, count: count)
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
   }
 
@@ -571,9 +571,9 @@ struct RemediationTests {
   func retryFailed() async throws {
     let proxy = try FaultProxy()
     let f = try await AWSFixture.make(
-      endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
+      endpoint: { moto in try await proxy.start(upstream: moto.endpoint) },
       dispatcherArguments: ["--dispatcher-approval-required", "false", "--dispatcher-rollback-on-failure", "false"])
-    _ = try proxy.deny([#"^s3 PUT [^?]*\?(.*&)?publicAccessBlock(=|&|$)"#])
+    _ = try await proxy.deny([#"^s3 PUT [^?]*\?(.*&)?publicAccessBlock(=|&|$)"#])
     let action = try await f.suggest(try await f.resource("s3_bucket", "fp-bad-bucket"), control: "S3.8")
     let first = try await f.dispatcher { try await $0.executeAction(.with { $0.actionIds = [action.id] }) }
     #expect(first.actions.first?.state == .failed, "\(first)")
@@ -582,10 +582,10 @@ struct RemediationTests {
     #expect(plain.notRun.map(\.cause) == [.notApproved] && plain.notRun[0].reason.contains("failed"), "\(plain)")
 
     // The cause goes (the permission is given back); the operator retries from the CLI.
-    _ = try proxy.deny([])
-    let (code, out) = try Cluster.run(CLITests.fixpoint, ["remediation", "execute", action.id, "--retry"], environment: CLITests.environment(f.cluster))
+    _ = try await proxy.deny([])
+    let (code, out) = try await Cluster.run(CLITests.fixpoint, ["remediation", "execute", action.id, "--retry"], environment: CLITests.environment(f.cluster))
     #expect(code == 0 && out.contains("1 ran, 0 failed, 0 not run"), "\(out)")
-    #expect(same(try f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
+    #expect(same(try await f.probe()["bucket.public_access_block"], ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"]))
     let retried = try await f.dispatcher { try await $0.getAction(.with { $0.actionID = action.id }) }
     #expect(retried.state == .completed && retried.attempt == 2 && retried.failureReason.isEmpty && !retried.snapshotID.isEmpty, "\(retried)")
     // Each attempt has its own snapshot in inventory, under its own change request id.
@@ -612,7 +612,7 @@ struct RemediationTests {
     } restore: { relay in
       // Inventory ran all along: a change it applied while its answer was lost is not applied again.
       if Date().timeIntervalSince(cut) < 10 { try await Task.sleep(for: .seconds(10 - Date().timeIntervalSince(cut))) }
-      try relay.start()
+      try await relay.start()
     }
   }
 
@@ -636,7 +636,7 @@ struct RemediationTests {
     defer { relay.stop(); try? FileManager.default.removeItem(atPath: dir) }
     let (f, proxy, _) = try await Self.crashBatch(count: count, dispatcherArguments: ["--inventory-addr", "127.0.0.1:\(relay.port)"] + dispatcherArguments) { f in
       try "\(f.cluster.grpcPort(.inventory))".write(toFile: dir + "/target", atomically: true, encoding: .utf8)
-      try relay.start()
+      try await relay.start()
     }
     try await Self.outage(f, proxy, count: count, completedBeforeCut: completedBeforeCut) { try await cut(relay) } restore: { try await restore(relay) }
     let failed = try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM audit WHERE to_state = 'failed'") ?? 0 }
@@ -667,25 +667,25 @@ struct RemediationTests {
     #expect(second.notRun.isEmpty && second.actions.count == first.notRun.count && second.actions.allSatisfy { $0.state == .completed },
       "\(second.notRun.prefix(3)) \(second.actions.filter { $0.state != .completed }.prefix(3).map(\.failureReason))")
     #expect(try completed() == count)
-    try Self.expectEachWrittenOnce(proxy, count: count)
+    try await Self.expectEachWrittenOnce(proxy, count: count)
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
   }
 
   /// A fixture behind the fault proxy with `count` public buckets, each with an approved S3.8
   /// action (approval off): the batch the crash cases interrupt.
   static func crashBatch(
-    count: Int, dispatcherArguments: [String] = [], ready: (AWSFixture) throws -> Void = { _ in }
+    count: Int, dispatcherArguments: [String] = [], ready: (AWSFixture) async throws -> Void = { _ in }
   ) async throws -> (AWSFixture, FaultProxy, [String]) {
     let proxy = try FaultProxy()
     let f = try await AWSFixture.make(
-      endpoint: { moto in try proxy.start(upstream: moto.endpoint) },
+      endpoint: { moto in try await proxy.start(upstream: moto.endpoint) },
       inventoryArguments: ["--inventory-aws-rate", "2000", "--inventory-aws-burst", "2000"],
       dispatcherArguments: ["--dispatcher-approval-required", "false"] + dispatcherArguments)
-    try ready(f)
+    try await ready(f)
     let seed = "import boto3,sys\ns3=boto3.client('s3',endpoint_url=sys.argv[1],region_name='us-east-1',aws_access_key_id='AKIAFIXPOINTSEED0001',aws_secret_access_key='x')\n"
       + "for i in range(\(count)): s3.create_bucket(Bucket=f'fp-crash-{i:03d}')\n"
       + "print(len([b for b in s3.list_buckets()['Buckets'] if b['Name'].startswith('fp-crash-')]))"
-    let (seeded, out, err) = try runCommand([try TestPython.interpreter(), "-c", seed, f.moto.endpoint])
+    let (seeded, out, err) = try await runCommand([try TestPython.interpreter(), "-c", seed, f.moto.endpoint])
     try #require(seeded == 0 && out.trimmingCharacters(in: .whitespacesAndNewlines) == "\(count)", "seeding: \(out) \(err)")
     let job = try await f.sync()
     try #require(job.progress.state == .succeeded)
@@ -699,8 +699,8 @@ struct RemediationTests {
   }
 
   /// moto's side: every bucket blocked, each written exactly once.
-  static func expectEachWrittenOnce(_ proxy: FaultProxy, count: Int) throws {
-    let writes = (try proxy.state()["writes"] as? [String: Int]) ?? [:]
+  static func expectEachWrittenOnce(_ proxy: FaultProxy, count: Int) async throws {
+    let writes = (try await proxy.state()["writes"] as? [String: Int]) ?? [:]
     for i in 0..<count {
       let key = "PUT /fp-crash-\(String(format: "%03d", i))?publicAccessBlock"
       #expect(writes[key] == 1, "bucket \(i): \(writes[key] ?? 0) writes")
@@ -716,7 +716,7 @@ struct RemediationTests {
     #expect(try await Cluster.eventually(timeout: 60) {
       try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state = ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) ?? 0 } >= 20
     })
-    _ = f.cluster.stop(.dispatcher, signal: SIGKILL)
+    _ = await f.cluster.stop(.dispatcher, signal: SIGKILL)
     _ = await batch.value
     let interrupted = try f.cluster.query(.dispatcher) { db in
       try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM action WHERE state != ?", arguments: [Fixpoint_V1_ActionState.completed.rawValue]) ?? 0
@@ -729,14 +729,14 @@ struct RemediationTests {
     }
     let left = try executing()
     try #require(left >= 3, "the kill left \(left) actions executing")
-    _ = try proxy.delay(0.3)
+    _ = try await proxy.delay(0.3)
     try f.cluster.start(.dispatcher)
     #expect(try await Cluster.eventually(timeout: 60) { try executing() < left }, "recovery started")
-    let stopped = f.cluster.stop(.dispatcher, signal: SIGTERM)
+    let stopped = await f.cluster.stop(.dispatcher, signal: SIGTERM)
     #expect(stopped.map { $0.0 < .seconds(5) && $0.1 == 0 } == true, "SIGTERM during recovery: \(String(describing: stopped))")
     // Not asserted: that some actions were left. Those whose change inventory had already answered
     // recover at once, so recovery can finish before the signal lands (seen once in a full run).
-    _ = try proxy.delay(0)
+    _ = try await proxy.delay(0)
     // The next start resumes it.
     try f.cluster.start(.dispatcher)
     try await f.cluster.waitUntilServing(.dispatcher)
@@ -749,7 +749,7 @@ struct RemediationTests {
       try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM action GROUP BY state").map { (Fixpoint_V1_ActionState(rawValue: $0["state"])!, $0["n"] as Int) }
     }
     #expect(states.count == 1 && states.first?.0 == .completed && states.first?.1 == count, "\(states)")
-    try Self.expectEachWrittenOnce(proxy, count: count)
+    try await Self.expectEachWrittenOnce(proxy, count: count)
     // The audit: each action entered executing once and completed once; the chain verifies.
     let perAction = try f.cluster.query(.dispatcher) { db in
       try Row.fetchAll(db, sql: "SELECT action_id, SUM(to_state = 'executing') AS e, SUM(to_state = 'completed') AS c FROM audit GROUP BY action_id")
@@ -763,7 +763,7 @@ struct RemediationTests {
     let count = 200
     let (f, proxy, _) = try await Self.crashBatch(count: count)
     try await Self.outage(f, proxy, count: count) {
-      _ = f.cluster.stop(.inventory, signal: SIGKILL)
+      _ = await f.cluster.stop(.inventory, signal: SIGKILL)
     } whileDown: {
       let other = try f.cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM action WHERE state NOT IN (?, ?)", arguments: [
         Fixpoint_V1_ActionState.completed.rawValue, Fixpoint_V1_ActionState.approved.rawValue]) }

@@ -66,7 +66,7 @@ struct ScheduleTests {
     // kill -9 while the schedule is due in an hour; three slots are then missed by the clock
     // (next_run_at put 3 h back in the file): one run at the restart, and the next slot ahead.
     _ = try await drift { try await $0.updateSchedule(.with { $0.name = "drift_detection"; $0.enabled = true; $0.intervalSeconds = 3600 }) }
-    _ = cluster.stop(.drift, signal: SIGKILL)
+    _ = await cluster.stop(.drift, signal: SIGKILL)
     let before = try Self.runs(cluster, "drift_detection").count
     var config = Configuration()
     config.busyMode = .timeout(5)
@@ -109,7 +109,7 @@ struct ScheduleTests {
     let message = try cluster.query(.drift) { try String.fetchOne($0, sql: "SELECT message FROM job_run WHERE id = ?", arguments: [sync.id]) }
     #expect(message == "no connected providers")
     // The operator's view says who asked for each run.
-    let (listed, jobs) = try Cluster.run(CLITests.fixpoint, ["jobs", "list", "--output", "json"], environment: CLITests.environment(cluster))
+    let (listed, jobs) = try await Cluster.run(CLITests.fixpoint, ["jobs", "list", "--output", "json"], environment: CLITests.environment(cluster))
     let rows = try CLITests.json(jobs)
     #expect(listed == 0 && rows.first { $0["id"] as? String == sync.id }?["requested_by"] as? String == "admin", "\(jobs.prefix(500))")
     #expect(rows.contains { $0["trigger"] as? String == "drift_detection" && $0["requested_by"] as? String == "scheduler" })

@@ -54,7 +54,7 @@ struct SuiteTests {
 
 
     // Metrics count the calls.
-    let (_, metrics) = try Cluster.run("/usr/bin/env", ["curl", "-s", "http://127.0.0.1:\(cluster.metricsPort(.notifier))/metrics"])
+    let (_, metrics) = try await Cluster.run("/usr/bin/env", ["curl", "-s", "http://127.0.0.1:\(cluster.metricsPort(.notifier))/metrics"])
     #expect(metrics.contains("fixpoint_rpc_requests_total{method=\"fixpoint.v1.NotifierService/CreateAlert\",code=\"ok\"} 1"))
   }
 
@@ -96,7 +96,7 @@ struct SuiteTests {
     #expect(try await Cluster.eventually {
       try cluster.query(.dispatcher) { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL") } == 0
     })
-    #expect(cluster.stop(.notifier, signal: SIGKILL) != nil)
+    #expect(await cluster.stop(.notifier, signal: SIGKILL) != nil)
     var ids: [String] = []
     for n in 1...5 { ids.append(try await submit(n)) }
     // A retried submission (same request id) neither duplicates the finding nor the event.
@@ -130,13 +130,13 @@ struct SuiteTests {
   }
 
   @Test("a service given a flag that names no key refuses to start, naming it, instead of running on the default")
-  func unknownFlag() throws {
+  func unknownFlag() async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fp-flags-\(UUID())").path
     defer { try? FileManager.default.removeItem(atPath: dir) }
     for service in ServiceName.allCases {
       // The peer flag is spelt with the service's executable name, not its key: a typo an operator makes.
       let wrong = service == .dispatcher ? "--notifier-adr" : "--remediation-dispatcher-addr"
-      let (status, output) = try Cluster.run(Cluster.binDir + "/" + service.executable, ["--data-dir", dir, wrong, "127.0.0.1:1"])
+      let (status, output) = try await Cluster.run(Cluster.binDir + "/" + service.executable, ["--data-dir", dir, wrong, "127.0.0.1:1"])
       #expect(status == 2 && output.contains("unknown flag \(wrong)") && output.contains("--help"), "\(service): \(status) \(output)")
     }
     #expect(!FileManager.default.fileExists(atPath: dir), "nothing was created")
@@ -146,7 +146,7 @@ struct SuiteTests {
   func sigtermStopsQuickly() async throws {
     let cluster = try await Cluster()
     for service in ServiceName.allCases {
-      let stopped = cluster.stop(service, signal: SIGTERM)
+      let stopped = await cluster.stop(service, signal: SIGTERM)
       #expect(stopped != nil, "\(service.rawValue) did not stop")
       if let (elapsed, status) = stopped {
         #expect(elapsed < .seconds(5), "\(service.rawValue) took \(elapsed)")
@@ -160,7 +160,7 @@ struct SuiteTests {
     let cluster = try await Cluster()
     let script = Cluster.root.appendingPathComponent("Tests/IntegrationTests/python/interop.py").path
     let viewer = try await cluster.token(role: .viewer)
-    let (status, output) = try Cluster.run(try TestPython.interpreter(), [
+    let (status, output) = try await Cluster.run(try TestPython.interpreter(), [
       script, "--proto-dir", Cluster.root.appendingPathComponent("proto").path,
       "--admin-token", cluster.adminToken, "--viewer-token", viewer,
     ] + ServiceName.allCases.flatMap { ["--addr", "\($0.key)=127.0.0.1:\(cluster.grpcPort($0))"] })
@@ -174,13 +174,13 @@ struct SuiteTests {
   func status() async throws {
     let cluster = try await Cluster()
     let env = Dictionary(uniqueKeysWithValues: ServiceName.allCases.map { ("FIXPOINT_\($0.key.uppercased())_ADDR", cluster.address($0).description) })
-    let (code, output) = try Cluster.run(Cluster.binDir + "/fixpoint", ["status", "--output", "json"], environment: env)
+    let (code, output) = try await Cluster.run(Cluster.binDir + "/fixpoint", ["status", "--output", "json"], environment: env)
     #expect(code == 0, "\(output)")
     let rows = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: String]]
     #expect(rows?.count == 5)
     #expect(rows?.allSatisfy { $0["status"] == "serving" && $0["version"] == FixpointVersion.current } == true)
-    _ = cluster.stop(.drift, signal: SIGKILL)
-    let (down, table) = try Cluster.run(Cluster.binDir + "/fixpoint", ["status"], environment: env)
+    _ = await cluster.stop(.drift, signal: SIGKILL)
+    let (down, table) = try await Cluster.run(Cluster.binDir + "/fixpoint", ["status"], environment: env)
     #expect(down == 3)
     #expect(table.contains("unreachable"))
   }

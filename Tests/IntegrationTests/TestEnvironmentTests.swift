@@ -7,9 +7,9 @@ struct TestEnvironmentTests {
   /// A machine with packages installed by hand once hid a missing dependency (grpcio-health-checking):
   /// the tests' Python must see exactly what Tests/requirements.txt pins, nothing from the machine.
   @Test("the tests' Python is an isolated environment holding exactly the pinned packages")
-  func exactlyThePinnedPackages() throws {
+  func exactlyThePinnedPackages() async throws {
     let python = try TestPython.interpreter()
-    let (status, out, err) = try runCommand([python, "-c", """
+    let (status, out, err) = try await runCommand([python, "-c", """
       import json, site, sys
       from importlib import metadata
       print(json.dumps({

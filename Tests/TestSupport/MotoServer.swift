@@ -62,8 +62,23 @@ public struct TestSupportError: Error, CustomStringConvertible {
   public init(_ description: String) { self.description = description }
 }
 
+/// Runs `body`, which blocks (waits for a child process, reads a pipe to its end, sleeps), on a
+/// thread of its own. On the cooperative pool instead, two such waits at once hold both of this
+/// machine's two pool threads, and every other test of the run stalls with them: its clients'
+/// answers, its in-process services, its timers (a fuzz call timed out at 15 s and in-process
+/// services took 13 s to stop while other tests waited on Python scripts).
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    Thread { continuation.resume(with: Result { try body() }) }.start()
+  }
+}
+
 /// Runs a command to completion: its exit status, standard output and standard error.
-public func runCommand(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+public func runCommand(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
+  try await blocking { try runCommandBlocking(arguments, environment: environment) }
+}
+
+private func runCommandBlocking(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, stdout: String, stderr: String) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
   process.arguments = arguments
