@@ -114,14 +114,12 @@ struct ComplianceRPCs: Fixpoint_V1_ComplianceService.SimpleServiceProtocol {
     options.skipChecks = request.skipControlIds
     options.includeUnchanged = request.includeUnchanged
     options.parameters = self.assessor.overrides
-    switch request.failOn {
-    case .unspecified: options.failOn = .low
-    case .UNRECOGNIZED(let n): throw ServiceError.invalidArgument(field: "fail_on", reason: "unknown severity \(n)")
-    case .info: options.failOn = .informational
-    case .low: options.failOn = .low
-    case .medium: options.failOn = .medium
-    case .high: options.failOn = .high
-    case .critical: options.failOn = .critical
+    if request.failOn == .unspecified {
+      options.failOn = .low
+    } else if let severity = Severity(request.failOn) {
+      options.failOn = severity
+    } else {
+      throw ServiceError.invalidArgument(field: "fail_on", reason: "unknown severity \(request.failOn.rawValue)")
     }
     let report: Gate.Report
     do { report = try Gate.evaluate(request.planJson, file: "plan_json", options: options) } catch {

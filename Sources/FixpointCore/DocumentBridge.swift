@@ -3,11 +3,11 @@ public import FixpointDocuments
 public import FixpointProtocol
 public import SwiftProtobuf
 
-// The one bridge between the shared types (configuration documents, severities) and protobuf: every service converts here, at
-// its RPC edge, and works on `JSONValue` inside. Protobuf's Value and Struct have exactly JSON's
-// shape, so the conversion walks the structure (it went through JSON text, written and parsed
-// again, once: the largest part of each conversion's cost, and there is one per document an RPC
-// carries).
+// The one bridge between the shared types (configuration documents, severities) and protobuf:
+// every service converts here, at its RPC edge, and works on `JSONValue` and `Severity` inside.
+// Protobuf's Value and Struct have exactly JSON's shape, so the conversion walks the structure
+// (it went through JSON text, written and parsed again, once: the largest part of each
+// conversion's cost, and there is one per document an RPC carries).
 
 extension JSONValue {
   /// A Value as JSON; one without a kind (not JSON), or a number JSON cannot hold (NaN, ±∞), throws.
