@@ -28,10 +28,9 @@ enum ActionState: Int, CaseIterable, Sendable, CustomStringConvertible {
 
 /// How a fix runs: tier 1 automatically, tier 2 with verification, tier 3 only in a change window
 /// with an approval. The raw values are the stored codes (the `tier` column).
-enum Tier: Int, CaseIterable, Sendable, Comparable, CustomStringConvertible {
+enum Tier: Int, Sendable, CustomStringConvertible {
   case autoSafe = 1, verify, changeWindow
 
-  static func < (a: Tier, b: Tier) -> Bool { a.rawValue < b.rawValue }
   var description: String { "tier \(self.rawValue)" }
 }
 
