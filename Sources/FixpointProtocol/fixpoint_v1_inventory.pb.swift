@@ -720,6 +720,15 @@ public nonisolated struct Fixpoint_V1_ApplyChangeRequest: Sendable {
   /// anywhere else; the change set then deactivates the old key. A retry makes no second key.
   public var newAccessKeySink: String = String()
 
+  /// At most write_limit changes with the same write_limit_key write at a time in this inventory
+  /// (the dispatcher sends a risk tier's concurrency). A change waiting for its turn has already
+  /// read the resource, so many waiting changes share each describe call; when its turn comes and
+  /// that read is more than 2 s old, it reads again before the snapshot and the write. Both empty:
+  /// no limit; write_limit 1-1000 with a key of at most 100 characters.
+  public var writeLimitKey: String = String()
+
+  public var writeLimit: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2022,7 +2031,7 @@ nonisolated extension Fixpoint_V1_GetSnapshotRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ApplyChangeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}change_set\0\u{3}dry_run\0\u{1}snapshot\0\u{3}from_record\0\u{3}new_access_key_sink\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}change_set\0\u{3}dry_run\0\u{1}snapshot\0\u{3}from_record\0\u{3}new_access_key_sink\0\u{3}write_limit_key\0\u{3}write_limit\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2036,6 +2045,8 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
       case 4: try { try decoder.decodeSingularBoolField(value: &self.snapshot) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.fromRecord) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.newAccessKeySink) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.writeLimitKey) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.writeLimit) }()
       default: break
       }
     }
@@ -2064,6 +2075,12 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
     if !self.newAccessKeySink.isEmpty {
       try visitor.visitSingularStringField(value: self.newAccessKeySink, fieldNumber: 6)
     }
+    if !self.writeLimitKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.writeLimitKey, fieldNumber: 7)
+    }
+    if self.writeLimit != 0 {
+      try visitor.visitSingularUInt32Field(value: self.writeLimit, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2074,6 +2091,8 @@ nonisolated extension Fixpoint_V1_ApplyChangeRequest: SwiftProtobuf.Message, Swi
     if lhs.snapshot != rhs.snapshot {return false}
     if lhs.fromRecord != rhs.fromRecord {return false}
     if lhs.newAccessKeySink != rhs.newAccessKeySink {return false}
+    if lhs.writeLimitKey != rhs.writeLimitKey {return false}
+    if lhs.writeLimit != rhs.writeLimit {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

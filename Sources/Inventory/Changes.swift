@@ -40,7 +40,17 @@ struct ChangeService: Sendable {
   /// One execution at a time per request id: a caller that repeats a change while the first call
   /// is still running here (its connection dropped, it restarted) waits for that call and gets its
   /// answer, instead of reading, planning and writing a second time beside it.
-  let inFlight = KeyedLock()
+  let inFlight = KeyedSemaphore()
+  /// The turns of changes that carry a write limit (ApplyChangeRequest.write_limit_key).
+  let writeTurns = KeyedSemaphore()
+  /// How old a change's fresh read may be when its write starts, after waiting for its turn.
+  static let maxReadAge: Duration = .seconds(2)
+
+  /// At most `limit` changes with the same `key` write at a time.
+  struct WriteLimit: Sendable {
+    let key: String
+    let limit: Int
+  }
 
   /// `record`'s account and a fresh read of `fields` of its resource (over the stored document);
   /// FAILED_PRECONDITION (and the record marked deleted) when the cloud no longer has it.
@@ -164,7 +174,7 @@ struct ChangeService: Sendable {
     }
     return try await self.change(
       request, operations: operations, record: record, type: type, dryRun: request.dryRun, method: "ApplyChange", requestID: request.requestID,
-      snapshotBy: request.snapshot ? actor : nil, newAccessKeySink: sink)
+      snapshotBy: request.snapshot ? actor : nil, newAccessKeySink: sink, writeLimit: try Self.writeLimit(request))
   }
 
   func restoreSnapshot(_ request: Fixpoint_V1_RestoreSnapshotRequest) async throws -> Fixpoint_V1_ApplyChangeResponse {
@@ -210,21 +220,31 @@ struct ChangeService: Sendable {
   /// made and delivered there after the snapshot and before the writes (IAMUser.rotateAccessKey).
   private func change(
     _ request: some SwiftProtobuf.Message, operations: [(DocumentPath, JSONValue)], record: ResourceRecord, type: any ResourceType,
-    dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?, newAccessKeySink sink: AccessKeySink?
+    dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?, newAccessKeySink sink: AccessKeySink?, writeLimit: WriteLimit? = nil
   ) async throws -> Fixpoint_V1_ApplyChangeResponse {
     guard !dryRun, !requestID.isEmpty else {
       return try await self.changeOnce(request, operations: operations, record: record, type: type, dryRun: dryRun, method: method,
-                                       requestID: requestID, snapshotBy: actor, newAccessKeySink: sink)
+                                       requestID: requestID, snapshotBy: actor, newAccessKeySink: sink, writeLimit: writeLimit)
     }
     return try await self.inFlight.run("\(method)/\(requestID)") {
       try await self.changeOnce(request, operations: operations, record: record, type: type, dryRun: dryRun, method: method,
-                                requestID: requestID, snapshotBy: actor, newAccessKeySink: sink)
+                                requestID: requestID, snapshotBy: actor, newAccessKeySink: sink, writeLimit: writeLimit)
     }
+  }
+
+  /// The request's write limit: both fields or neither.
+  static func writeLimit(_ request: Fixpoint_V1_ApplyChangeRequest) throws -> WriteLimit? {
+    if request.writeLimitKey.isEmpty && request.writeLimit == 0 { return nil }
+    guard !request.writeLimitKey.isEmpty, (1...1000).contains(request.writeLimit) else {
+      throw ServiceError.invalidArgument(field: "write_limit", reason: "must be 1-1000 together with a write_limit_key, or both left out")
+    }
+    try Validate.text(request.writeLimitKey, field: "write_limit_key", max: 100)
+    return WriteLimit(key: request.writeLimitKey, limit: Int(request.writeLimit))
   }
 
   private func changeOnce(
     _ request: some SwiftProtobuf.Message, operations: [(DocumentPath, JSONValue)], record: ResourceRecord, type: any ResourceType,
-    dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?, newAccessKeySink sink: AccessKeySink?
+    dryRun: Bool, method: String, requestID: String, snapshotBy actor: String?, newAccessKeySink sink: AccessKeySink?, writeLimit: WriteLimit?
   ) async throws -> Fixpoint_V1_ApplyChangeResponse {
     if !dryRun, let answered = try await RequestLog.previous(
       self.store, method: method, request: request, requestID: requestID, as: Fixpoint_V1_ApplyChangeResponse.self)
@@ -234,14 +254,17 @@ struct ChangeService: Sendable {
     // Paths and values are checked against the stored document first, so bad input calls nothing.
     _ = try Self.plan(type, record.document, operations)
     let fields = Set(operations.map(\.0.unit))
-    let (account, current) = try await self.fresh(record, fields: fields)
-    // Never write a field whose current value is unknown: the snapshot could not restore it.
-    for field in fields.sorted() {
-      if let why = Unreadable.reason(current.configuration, field: field) {
-        throw ServiceError.failedPrecondition("\(record.type) \(record.name): \(field) cannot be read (\(why)); nothing was changed")
+    let readFresh = { () async throws -> (AWSAccount, CloudResource, ChangePlanner.Plan, ContinuousClock.Instant) in
+      let (account, current) = try await self.fresh(record, fields: fields)
+      // Never write a field whose current value is unknown: the snapshot could not restore it.
+      for field in fields.sorted() {
+        if let why = Unreadable.reason(current.configuration, field: field) {
+          throw ServiceError.failedPrecondition("\(record.type) \(record.name): \(field) cannot be read (\(why)); nothing was changed")
+        }
       }
+      return (account, current, try Self.plan(type, current.configuration, operations), .now)
     }
-    let plan = try Self.plan(type, current.configuration, operations)
+    var (account, current, plan, readAt) = try await readFresh()
     var response = Fixpoint_V1_ApplyChangeResponse()
     response.dryRun = dryRun
     if dryRun {
@@ -252,22 +275,28 @@ struct ChangeService: Sendable {
     let writer = self.sync.writer
     var before = current.configuration
     var resumed = false
-    if let actor {
-      let paths = operations.map(\.0)
-      let (id, earlier) = try await self.store.write { db -> (String, JSONValue?) in
-        if let row = try Row.fetchOne(db, sql: "SELECT id, document FROM snapshot WHERE change_request_id = ?", arguments: [requestID]) {
-          return (row["id"], try JSONValue.parse(Array((row["document"] as String).utf8)))
-        }
-        _ = try writer.upsert(current, providerID: record.provider_id, now: Date().timeIntervalSince1970, in: db)
-        return (try Self.insertSnapshot(of: current, record: record, paths: paths, by: actor, changeRequestID: requestID, in: db), nil)
-      }
-      response.snapshotID = id
-      if let earlier { (before, resumed) = (earlier, true) }
-    }
-    var after = current
     // A resumed rotation repeats (idempotently) to report its key, even when the writes are done.
-    let rotate = sink != nil && (!plan.fields.isEmpty || resumed)
-    if !plan.fields.isEmpty || rotate {
+    var rotate = false
+    // The write, under its limit when it has one: a turn that comes long after the read reads
+    // again, so the snapshot and the plan are never older than `maxReadAge` when the write starts.
+    let limit = writeLimit.flatMap { !plan.fields.isEmpty || sink != nil ? $0 : nil }
+    func snapshotAndWrite() async throws {
+      if limit != nil, readAt.duration(to: .now) > Self.maxReadAge { (account, current, plan, readAt) = try await readFresh() }
+      before = current.configuration
+      if let actor {
+        let paths = operations.map(\.0)
+        let (id, earlier) = try await self.store.write { [current] db -> (String, JSONValue?) in
+          if let row = try Row.fetchOne(db, sql: "SELECT id, document FROM snapshot WHERE change_request_id = ?", arguments: [requestID]) {
+            return (row["id"], try JSONValue.parse(Array((row["document"] as String).utf8)))
+          }
+          _ = try writer.upsert(current, providerID: record.provider_id, now: Date().timeIntervalSince1970, in: db)
+          return (try Self.insertSnapshot(of: current, record: record, paths: paths, by: actor, changeRequestID: requestID, in: db), nil)
+        }
+        response.snapshotID = id
+        if let earlier { (before, resumed) = (earlier, true) }
+      }
+      rotate = sink != nil && (!plan.fields.isEmpty || resumed)
+      guard !plan.fields.isEmpty || rotate else { return }
       // Writes run as the provider's change role (when it has one); reads stay with the read role.
       let (_, changer) = try await self.providers.account(record.provider_id, for: .change)
       do {
@@ -282,6 +311,10 @@ struct ChangeService: Sendable {
       } catch let error as AWSError {
         throw ServiceError.failedPrecondition("AWS refused the change (\(error.operation): \(error.code)): \(error.message)")
       }
+    }
+    if let limit { try await self.writeTurns.run(limit.key, limit: limit.limit, snapshotAndWrite) } else { try await snapshotAndWrite() }
+    var after = current
+    if !plan.fields.isEmpty || rotate {
       let reread = rotate ? fields : Set(plan.fields.keys)
       guard let read = try await self.sync.read(current, fields: reread, type: type, account: account, providerID: record.provider_id) else {
         throw ServiceError.failedPrecondition("resource \(record.id) disappeared during the change")

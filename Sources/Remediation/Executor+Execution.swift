@@ -95,7 +95,8 @@ extension Executor {
     let byTier = Dictionary(grouping: try await self.store.read { db in try ids.map { try ActionStore.load($0, in: db) } }, by: \.tier)
     let ended = await withTaskGroup(of: [Ended].self) { tiers in
       for (tier, group) in byTier {
-        tiers.addTask { await self.run(group.map(\.id), limit: max(1, self.limits.concurrency[tier] ?? 1), timeout: self.limits.timeout[tier] ?? .seconds(60), by: actor) }
+        let limit = max(1, self.limits.concurrency[tier] ?? 1, self.limits.inFlight)
+        tiers.addTask { await self.run(group.map(\.id), limit: limit, timeout: self.limits.timeout[tier] ?? .seconds(60), by: actor) }
       }
       var all: [String: Ended] = [:]
       for await done in tiers { for end in done { all[end.id] = end } }
@@ -126,8 +127,9 @@ extension Executor {
     }
   }
 
-  /// Executes `ids`, at most `limit` at a time. An action whose outcome could not be recorded is
-  /// answered as not run with the error (and logged); recovery finishes it at the next start.
+  /// Executes `ids`, at most `limit` in inventory's hands at a time (the tier's write turns are
+  /// kept there, `perform`). An action whose outcome could not be recorded is answered as not run
+  /// with the error (and logged); recovery finishes it at the next start.
   private func run(_ ids: [String], limit: Int, timeout: Duration, by actor: Principal) async -> [Ended] {
     await withTaskGroup(of: Ended.self) { tasks in
       var next = 0

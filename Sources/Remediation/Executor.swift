@@ -7,10 +7,20 @@ import GRPCCore
 import GRPCNIOTransportHTTP2Posix
 import Logging
 
-/// Per-tier execution limits.
+/// Per-tier execution limits: how many of a tier's changes write at once, and how long one may take.
 struct TierLimits: Sendable {
   var concurrency: [Tier: Int] = [.autoSafe: 10, .verify: 5, .changeWindow: 2]
   var timeout: [Tier: Duration] = [.autoSafe: .seconds(30), .verify: .seconds(120), .changeWindow: .seconds(600)]
+  /// How many of a tier's actions a batch hands to inventory at once (at least the tier's
+  /// concurrency). Inventory lets the tier's concurrency of them write at a time; the others
+  /// have read their resource, sharing describe calls, and wait for a turn.
+  var inFlight = 50
+}
+
+/// The write turns of an action's change in inventory: at most `limit` changes under `key` write at once.
+struct WriteTurns: Sendable {
+  let key: String
+  let limit: Int
 }
 
 /// Suggests, approves, executes and rolls back actions. Every cloud read and write goes through
@@ -35,7 +45,7 @@ final class Executor: Sendable {
   /// on one resource (EC2.53 and EC2.19 both revoke SSH from anywhere) would otherwise read,
   /// snapshot and write side by side, and the loser's failure rollback would restore the rules
   /// the winner removed. In turn, the second reads the first's result and finds nothing to do.
-  let resourceLocks = KeyedLock()
+  let resourceLocks = KeyedSemaphore()
   /// When this process's executor was made: actions left executing before it are recovery's.
   let startedAt = Date().timeIntervalSince1970
   static let system = Principal(subject: "fixpoint-dispatcher", role: .service)

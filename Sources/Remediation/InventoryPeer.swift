@@ -69,13 +69,15 @@ struct InventoryPeer: Sendable {
   }
 
   /// Applies `changeSet` once per `requestID` (a repeat gets the first answer), with a snapshot first.
-  func apply(_ changeSet: ChangeSet, requestID: String, newAccessKeySink: String?) async throws -> AppliedChange {
+  func apply(_ changeSet: ChangeSet, requestID: String, newAccessKeySink: String?, writeTurns: WriteTurns) async throws -> AppliedChange {
     let answer = try await self.call("apply the change") {
       try await self.client.applyChange(.with {
         $0.requestID = requestID
         $0.changeSet = changeSet.proto
         $0.snapshot = true
         if let sink = newAccessKeySink { $0.newAccessKeySink = sink }
+        $0.writeLimitKey = writeTurns.key
+        $0.writeLimit = UInt32(min(writeTurns.limit, 1000))
       })
     }
     return AppliedChange(

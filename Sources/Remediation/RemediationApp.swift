@@ -21,7 +21,7 @@ public enum RemediationApp {
     SettingDoc("dispatcher.s3.encryption.kms.key", "string", "", "S3DefaultEncryption (S3.17) uses SSE-KMS with this key; empty: the AWS managed key aws/s3"),
     SettingDoc("dispatcher.iam.key.sink", "string", "", "where IAMAccessKeyRotation puts a new key's secret: secretsmanager:[REGION:]PREFIX (secret PREFIX/USER_NAME); empty: the handler refuses"),
     SettingDoc("dispatcher.iam.key.max.age.days", "int", "90", "IAMAccessKeyRotation rotates active access keys at least this many days old"),
-    SettingDoc("dispatcher.tier1.concurrency", "int", "10", "tier 1 actions executing at once (tier2: 5, tier3: 2)"),
+    SettingDoc("dispatcher.tier1.concurrency", "int", "10", "tier 1 changes writing at once (tier2: 5, tier3: 2)"),
     SettingDoc("dispatcher.tier1.timeout.seconds", "int", "30", "a tier 1 execution taking longer fails (tier2: 120, tier3: 600)"),
   ]
 

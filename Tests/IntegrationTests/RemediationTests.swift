@@ -543,13 +543,14 @@ struct RemediationTests {
     #expect(Set(trails.map { $0.last!.comment }) == ["changed and verified", "already compliant: recorded as a no-op"], "\(trails)")
   }
 
-  @Test("two ExecuteAction calls over the same approved actions at once: each action runs in one of them and is answered by the other as not run; none is run twice or answered with an internal error")
+  @Test("two ExecuteAction calls over the same approved actions at once: each action runs in one of them and is answered by the other as not run; none is run twice or answered with an internal error; the tier's concurrency bounds the writes across both calls, and a change whose turn comes over 2 s after its read reads again")
   func concurrentExecutes() async throws {
     // Found by scripts/bench-loop: the operator's execute --all-approved beside the automatic
     // execution. The second call ran an action the first had moved to executing, after the first
     // completed it, and then failed to record it ("cannot go from completed to failed").
     let count = 30
-    let (f, proxy, ids) = try await Self.crashBatch(count: count)
+    let (f, proxy, ids) = try await Self.crashBatch(count: count, dispatcherArguments: ["--dispatcher-tier1-concurrency", "2"])
+    _ = try await proxy.delay(0.2)  // every call takes a while, so writes would overlap if nothing held them
     async let a = f.dispatcher { try await $0.executeAction(.with { $0.allApproved = true }) }
     async let b = f.dispatcher { try await $0.executeAction(.with { $0.actionIds = ids }) }
     let answers = try await [a, b]
@@ -564,6 +565,14 @@ struct RemediationTests {
     }
     #expect(trails.count == count && trails.allSatisfy { $0.1 == "suggested approved executing completed" }, "\(trails.filter { $0.1 != "suggested approved executing completed" })")
     try await Self.expectEachWrittenOnce(proxy, count: count)
+    // All 30 were handed to inventory at once; its write turns let two write at a time, across both calls.
+    let seen = try await proxy.state()
+    #expect(seen["writes_at_once"] as? Int == 2, "S3 writes in flight together: \(seen["writes_at_once"] ?? "none")")
+    // Each bucket is read before its write and after it; one whose turn came over 2 s after its
+    // read (15 rounds of two writes, each over 0.2 s) reads again before the snapshot and the write.
+    let reads = (seen["reads"] as? [String: Int]) ?? [:]
+    let perBucket = (0..<count).map { reads["GET /fp-crash-\(String(format: "%03d", $0))?publicAccessBlock"] ?? 0 }
+    #expect(perBucket.allSatisfy { $0 >= 2 } && perBucket.contains { $0 >= 3 }, "reads per bucket: \(perBucket)")
     #expect(try await f.dispatcher { try await $0.verifyAuditChain(.init()) }.valid)
   }
 

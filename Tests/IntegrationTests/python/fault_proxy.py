@@ -8,6 +8,7 @@ usage: fault_proxy.py LISTEN_PORT UPSTREAM_URL
   POST /_fault {"deny": [REGEX, …]}  from now on, calls whose "SERVICE METHOD PATH" matches one of them
                              are answered AccessDenied in their protocol's shape ([] lifts it)
   GET  /_fault               {"pending": n, "served": n, "forwarded": n, "writes": {"PUT /bucket?publicAccessBlock": n, …},
+                              "reads": {"GET /bucket?publicAccessBlock": n, …}, "writes_at_once": n (the most S3 writes in flight together),
                               "s3_by_key": {ACCESS_KEY_ID: {"reads": n, "writes": n}},
                               "assumed": {ACCESS_KEY_ID: ROLE_ARN}}   (who signed S3 calls; whose keys STS AssumeRole gave)
 """
@@ -22,7 +23,8 @@ from urllib.parse import urlsplit
 
 port, upstream = int(sys.argv[1]), urlsplit(sys.argv[2])
 lock = threading.Lock()
-state = {"pending": 0, "served": 0, "forwarded": 0, "denied": 0, "deny": [], "delay": 0.0, "writes": {}, "s3_by_key": {}, "assumed": {}}
+state = {"pending": 0, "served": 0, "forwarded": 0, "denied": 0, "deny": [], "delay": 0.0, "writes": {}, "reads": {}, "writing": 0, "writes_at_once": 0,
+         "s3_by_key": {}, "assumed": {}}
 
 # service signing name -> (status, content type, body, extra headers)
 XML_QUERY = '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>'
@@ -95,9 +97,14 @@ class Handler(BaseHTTPRequestHandler):
                 state["served"] += 1
             else:
                 state["forwarded"] += 1
-                if self.command not in ("GET", "HEAD") and service == "s3":  # S3 writes, counted per bucket and sub-resource
+                s3_write = self.command not in ("GET", "HEAD") and service == "s3"
+                if service == "s3":  # S3 reads and writes, counted per bucket and sub-resource
                     key = f"{self.command} {self.path.split('=')[0]}"
-                    state["writes"][key] = state["writes"].get(key, 0) + 1
+                    counts = state["writes" if s3_write else "reads"]
+                    counts[key] = counts.get(key, 0) + 1
+                if s3_write:
+                    state["writing"] += 1
+                    state["writes_at_once"] = max(state["writes_at_once"], state["writing"])
                 signer = re.search(r"Credential=([^/]+)/", self.headers.get("Authorization", ""))
                 if service == "s3" and signer:
                     by_key = state["s3_by_key"].setdefault(signer.group(1), {"reads": 0, "writes": 0})
@@ -106,13 +113,18 @@ class Handler(BaseHTTPRequestHandler):
             status, ctype, payload, headers = SHAPES.get(service, SHAPES["s3"])
             self._reply(status, ctype, payload, headers)
             return
-        if state["delay"]:
-            time.sleep(state["delay"])
-        conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
-        conn.request(self.command, self.path, body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
+        try:
+            if state["delay"]:
+                time.sleep(state["delay"])
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            if s3_write:
+                with lock:
+                    state["writing"] -= 1
         if service == "sts" and b"Action=AssumeRole" in body:
             role = re.search(rb"RoleArn=([^&]+)", body)
             key = re.search(rb"<AccessKeyId>([^<]+)</AccessKeyId>", data)
