@@ -160,3 +160,28 @@ public enum Expect {
     return o
   }
 }
+
+/// Resources a discovery reads at once, where it reads each with calls of its own.
+let discoveryWidth = 8
+
+/// `body` over `items`, at most `width` at a time; the results in `items`' order. For discoveries
+/// that read each resource with calls of its own (S3 buckets, IAM users): one at a time, the cloud
+/// side waits while the client handles each answer.
+func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) async throws -> R) async throws -> [R] {
+  try await withThrowingTaskGroup(of: (Int, R).self) { group in
+    var results = [R?](repeating: nil, count: items.count)
+    var next = 0
+    func launch() {
+      guard next < items.count else { return }
+      let (i, item) = (next, items[next])
+      next += 1
+      group.addTask { (i, try await body(item)) }
+    }
+    for _ in 0..<max(1, width) { launch() }
+    while let (i, result) = try await group.next() {
+      results[i] = result
+      launch()
+    }
+    return results.map { $0! }
+  }
+}

@@ -7,7 +7,7 @@ import Synchronization
 /// The dispatcher's background work, one `Service` in its group. First it finishes the executions
 /// a crash interrupted (`Executor.reconcile`). Then, with `dispatcher.auto.suggest` on, it plans
 /// every finding that arrives (ASFF import, SubmitFinding, compliance.violation, drift.detected),
-/// oldest first, and records on the finding what planning made of it; and, alongside, it executes the actions
+/// oldest first, a few side by side, and records on the finding what planning made of it; and, alongside, it executes the actions
 /// it planned that policy lets run without approval, through the same `Executor.execute` as an
 /// operator's call: the tiers' concurrency, the change windows and the blast-radius guard hold. An
 /// action not run (a closed window, the blast radius, an outage) is tried again when its window
@@ -29,6 +29,9 @@ final class Autopilot: Service, Sendable {
 
   /// How long an action not run waits before it is tried again when nothing says when.
   static let retryDelay: TimeInterval = 60
+  /// Findings planned side by side (each waits on inventory's answers; one at a time left the
+  /// cores idle while an estate's findings queued).
+  static let planningWidth = 4
   /// How long planning waits for an unreachable inventory before the next finding.
   static let outagePause: Duration = .seconds(5)
 
@@ -48,8 +51,8 @@ final class Autopilot: Service, Sendable {
       group.addTask {
         await JobQueue.run(
           "finding", logger: self.logger, recover: {},
-          next: { self.enabled ? try await self.findings.nextUnplanned() : nil },
-          execute: { await self.plan($0) })
+          next: { self.enabled ? try await self.findings.nextUnplanned(Self.planningWidth) : nil },
+          execute: { findings in await withDiscardingTaskGroup { group in for f in findings { group.addTask { await self.plan(f) } } } })
       }
       group.addTask {
         await JobQueue.run(

@@ -166,12 +166,13 @@ struct FindingStore: Sendable {
     try self.outbox.enqueue(event, in: db)
   }
 
-  /// The oldest open finding automatic planning has not looked at yet.
-  func nextUnplanned() async throws -> FindingRecord? {
-    try await self.store.read { db in
+  /// The oldest `limit` open findings automatic planning has not looked at yet; nil when none is left.
+  func nextUnplanned(_ limit: Int) async throws -> [FindingRecord]? {
+    let found = try await self.store.read { db in
       try FindingRecord.filter(Column("planning") == nil && Column("status") == Fixpoint_V1_Finding.Status.open.rawValue)
-        .order(Column("created_at"), Column("id")).fetchOne(db)
+        .order(Column("created_at"), Column("id")).limit(limit).fetchAll(db)
     }
+    return found.isEmpty ? nil : found
   }
 
   /// Records what planning made of finding `id`; `resolve` closes it (its resource already passes).

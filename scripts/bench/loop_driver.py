@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import grpc
@@ -51,6 +52,16 @@ def states():
     return dict(m.actions_by_state)
 
 
+def progress():
+    """The actions by state, once a second, on stderr (a daemon thread: through the blocking CLI calls too)."""
+    while True:
+        time.sleep(1)
+        try:
+            print(f"    {time.monotonic() - start:6.1f} s  " + " ".join(f"{k} {v}" for k, v in sorted(states().items())), file=sys.stderr)
+        except grpc.RpcError:
+            pass
+
+
 def wait(what, done, timeout=3600):
     deadline = time.monotonic() + timeout
     while True:
@@ -64,6 +75,7 @@ def wait(what, done, timeout=3600):
         time.sleep(0.25)
 
 
+threading.Thread(target=progress, daemon=True).start()
 cli("provider", "connect", "aws", "--name", "bench", "--endpoint", endpoint,
     env={"AWS_ACCESS_KEY_ID": "AKIAFIXPOINTBENCH001", "AWS_SECRET_ACCESS_KEY": "bench"})
 mark("connect")

@@ -30,11 +30,10 @@ public struct IAMUser: ResourceType {
   public init() {}
 
   public func discover(_ account: AWSAccount, region: String) async throws -> [CloudResource] {
-    var out: [CloudResource] = []
-    for user in try await account.client.iamMembers("ListUsers", listKey: "Users") {
-      out.append(try await self.document(account.client, user))
+    let client = account.client
+    return try await concurrentMap(try await client.iamMembers("ListUsers", listKey: "Users"), width: discoveryWidth) { user in
+      try await self.document(client, user)
     }
-    return out
   }
 
   public func read(_ account: AWSAccount, region: String, externalID: String) async throws -> CloudResource? {

@@ -32,11 +32,9 @@ public struct S3Bucket: ResourceType {
       return []
     }
     let names = (list.child("Buckets")?.all("Bucket") ?? []).compactMap { $0.string("Name") }
-    var out: [CloudResource] = []
-    for name in names {
-      if let r = try await self.read(account, region: region, externalID: "arn:aws:s3:::\(name)") { out.append(r) }
-    }
-    return out
+    return try await concurrentMap(names, width: discoveryWidth) { name in
+      try await self.read(account, region: region, externalID: "arn:aws:s3:::\(name)")
+    }.compactMap { $0 }
   }
 
   public func read(_ account: AWSAccount, region home: String, externalID: String) async throws -> CloudResource? {
