@@ -172,8 +172,12 @@ struct ChangeService: Sendable {
         r.diffs = Self.proto(try Self.plan(type, record.document, operations).diffs)
       }
     }
+    // The write limit schedules the change; it is not part of what is asked for: a dispatcher
+    // resuming with another tier concurrency repeats the same request.
+    var identity = request
+    (identity.writeLimitKey, identity.writeLimit) = ("", 0)
     return try await self.change(
-      request, operations: operations, record: record, type: type, dryRun: request.dryRun, method: "ApplyChange", requestID: request.requestID,
+      identity, operations: operations, record: record, type: type, dryRun: request.dryRun, method: "ApplyChange", requestID: request.requestID,
       snapshotBy: request.snapshot ? actor : nil, newAccessKeySink: sink, writeLimit: try Self.writeLimit(request))
   }
 

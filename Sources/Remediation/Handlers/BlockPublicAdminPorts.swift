@@ -12,7 +12,7 @@ struct BlockPublicAdminPorts: RemediationHandler {
     description: "Revoke security group rules that open SSH, RDP or other high-risk ports to 0.0.0.0/0 or ::/0",
     fixes: ["EC2.53", "EC2.54", "EC2.19", "EC2.13", "EC2.14"], findingTypes: ["security-group-open-admin-port"],
     resourceTypes: ["security_group"], tier: .verify, risk: .medium,
-    permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules"], reversible: true)
+    permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupIngress", "ec2:DescribeSecurityGroups"], reversible: true)
 
   func plan(_ resource: InventoryResource, control: (any Control)?, config: HandlerConfig) throws(ServiceError) -> HandlerPlan {
     let failing = try self.failing(resource, control, config)
