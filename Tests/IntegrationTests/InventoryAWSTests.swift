@@ -329,6 +329,19 @@ struct InventoryAWSTests {
         #expect(error.code == .invalidArgument && error.message.contains(reason) && error.message.contains("change_set.operations"), "\(path): \(error.message)")
       }
     }
+    // A write limit is both fields or neither, bounded.
+    for (key, limit, field) in [("tier", UInt32(0), "write_limit"), ("", 5, "write_limit"), ("tier", 1001, "write_limit"), (String(repeating: "k", count: 101), 1, "write_limit_key")] {
+      do {
+        _ = try await f.inventory { try await $0.applyChange(.with { s in
+          s.requestID = "bad-limit"
+          s.changeSet = .with { $0.resource = .with { $0.resourceID = bucket.id }; $0.operations = [.with { $0.path = "encryption"; $0.value = json(#"{"sse_algorithm":"AES256"}"#) }] }
+          (s.writeLimitKey, s.writeLimit) = (key, limit)
+        }) }
+        Issue.record("write limit \(key.prefix(8)) / \(limit) was accepted")
+      } catch let error as RPCError {
+        #expect(error.code == .invalidArgument && error.message.hasPrefix(field), "\(field): \(error.message)")
+      }
+    }
     #expect(try await proxy.state()["forwarded"] as? Int == callsBeforeChanges, "no AWS call for a refused change")
     #expect(same(try await f.probe() as Any, before as Any), "nothing changed in AWS")
     await #expect(throws: RPCError.self) { _ = try await f.inventory { try await $0.syncProvider(.with { $0.providerID = f.providerID; $0.types = ["s3_buckets"] }) } }
