@@ -22,9 +22,8 @@ extension Executor {
     let keySink = HandlerCatalogue.byName[action.handler]?.info.deliversNewAccessKey == true ? self.handlerConfig.iamKeySink : nil
     // The tier's concurrency bounds the writes, in inventory: the reads of the changes waiting for
     // a turn share describe calls there (see `run`'s changes in flight).
-    let turns = WriteTurns(key: "dispatcher/\(action.tier)", limit: max(1, self.limits.concurrency[action.tier] ?? 1))
     let applied = try await self.inventory.apply(
-      action.changeSet, requestID: Self.changeRequestID(action), newAccessKeySink: keySink, writeTurns: turns)
+      action.changeSet, requestID: Self.changeRequestID(action), newAccessKeySink: keySink, writeTurns: self.limits.writeTurns(action.tier))
     // inventory re-read the fields after writing (or found them in place): when the control passes
     // on that read it is the verification; otherwise read again, bounded (eventual consistency).
     if let control {

@@ -95,7 +95,7 @@ extension Executor {
     let byTier = Dictionary(grouping: try await self.store.read { db in try ids.map { try ActionStore.load($0, in: db) } }, by: \.tier)
     let ended = await withTaskGroup(of: [Ended].self) { tiers in
       for (tier, group) in byTier {
-        let limit = max(1, self.limits.concurrency[tier] ?? 1, self.limits.inFlight)
+        let limit = max(self.limits.writeTurns(tier).limit, self.limits.inFlight)
         tiers.addTask { await self.run(group.map(\.id), limit: limit, timeout: self.limits.timeout[tier] ?? .seconds(60), by: actor) }
       }
       var all: [String: Ended] = [:]

@@ -15,6 +15,9 @@ struct TierLimits: Sendable {
   /// concurrency). Inventory lets the tier's concurrency of them write at a time; the others
   /// have read their resource, sharing describe calls, and wait for a turn.
   var inFlight = 50
+
+  /// The write turns of `tier`'s changes in inventory.
+  func writeTurns(_ tier: Tier) -> WriteTurns { WriteTurns(key: "dispatcher/\(tier)", limit: max(1, self.concurrency[tier] ?? 1)) }
 }
 
 /// The write turns of an action's change in inventory: at most `limit` changes under `key` write at once.

@@ -86,8 +86,8 @@ public struct SecurityGroup: BatchReadable {
     return self.document(group, interfaces: interfaces, region: region, account: account.accountID)
   }
 
-  /// The groups `ids` names, by GroupId (one unknown id fails the whole call: then none is known,
-  /// and the caller reads them one by one); nil for a single unknown id.
+  /// The groups `ids` names, by GroupId. One unknown id fails the whole call: the answer is then
+  /// empty (for a single id: it is gone; for several, `readMany` reads them one by one).
   func groups(_ account: AWSAccount, region: String, ids: [String]) async throws -> [XMLTree] {
     do {
       return try await account.client.ec2Items("DescribeSecurityGroups", region: region, listKey: "securityGroupInfo", numbered("GroupId", ids), pageSize: nil)
